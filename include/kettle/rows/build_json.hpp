@@ -1,0 +1,29 @@
+// started.json / finished.json: from fetched bytes to the DB text, and the
+// timestamp rules (SPEC §4, D4, D13).
+#pragma once
+
+#include <boost/json/value.hpp>
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <variant>
+
+namespace kettle::rows {
+
+// Parses fetched bytes (a UTF-8 BOM is skipped). Anything that is not a
+// non-empty JSON object counts as absent (nullopt). Otherwise the DB text:
+// Python json.dumps with sorted keys.
+std::optional<std::string> normalize_build_json(std::string_view bytes);
+
+// A timestamp as SPEC D4 reads it: integer, float or a string holding either,
+// truncated toward zero; nullopt when missing, unusable, or outside years 1..9999.
+std::optional<int64_t> timestamp_seconds(const boost::json::value* timestamp);
+
+// The build.finished_time column value for a finished.json DB text (D13): the
+// timestamp as given when it is a number, a numeric string as its integer,
+// else SQL NULL (monostate).
+using FinishedTime = std::variant<std::monostate, int64_t, double>;
+FinishedTime finished_time_of(std::string_view finished_db_json);
+
+}  // namespace kettle::rows

@@ -1,0 +1,112 @@
+// The SQLite build database (SPEC §4), file-compatible with the reference.
+//
+// WAL mode, busy timeout, prepared statements. Every multi-row query streams
+// through a callback: memory never grows with the database.
+#pragma once
+
+#include <sqlite3.h>
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kettle/rows/build_json.hpp"
+
+namespace kettle::store {
+
+// A database failure, naming the file and what SQLite said.
+class StoreError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// The name of an emitted-builds table. Only the generated forms exist, so no
+// user text ever reaches SQL.
+class IncrementalTable {
+ public:
+  // build_emitted (no days, or 0) / build_emitted_<%g of days, '.' -> '_'>.
+  static IncrementalTable for_days(std::optional<double> days);
+  // incremental_manual: scratch table for explicit paths.
+  static IncrementalTable manual();
+  const std::string& name() const { return name_; }
+
+ private:
+  explicit IncrementalTable(std::string name) : name_(std::move(name)) {}
+  std::string name_;
+};
+
+struct StoredBuild {
+  int64_t id = 0;  // rowid
+  std::string path;
+  std::optional<std::string> started_json;
+  std::optional<std::string> finished_json;
+};
+
+struct StoredFile {
+  std::string path;
+  std::string zlib_data;
+};
+
+class Database {
+ public:
+  // Opens (creating when allowed) and ensures the schema. Throws StoreError
+  // for a missing file when !create, a corrupt file, or a non-database.
+  explicit Database(const std::string& path, bool create = true);
+  ~Database();
+  Database(const Database&) = delete;
+  Database& operator=(const Database&) = delete;
+
+  const std::string& path() const { return path_; }
+
+  // Explicit transactions for batching writes.
+  void begin();
+  void commit();
+  void rollback();
+
+  // --- collection (SPEC §2, §4) ---
+  // The row of one build, if any.
+  std::optional<StoredBuild> find_build(std::string_view path);
+  // SPEC §2.3: has finished.json, or started.json older than 5 days (relative to now_seconds).
+  bool is_present(std::string_view path, int64_t now_seconds);
+  // SPEC §4 upsert. Returns true when a row was written (then marked JUnit-missing).
+  bool upsert_build(std::string_view path, const std::optional<std::string>& started_json,
+                    const std::optional<std::string>& finished_json, const rows::FinishedTime& finished_time);
+  void put_file(std::string_view path, std::string_view zlib_data);
+  // Builds marked as missing JUnit, with their paths. Stop early by returning false.
+  void for_each_junit_missing(const std::function<bool(int64_t id, const std::string& path)>& fn);
+  void clear_junit_missing(int64_t build_id);
+
+  // --- emission (SPEC §3.2) ---
+  // Builds not in `table` with finished_time >= min_finished_time (0 when nullopt),
+  // in finished_time order. Stop early by returning false.
+  void for_each_unemitted(const IncrementalTable& table, std::optional<double> min_finished_time,
+                          const std::function<bool(StoredBuild&&)>& fn);
+  // Exactly these paths (those not in `table`), in finished_time order.
+  void for_each_build_in(const IncrementalTable& table, const std::vector<std::string>& paths,
+                         const std::function<bool(StoredBuild&&)>& fn);
+  // JUnit rows of a build: path between "<build>/" and "<build>/\x7f" (SPEC D7), in path order.
+  void for_each_file_of(std::string_view build_path, const std::function<bool(StoredFile&&)>& fn);
+  // min(finished_time) of the builds recorded in `table`; nullopt when empty.
+  std::optional<double> oldest_emitted(const IncrementalTable& table);
+  void reset_emitted(const IncrementalTable& table);
+  // Records ids with a new generation number (max(gen)+1, or 0) and returns it.
+  int64_t insert_emitted(const IncrementalTable& table, const std::vector<int64_t>& ids);
+
+  sqlite3* handle() { return db_; }
+
+ private:
+  void ensure_incremental(const IncrementalTable& table);
+  sqlite3_stmt* prepare(const std::string& sql);
+
+  std::string path_;
+  sqlite3* db_ = nullptr;
+  struct Statements;
+  std::unique_ptr<Statements> stmts_;
+};
+
+}  // namespace kettle::store

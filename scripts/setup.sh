@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# Installs the Debian packages kettle builds and tests with. Idempotent; quiet
+# when everything is already present.
+set -euo pipefail
+
+packages=(
+  g++ meson ninja-build pkg-config python3 sqlite3
+  libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-system1.81-dev
+  libssl-dev liburing-dev libsqlite3-dev libexpat1-dev zlib1g-dev libyaml-cpp-dev
+  ca-certificates
+)
+
+missing=()
+for p in "${packages[@]}"; do
+  status=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [[ "$status" == "install ok installed" ]] || missing+=("$p")
+done
+[[ ${#missing[@]} -eq 0 ]] && exit 0
+
+echo "setup: installing ${missing[*]}" >&2
+sudo=""
+[[ $(id -u) -eq 0 ]] || sudo="sudo"
+export DEBIAN_FRONTEND=noninteractive
+$sudo apt-get update -qq
+$sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
