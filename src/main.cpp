@@ -1,1 +1,131 @@
-int main() { return 0; }
+// kettle: command-line dispatch only. Each command lives in its own folder.
+#include <csignal>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "kettle/cli/args.hpp"
+#include "kettle/config/buckets.hpp"
+#include "kettle/emit/file_sink.hpp"
+#include "kettle/emit/make_json.hpp"
+#include "kettle/obs/log.hpp"
+#include "kettle/store/database.hpp"
+
+namespace {
+
+using kettle::cli::Args;
+using kettle::cli::Parser;
+using kettle::cli::UsageError;
+
+volatile std::sig_atomic_t g_stop = 0;
+
+void on_stop_signal(int sig) {
+  g_stop = 1;
+  // A second signal ends the process the ordinary way.
+  std::signal(sig, SIG_DFL);
+}
+
+void install_stop_signals() {
+  std::signal(SIGTERM, on_stop_signal);
+  std::signal(SIGINT, on_stop_signal);
+}
+
+std::string default_db() {
+  const char* env = std::getenv("KETTLE_DB");
+  return env && *env ? env : "build.db";
+}
+
+void add_common(Parser& p) {
+  p.option("db", "PATH", "SQLite database (env KETTLE_DB, default build.db)");
+}
+
+void apply_common(const Args& args) {
+  kettle::obs::set_verbose(args.has("v"));
+}
+
+int make_json(const std::vector<std::string>& words) {
+  Parser p("kettle make-json [flags] [gs://build/path ...]",
+           "Writes one BigQuery row (JSON) per build not yet emitted, then records them as emitted.");
+  add_common(p);
+  p.option("days", "D", "only builds finished in the last D days; tracked in table build_emitted_<D>")
+      .flag("reset-emitted", "forget what was emitted into this table before emitting")
+      .option("assert-oldest", "X",
+              "emit nothing; exit 1 if the table is empty or its oldest build finished more than X days ago")
+      .option("buckets", "FILE", "buckets.yaml mapping build locations to job prefixes (default buckets.yaml)")
+      .option("output", "FILE", "write here instead of standard output (appears complete or not at all)")
+      .flag("gzip", "compress the output with gzip")
+      .option("threads", "N", "row-building threads (default: all cores)")
+      .positionals("gs://build/path", "emit exactly these builds (scratch table incremental_manual)");
+  auto args = p.parse(words);
+  if (!args) return 0;
+  apply_common(*args);
+
+  kettle::emit::MakeJsonOptions opt;
+  opt.db_path = args->get_or("db", default_db());
+  opt.days = args->get_double("days");
+  if (opt.days && *opt.days < 0) throw UsageError("--days must not be negative");
+  opt.reset_emitted = args->has("reset-emitted");
+  opt.assert_oldest = args->get_double("assert-oldest");
+  opt.buckets_path = args->get_or("buckets", "buckets.yaml");
+  opt.output = args->get("output");
+  opt.gzip = args->has("gzip");
+  opt.paths = args->positionals();
+  if (auto t = args->get_int("threads")) {
+    if (*t < 1 || *t > 1024) throw UsageError("--threads must be between 1 and 1024");
+    opt.threads = static_cast<unsigned>(*t);
+  }
+  opt.should_stop = [] { return g_stop != 0; };
+  return kettle::emit::run_make_json(opt).exit_code;
+}
+
+const char* kUsage =
+    "usage: kettle COMMAND [flags]\n"
+    "\n"
+    "Collects Prow CI results from GCS into SQLite and BigQuery.\n"
+    "\n"
+    "commands:\n"
+    "  make-db    collect builds (started/finished, JUnit) from GCS into the database\n"
+    "  make-json  write BigQuery rows (NDJSON) for builds not yet emitted\n"
+    "  bq-load    load an NDJSON file into a BigQuery table\n"
+    "  stream     stream newly finished builds from Pub/Sub into BigQuery\n"
+    "  update     the whole cycle: collect, load, stream (forever or --once)\n"
+    "  monitor    check BigQuery table freshness\n"
+    "\n"
+    "common flags: --db PATH (env KETTLE_DB, default build.db), -v\n"
+    "Run 'kettle COMMAND --help' for a command's flags.\n";
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  std::vector<std::string> words(argv + 1, argv + argc);
+  if (words.empty() || words[0] == "--help" || words[0] == "-h" || words[0] == "help") {
+    (words.empty() ? std::cerr : std::cout) << kUsage;
+    return words.empty() ? 2 : 0;
+  }
+  const std::string command = words[0];
+  words.erase(words.begin());
+  install_stop_signals();
+  try {
+    if (command == "make-json" || command == "make_json") return make_json(words);
+    if (command == "make-db" || command == "bq-load" || command == "stream" || command == "update" ||
+        command == "monitor") {
+      KLOG(error) << "kettle " << command << " is not available in this build yet";
+      return 1;
+    }
+    std::cerr << "kettle: unknown command '" << command << "'\n\n" << kUsage;
+    return 2;
+  } catch (const UsageError& e) {
+    std::cerr << "kettle " << command << ": " << e.what() << "\nRun 'kettle " << command << " --help' for usage.\n";
+    return 2;
+  } catch (const kettle::store::StoreError& e) {
+    KLOG(error) << e.what();
+  } catch (const kettle::config::ConfigError& e) {
+    KLOG(error) << e.what();
+  } catch (const kettle::emit::OutputError& e) {
+    KLOG(error) << e.what();
+  } catch (const std::exception& e) {
+    KLOG(error) << "kettle " << command << " failed: " << e.what();
+  }
+  return 1;
+}

@@ -1,1 +1,135 @@
-// placeholder
+#include "kettle/cli/args.hpp"
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <iostream>
+
+namespace kettle::cli {
+
+std::optional<std::string> Args::get(const std::string& name) const {
+  auto it = values_.find(name);
+  if (it == values_.end() || it->second.empty()) return std::nullopt;
+  return it->second.back();
+}
+
+std::string Args::get_or(const std::string& name, const std::string& fallback) const {
+  auto v = get(name);
+  return v ? *v : fallback;
+}
+
+std::vector<std::string> Args::all(const std::string& name) const {
+  auto it = values_.find(name);
+  return it == values_.end() ? std::vector<std::string>{} : it->second;
+}
+
+std::optional<double> Args::get_double(const std::string& name) const {
+  auto v = get(name);
+  if (!v) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  double d = std::strtod(v->c_str(), &end);
+  if (v->empty() || *end != '\0' || errno != 0 || !std::isfinite(d))
+    throw UsageError("--" + name + ": '" + *v + "' is not a number");
+  return d;
+}
+
+std::optional<long long> Args::get_int(const std::string& name) const {
+  auto v = get(name);
+  if (!v) return std::nullopt;
+  char* end = nullptr;
+  errno = 0;
+  long long n = std::strtoll(v->c_str(), &end, 10);
+  if (v->empty() || *end != '\0' || errno != 0) throw UsageError("--" + name + ": '" + *v + "' is not an integer");
+  return n;
+}
+
+Parser::Parser(std::string usage_line, std::string description)
+    : usage_(std::move(usage_line)), description_(std::move(description)) {}
+
+Parser& Parser::flag(const std::string& name, const std::string& help) {
+  specs_.push_back({name, "", help, false, false});
+  return *this;
+}
+
+Parser& Parser::option(const std::string& name, const std::string& metavar, const std::string& help, bool multi) {
+  specs_.push_back({name, metavar, help, true, multi});
+  return *this;
+}
+
+Parser& Parser::positionals(const std::string& metavar, const std::string& help) {
+  positional_metavar_ = metavar;
+  positional_help_ = help;
+  return *this;
+}
+
+const Parser::Spec* Parser::find(const std::string& name) const {
+  for (const auto& s : specs_)
+    if (s.name == name) return &s;
+  return nullptr;
+}
+
+std::optional<Args> Parser::parse(const std::vector<std::string>& args) const {
+  Args out;
+  bool only_positionals = false;
+  for (size_t i = 0; i < args.size(); ++i) {
+    const std::string& word = args[i];
+    if (only_positionals || word.size() < 2 || word[0] != '-') {
+      if (positional_metavar_.empty()) throw UsageError("unexpected argument '" + word + "'");
+      out.positionals_.push_back(word);
+      continue;
+    }
+    if (word == "--") {
+      only_positionals = true;
+      continue;
+    }
+    if (word == "-h" || word == "--help") {
+      std::cout << help();
+      return std::nullopt;
+    }
+    if (word == "-v") {
+      out.values_["v"].push_back("");
+      continue;
+    }
+    if (word.rfind("--", 0) != 0) throw UsageError("unknown flag '" + word + "'");
+    std::string name = word.substr(2);
+    std::optional<std::string> inline_value;
+    if (auto eq = name.find('='); eq != std::string::npos) {
+      inline_value = name.substr(eq + 1);
+      name.resize(eq);
+    }
+    const Spec* spec = find(name);
+    if (spec == nullptr) throw UsageError("unknown flag '--" + name + "'");
+    auto& slot = out.values_[name];
+    if (!spec->takes_value) {
+      if (inline_value) throw UsageError("--" + name + " takes no value");
+      slot.push_back("");
+      continue;
+    }
+    if (inline_value) {
+      slot.push_back(*inline_value);
+    } else if (i + 1 < args.size() && (args[i + 1].rfind("--", 0) != 0 || args[i + 1] == "--")) {
+      slot.push_back(args[++i]);
+    } else {
+      throw UsageError("--" + name + " needs a value (" + spec->metavar + ")");
+    }
+    if (spec->multi) {
+      while (i + 1 < args.size() && args[i + 1].rfind("-", 0) != 0) slot.push_back(args[++i]);
+    }
+  }
+  return out;
+}
+
+std::string Parser::help() const {
+  std::string text = "usage: " + usage_ + "\n\n" + description_ + "\n\n";
+  if (!positional_metavar_.empty()) text += "  " + positional_metavar_ + "\n      " + positional_help_ + "\n";
+  for (const auto& s : specs_) {
+    text += "  --" + s.name;
+    if (s.takes_value) text += " " + s.metavar + (s.multi ? "..." : "");
+    text += "\n      " + s.help + "\n";
+  }
+  text += "  -v\n      verbose (debug) logging\n  -h, --help\n      show this help\n";
+  return text;
+}
+
+}  // namespace kettle::cli

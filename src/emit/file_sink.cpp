@@ -1,1 +1,306 @@
-// placeholder
+#include "kettle/emit/file_sink.hpp"
+
+#include <fcntl.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <array>
+#include <cerrno>
+#include <cstdlib>
+#include <cstring>
+#include <vector>
+
+#if KETTLE_HAVE_LIBURING
+#include <liburing.h>
+#endif
+
+#include "kettle/obs/log.hpp"
+
+namespace kettle::emit {
+namespace {
+
+// Output is staged in buffers of this size; a buffer is one write request.
+constexpr size_t kBufferSize = size_t{1} << 20;
+
+std::string os_error(const std::string& what, const std::string& path, int err) {
+  return what + " " + path + ": " + std::strerror(err);
+}
+
+// Writes all of `data` at `fd` (current position for stdout).
+void write_all(int fd, std::string_view data, const std::string& name) {
+  while (!data.empty()) {
+    ssize_t n = ::write(fd, data.data(), data.size());
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      throw OutputError(os_error("cannot write", name, errno));
+    }
+    data.remove_prefix(static_cast<size_t>(n));
+  }
+}
+
+// stdout: buffered, and flushed only in whole buffers or at finish, so a
+// reader never sees half a line from a single flush.
+class StdoutSink final : public OutputSink {
+ public:
+  StdoutSink() { buffer_.reserve(kBufferSize); }
+  void write(std::string_view data) override {
+    buffer_.append(data);
+    bytes_ += data.size();
+    if (buffer_.size() >= kBufferSize) flush();
+  }
+  void finish() override { flush(); }
+  uint64_t bytes_written() const override { return bytes_; }
+
+ private:
+  void flush() {
+    write_all(STDOUT_FILENO, buffer_, "standard output");
+    buffer_.clear();
+  }
+  std::string buffer_;
+  uint64_t bytes_ = 0;
+};
+
+// A temp file renamed into place on finish(); removed when abandoned.
+class TempFile {
+ public:
+  explicit TempFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
+    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+    if (fd_ < 0) throw OutputError(os_error("cannot create", tmp_, errno));
+  }
+  ~TempFile() {
+    if (fd_ >= 0) ::close(fd_);
+    if (!committed_) ::unlink(tmp_.c_str());
+  }
+  int fd() const { return fd_; }
+  const std::string& tmp_path() const { return tmp_; }
+  void commit() {
+    if (::fsync(fd_) != 0) throw OutputError(os_error("cannot sync", tmp_, errno));
+    if (::close(fd_) != 0) {
+      fd_ = -1;
+      throw OutputError(os_error("cannot close", tmp_, errno));
+    }
+    fd_ = -1;
+    if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw OutputError(os_error("cannot rename to", path_, errno));
+    committed_ = true;
+  }
+
+ private:
+  std::string path_;
+  std::string tmp_;
+  int fd_ = -1;
+  bool committed_ = false;
+};
+
+class PosixFileSink final : public OutputSink {
+ public:
+  explicit PosixFileSink(const std::string& path) : file_(path) { buffer_.reserve(kBufferSize); }
+  void write(std::string_view data) override {
+    buffer_.append(data);
+    bytes_ += data.size();
+    if (buffer_.size() >= kBufferSize) flush();
+  }
+  void finish() override {
+    flush();
+    file_.commit();
+  }
+  uint64_t bytes_written() const override { return bytes_; }
+
+ private:
+  void flush() {
+    write_all(file_.fd(), buffer_, file_.tmp_path());
+    buffer_.clear();
+  }
+  TempFile file_;
+  std::string buffer_;
+  uint64_t bytes_ = 0;
+};
+
+#if KETTLE_HAVE_LIBURING
+// Double-buffered io_uring writes: one buffer fills while the other is being
+// written by the kernel, so formatting never waits on the disk.
+class UringFileSink final : public OutputSink {
+ public:
+  explicit UringFileSink(const std::string& path) : file_(path) {
+    int rc = io_uring_queue_init(kSlots, &ring_, 0);
+    if (rc < 0) throw OutputError(os_error("cannot set up io_uring for", path, -rc));
+    for (auto& slot : slots_) slot.data.reserve(kBufferSize);
+  }
+  ~UringFileSink() override {
+    try {
+      drain();
+    } catch (...) {
+      // Abandoned output: the temp file is removed anyway.
+    }
+    io_uring_queue_exit(&ring_);
+  }
+  void write(std::string_view data) override {
+    bytes_ += data.size();
+    while (!data.empty()) {
+      Slot& slot = slots_[current_];
+      size_t take = std::min(data.size(), kBufferSize - slot.data.size());
+      slot.data.append(data.substr(0, take));
+      data.remove_prefix(take);
+      if (slot.data.size() == kBufferSize) submit_current();
+    }
+  }
+  void finish() override {
+    if (!slots_[current_].data.empty()) submit_current();
+    drain();
+    file_.commit();
+  }
+  uint64_t bytes_written() const override { return bytes_; }
+
+ private:
+  static constexpr unsigned kSlots = 2;
+  struct Slot {
+    std::string data;
+    size_t done = 0;       // bytes of data the kernel has written
+    uint64_t offset = 0;   // file offset of data[0]
+    bool in_flight = false;
+  };
+
+  void submit_current() {
+    Slot& slot = slots_[current_];
+    slot.offset = next_offset_;
+    next_offset_ += slot.data.size();
+    slot.done = 0;
+    queue_write(current_);
+    current_ = (current_ + 1) % kSlots;
+    // The next buffer must be free before it is filled again.
+    while (slots_[current_].in_flight) reap_one();
+    slots_[current_].data.clear();
+  }
+
+  void queue_write(unsigned index) {
+    Slot& slot = slots_[index];
+    io_uring_sqe* sqe = io_uring_get_sqe(&ring_);
+    if (sqe == nullptr) throw OutputError("io_uring submission queue full for " + file_.tmp_path());
+    io_uring_prep_write(sqe, file_.fd(), slot.data.data() + slot.done,
+                        static_cast<unsigned>(slot.data.size() - slot.done), slot.offset + slot.done);
+    io_uring_sqe_set_data(sqe, reinterpret_cast<void*>(static_cast<uintptr_t>(index)));
+    int rc = io_uring_submit(&ring_);
+    if (rc < 0) throw OutputError(os_error("io_uring submit failed for", file_.tmp_path(), -rc));
+    slot.in_flight = true;
+  }
+
+  void reap_one() {
+    io_uring_cqe* cqe = nullptr;
+    int rc = io_uring_wait_cqe(&ring_, &cqe);
+    if (rc == -EINTR) return;
+    if (rc < 0) throw OutputError(os_error("io_uring wait failed for", file_.tmp_path(), -rc));
+    auto index = static_cast<unsigned>(reinterpret_cast<uintptr_t>(io_uring_cqe_get_data(cqe)));
+    int res = cqe->res;
+    io_uring_cqe_seen(&ring_, cqe);
+    Slot& slot = slots_[index];
+    slot.in_flight = false;
+    if (res == -EINTR || res == -EAGAIN) {
+      queue_write(index);
+      return;
+    }
+    if (res < 0) throw OutputError(os_error("cannot write", file_.tmp_path(), -res));
+    slot.done += static_cast<size_t>(res);
+    if (slot.done < slot.data.size()) queue_write(index);  // short write: continue
+  }
+
+  void drain() {
+    for (;;) {
+      bool busy = false;
+      for (auto& slot : slots_) busy = busy || slot.in_flight;
+      if (!busy) return;
+      reap_one();
+    }
+  }
+
+  TempFile file_;
+  io_uring ring_{};
+  std::array<Slot, kSlots> slots_;
+  unsigned current_ = 0;
+  uint64_t next_offset_ = 0;
+  uint64_t bytes_ = 0;
+};
+#endif
+
+class GzipSink final : public OutputSink {
+ public:
+  GzipSink(std::unique_ptr<OutputSink> inner, int level) : inner_(std::move(inner)) {
+    // windowBits 15 + 16 selects the gzip wrapper.
+    if (deflateInit2(&z_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
+      throw OutputError("cannot initialise gzip compression");
+    out_.resize(kBufferSize);
+  }
+  ~GzipSink() override { deflateEnd(&z_); }
+  void write(std::string_view data) override {
+    bytes_ += data.size();
+    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+    z_.avail_in = static_cast<uInt>(data.size());
+    pump(Z_NO_FLUSH);
+  }
+  void finish() override {
+    z_.next_in = nullptr;
+    z_.avail_in = 0;
+    pump(Z_FINISH);
+    inner_->finish();
+  }
+  uint64_t bytes_written() const override { return bytes_; }
+
+ private:
+  void pump(int flush) {
+    for (;;) {
+      z_.next_out = reinterpret_cast<Bytef*>(out_.data());
+      z_.avail_out = static_cast<uInt>(out_.size());
+      int rc = deflate(&z_, flush);
+      if (rc == Z_STREAM_ERROR) throw OutputError("gzip compression failed");
+      size_t produced = out_.size() - z_.avail_out;
+      if (produced > 0) inner_->write(std::string_view(out_.data(), produced));
+      if (flush == Z_FINISH ? rc == Z_STREAM_END : (z_.avail_in == 0 && z_.avail_out != 0)) return;
+    }
+  }
+
+  std::unique_ptr<OutputSink> inner_;
+  z_stream z_{};
+  std::string out_;
+  uint64_t bytes_ = 0;
+};
+
+FileBackend detect_backend() {
+#if KETTLE_HAVE_LIBURING
+  const char* off = std::getenv("KETTLE_NO_IO_URING");
+  if (off != nullptr && std::strcmp(off, "") != 0 && std::strcmp(off, "0") != 0) return FileBackend::posix;
+  io_uring ring{};
+  int rc = io_uring_queue_init(2, &ring, 0);
+  if (rc < 0) {
+    KLOG(info) << "io_uring unavailable (" << std::strerror(-rc) << "); file output uses pwrite";
+    return FileBackend::posix;
+  }
+  io_uring_queue_exit(&ring);
+  return FileBackend::io_uring;
+#else
+  return FileBackend::posix;
+#endif
+}
+
+}  // namespace
+
+const char* to_string(FileBackend backend) { return backend == FileBackend::io_uring ? "io_uring" : "posix"; }
+
+FileBackend probe_file_backend() {
+  static const FileBackend backend = detect_backend();
+  return backend;
+}
+
+std::unique_ptr<OutputSink> open_stdout_sink() { return std::make_unique<StdoutSink>(); }
+
+std::unique_ptr<OutputSink> open_file_sink(const std::string& path, FileBackend backend) {
+#if KETTLE_HAVE_LIBURING
+  if (backend == FileBackend::io_uring) return std::make_unique<UringFileSink>(path);
+#else
+  (void)backend;
+#endif
+  return std::make_unique<PosixFileSink>(path);
+}
+
+std::unique_ptr<OutputSink> make_gzip_sink(std::unique_ptr<OutputSink> inner, int level) {
+  return std::make_unique<GzipSink>(std::move(inner), level);
+}
+
+}  // namespace kettle::emit

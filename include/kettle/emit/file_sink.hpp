@@ -1,0 +1,43 @@
+// Where NDJSON goes: stdout, a file (io_uring when the kernel allows it, else
+// plain pwrite), optionally through gzip.
+#pragma once
+
+#include <memory>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+
+namespace kettle::emit {
+
+// An output failure, naming the file and the OS error.
+class OutputError : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+class OutputSink {
+ public:
+  virtual ~OutputSink() = default;
+  // Appends bytes (buffered). Throws OutputError.
+  virtual void write(std::string_view data) = 0;
+  // Flushes everything and makes the output final (a file appears under its
+  // name only now). Without finish(), a file output is discarded.
+  virtual void finish() = 0;
+  // Bytes accepted by write() so far.
+  virtual uint64_t bytes_written() const = 0;
+};
+
+enum class FileBackend { io_uring, posix };
+const char* to_string(FileBackend backend);
+
+// Whether io_uring can be used here (probed once: container seccomp profiles
+// often forbid it). KETTLE_NO_IO_URING=1 forces the fallback.
+FileBackend probe_file_backend();
+
+std::unique_ptr<OutputSink> open_stdout_sink();
+// Writes `path` + ".tmp" and renames it to `path` on finish().
+std::unique_ptr<OutputSink> open_file_sink(const std::string& path, FileBackend backend);
+// gzip (RFC 1952) over another sink.
+std::unique_ptr<OutputSink> make_gzip_sink(std::unique_ptr<OutputSink> inner, int level = 6);
+
+}  // namespace kettle::emit

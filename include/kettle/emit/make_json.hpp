@@ -1,0 +1,38 @@
+// `kettle make-json`: rows of builds not yet emitted, as NDJSON (SPEC §3.2).
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <optional>
+#include <string>
+#include <vector>
+
+namespace kettle::emit {
+
+struct MakeJsonOptions {
+  std::string db_path = "build.db";
+  std::optional<double> days;           // window and table build_emitted_<days>
+  bool reset_emitted = false;
+  std::optional<double> assert_oldest;  // days; emit nothing, only check
+  std::string buckets_path = "buckets.yaml";
+  std::optional<std::string> output;    // nullopt: standard output
+  bool gzip = false;
+  std::vector<std::string> paths;       // explicit builds (table incremental_manual)
+  unsigned threads = 0;                 // row workers; 0 = all cores
+  size_t max_row_bytes = 100'000'000;   // larger rows are skipped (SPEC §3.2)
+  std::function<bool()> should_stop;    // polled between builds (SIGTERM)
+  std::function<int64_t()> now;         // seconds since the epoch; the clock by default
+};
+
+struct MakeJsonResult {
+  int exit_code = 0;
+  uint64_t rows = 0;          // lines written
+  uint64_t skipped = 0;       // builds without a row (errors, too large)
+  std::optional<int64_t> gen; // generation recorded, when rows were emitted
+};
+
+// Throws store::StoreError, config::ConfigError, OutputError on failures that
+// stop the command (nothing is marked emitted then).
+MakeJsonResult run_make_json(const MakeJsonOptions& options);
+
+}  // namespace kettle::emit

@@ -1,0 +1,47 @@
+// Builds rows on a worker pool and hands them back in input order.
+//
+// A producer thread reads builds (and their JUnit blobs) from the database,
+// workers decompress, parse and serialize, and the caller's thread consumes
+// the lines in the order the builds were read. A fixed window of builds in
+// flight bounds memory whatever the size of the database.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "kettle/config/buckets.hpp"
+#include "kettle/store/database.hpp"
+
+namespace kettle::emit {
+
+struct BuildWork {
+  store::StoredBuild build;
+  std::vector<store::StoredFile> files;  // zlib JUnit blobs, in path order
+};
+
+struct BuiltRow {
+  int64_t build_id = 0;
+  std::string path;
+  std::string line;   // the NDJSON line without newline; empty when error is set
+  std::string error;  // why the build has no row
+};
+
+// Called with each build to process; returns false to stop early.
+using BuildSink = std::function<bool(BuildWork&&)>;
+
+struct PipelineConfig {
+  unsigned threads = 0;           // workers; 0 = hardware concurrency
+  size_t builds_per_thread = 16;  // in-flight window = threads * this
+};
+
+// Runs `produce` on its own thread and `consume` on this one, in order.
+// Exceptions from either side stop the pipeline and are rethrown here.
+void run_row_pipeline(const std::function<void(const BuildSink&)>& produce, const config::Buckets& buckets,
+                      const PipelineConfig& config, const std::function<void(BuiltRow&&)>& consume);
+
+// One build's row (what a worker does): decompress JUnit, build, serialize.
+BuiltRow build_one(BuildWork&& work, const config::Buckets& buckets);
+
+}  // namespace kettle::emit
