@@ -1,1 +1,60 @@
 #include <boost/test/unit_test.hpp>
+
+#include "kettle/cli/args.hpp"
+
+using kettle::cli::Parser;
+using kettle::cli::UsageError;
+
+namespace {
+Parser sample_parser() {
+  Parser p("kettle x", "test");
+  p.option("days", "D", "days").flag("gzip", "gz").option("tables", "NAME:DAYS", "tables", true).option(
+      "stop_at", "H", "hour");
+  p.positionals("PATH", "paths");
+  return p;
+}
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(cli_args)
+
+BOOST_AUTO_TEST_CASE(values_flags_and_positionals) {
+  auto args = sample_parser().parse({"--days", "1.5", "--gzip", "gs://a/1", "--stop_at=3", "gs://b/2"});
+  BOOST_REQUIRE(args);
+  BOOST_TEST(*args->get_double("days") == 1.5);
+  BOOST_TEST(args->has("gzip"));
+  BOOST_TEST(*args->get_int("stop_at") == 3);
+  BOOST_TEST(args->positionals() == (std::vector<std::string>{"gs://a/1", "gs://b/2"}), boost::test_tools::per_element());
+  BOOST_TEST(!args->has("tables"));
+}
+
+BOOST_AUTO_TEST_CASE(multi_value_flag_takes_words_until_next_flag) {
+  auto args = sample_parser().parse({"--tables", "day:1", "week:7", "all:30", "--gzip"});
+  BOOST_REQUIRE(args);
+  BOOST_TEST(args->all("tables") == (std::vector<std::string>{"day:1", "week:7", "all:30"}),
+             boost::test_tools::per_element());
+  BOOST_TEST(args->positionals().empty());
+}
+
+BOOST_AUTO_TEST_CASE(usage_errors) {
+  auto p = sample_parser();
+  BOOST_CHECK_THROW(p.parse({"--nope"}), UsageError);
+  BOOST_CHECK_THROW(p.parse({"--days"}), UsageError);
+  BOOST_CHECK_THROW(p.parse({"--gzip=1"}), UsageError);
+  BOOST_CHECK_THROW(p.parse({"--days", "abc"})->get_double("days"), UsageError);
+  BOOST_CHECK_THROW(p.parse({"--stop_at", "1.5"})->get_int("stop_at"), UsageError);
+}
+
+BOOST_AUTO_TEST_CASE(help_returns_nothing_and_lists_flags) {
+  auto p = sample_parser();
+  BOOST_TEST(!p.parse({"--help"}).has_value());
+  BOOST_TEST(p.help().find("--tables NAME:DAYS...") != std::string::npos);
+  BOOST_TEST(p.help().find("--stop_at H") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(verbose_flag) {
+  auto args = sample_parser().parse({"-v"});
+  BOOST_REQUIRE(args);
+  BOOST_TEST(args->has("v"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,1 +1,119 @@
+#include <unistd.h>
+#include <zlib.h>
+
 #include <boost/test/unit_test.hpp>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "kettle/emit/file_sink.hpp"
+
+namespace fs = std::filesystem;
+using namespace kettle::emit;
+
+namespace {
+
+struct TempDir {
+  fs::path path;
+  TempDir() {
+    char tmpl[] = "/tmp/kettle-sink-XXXXXX";
+    path = mkdtemp(tmpl);
+  }
+  ~TempDir() { fs::remove_all(path); }
+};
+
+std::string read_file(const fs::path& p) {
+  std::ifstream in(p, std::ios::binary);
+  std::ostringstream s;
+  s << in.rdbuf();
+  return s.str();
+}
+
+std::string gunzip(const std::string& data) {
+  z_stream z{};
+  BOOST_REQUIRE(inflateInit2(&z, 15 + 16) == Z_OK);
+  std::string out(data.size() * 20 + 1024, '\0');
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
+  z.avail_in = static_cast<uInt>(data.size());
+  z.next_out = reinterpret_cast<Bytef*>(out.data());
+  z.avail_out = static_cast<uInt>(out.size());
+  int rc = inflate(&z, Z_FINISH);
+  BOOST_REQUIRE(rc == Z_STREAM_END);
+  out.resize(z.total_out);
+  inflateEnd(&z);
+  return out;
+}
+
+// Several MiB of distinct lines: crosses the 1 MiB buffer boundaries.
+std::string sample_text() {
+  std::string text;
+  for (int i = 0; i < 120000; ++i) text += "{\"n\": " + std::to_string(i) + ", \"pad\": \"xxxxxxxxxxxxxxxxxxxx\"}\n";
+  return text;
+}
+
+void write_in_pieces(OutputSink& sink, const std::string& text) {
+  size_t step = 1;
+  for (size_t pos = 0; pos < text.size(); step = step * 7 % 100003 + 1) {
+    size_t n = std::min(step, text.size() - pos);
+    sink.write(std::string_view(text).substr(pos, n));
+    pos += n;
+  }
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(file_sink)
+
+BOOST_AUTO_TEST_CASE(both_backends_write_exact_bytes) {
+  TempDir dir;
+  const std::string text = sample_text();
+  std::vector<FileBackend> backends{FileBackend::posix};
+  if (probe_file_backend() == FileBackend::io_uring) backends.push_back(FileBackend::io_uring);
+  BOOST_TEST_MESSAGE("file backend probed: " << to_string(probe_file_backend()));
+  for (FileBackend b : backends) {
+    fs::path out = dir.path / (std::string("out-") + to_string(b));
+    auto sink = open_file_sink(out.string(), b);
+    write_in_pieces(*sink, text);
+    BOOST_TEST(!fs::exists(out));  // not visible before finish
+    sink->finish();
+    BOOST_TEST(sink->bytes_written() == text.size());
+    BOOST_TEST(read_file(out) == text);
+    BOOST_TEST(!fs::exists(out.string() + ".tmp"));
+  }
+}
+
+BOOST_AUTO_TEST_CASE(abandoned_output_leaves_no_file) {
+  TempDir dir;
+  fs::path out = dir.path / "abandoned.json";
+  {
+    auto sink = open_file_sink(out.string(), probe_file_backend());
+    sink->write("partial line without finish");
+  }
+  BOOST_TEST(!fs::exists(out));
+  BOOST_TEST(!fs::exists(out.string() + ".tmp"));
+}
+
+BOOST_AUTO_TEST_CASE(gzip_round_trip) {
+  TempDir dir;
+  const std::string text = sample_text();
+  fs::path out = dir.path / "rows.json.gz";
+  auto sink = make_gzip_sink(open_file_sink(out.string(), probe_file_backend()));
+  write_in_pieces(*sink, text);
+  sink->finish();
+  std::string gz = read_file(out);
+  BOOST_TEST(gz.size() < text.size() / 3);
+  BOOST_TEST(static_cast<unsigned char>(gz[0]) == 0x1f);
+  BOOST_TEST(static_cast<unsigned char>(gz[1]) == 0x8b);
+  BOOST_TEST(gunzip(gz) == text);
+}
+
+BOOST_AUTO_TEST_CASE(unwritable_location_is_a_clear_error) {
+  try {
+    open_file_sink("/nonexistent-dir/x/out.json", FileBackend::posix);
+    BOOST_FAIL("expected OutputError");
+  } catch (const OutputError& e) {
+    BOOST_TEST(std::string(e.what()).find("/nonexistent-dir/x/out.json.tmp") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
