@@ -2,6 +2,7 @@
 // timestamp rules (SPEC §4, D4, D13).
 #pragma once
 
+#include <boost/json/object.hpp>
 #include <boost/json/value.hpp>
 #include <cstdint>
 #include <optional>
@@ -10,6 +11,16 @@
 #include <variant>
 
 namespace kettle::rows {
+
+// JSON text to a value the way Python's json.loads reads it: floats correctly
+// rounded (as the reference's repr round-trips them), the last of duplicate keys
+// wins, invalid UTF-8 becomes U+FFFD. nullopt when malformed. Integers beyond
+// 64 bits become doubles (Python would keep them exact).
+std::optional<boost::json::value> parse_json(std::string_view text);
+
+// started.json / finished.json bytes or DB text as an object: a UTF-8 BOM is
+// skipped; nullopt unless it is a non-empty JSON object (D4).
+std::optional<boost::json::object> parse_build_json(std::string_view bytes);
 
 // Parses fetched bytes (a UTF-8 BOM is skipped). Anything that is not a
 // non-empty JSON object counts as absent (nullopt). Otherwise the DB text:
