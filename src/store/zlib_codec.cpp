@@ -1,1 +1,103 @@
-// placeholder
+#include "kettle/store/zlib_codec.hpp"
+
+#include <zlib.h>
+
+#include <algorithm>
+#include <limits>
+#include <stdexcept>
+
+namespace kettle::store {
+namespace {
+
+// zlib counts in uInt; larger buffers are fed in slices of this size.
+constexpr size_t kMaxSlice = std::numeric_limits<uInt>::max();
+// Output grows by this much per inflate round, so a tiny bomb cannot reserve
+// memory up front.
+constexpr size_t kInflateChunk = size_t{64} << 10;
+
+// Hands zlib the next slice of `data`, starting at `offset`.
+void feed(z_stream& z, std::string_view data, size_t& offset) {
+  size_t n = std::min(data.size() - offset, kMaxSlice);
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data() + offset));
+  z.avail_in = static_cast<uInt>(n);
+  offset += n;
+}
+
+// Frees the inflate/deflate state on every path out.
+struct InflateGuard {
+  z_stream& z;
+  ~InflateGuard() { inflateEnd(&z); }
+};
+struct DeflateGuard {
+  z_stream& z;
+  ~DeflateGuard() { deflateEnd(&z); }
+};
+
+}  // namespace
+
+std::string zlib_compress(std::string_view data, int level) {
+  if (level < Z_DEFAULT_COMPRESSION || level > Z_BEST_COMPRESSION) {
+    throw std::invalid_argument("zlib level must be -1..9, not " + std::to_string(level));
+  }
+  z_stream z{};
+  if (deflateInit(&z, level) != Z_OK) throw std::runtime_error("zlib deflateInit failed");
+  DeflateGuard guard{z};
+
+  std::string out;
+  // deflateBound is exact enough for one-shot output; the loop still handles more.
+  out.resize(deflateBound(&z, static_cast<uLong>(std::min(data.size(), kMaxSlice))) + 16);
+  size_t offset = 0;
+  size_t produced = 0;
+  feed(z, data, offset);
+  for (;;) {
+    if (produced == out.size()) out.resize(out.size() * 2);
+    size_t room = std::min(out.size() - produced, kMaxSlice);
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    z.avail_out = static_cast<uInt>(room);
+    if (z.avail_in == 0 && offset < data.size()) feed(z, data, offset);
+    int flush = offset < data.size() ? Z_NO_FLUSH : Z_FINISH;
+    int rc = deflate(&z, flush);
+    produced += room - z.avail_out;
+    if (rc == Z_STREAM_END) break;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("zlib deflate failed");
+  }
+  out.resize(produced);
+  return out;
+}
+
+std::optional<std::string> zlib_decompress(std::string_view data, size_t max_size) {
+  z_stream z{};
+  if (inflateInit(&z) != Z_OK) return std::nullopt;
+  InflateGuard guard{z};
+
+  std::string out;
+  size_t offset = 0;
+  size_t produced = 0;
+  feed(z, data, offset);
+  for (;;) {
+    if (produced == out.size()) {
+      if (produced > max_size) return std::nullopt;
+      // One byte beyond max_size is enough to detect an oversized stream.
+      size_t limit = max_size == std::numeric_limits<size_t>::max() ? max_size : max_size + 1;
+      size_t grow = std::min(std::max(kInflateChunk, out.size()), limit - out.size());
+      if (grow == 0) return std::nullopt;
+      out.resize(out.size() + grow);
+    }
+    size_t room = std::min(out.size() - produced, kMaxSlice);
+    z.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
+    z.avail_out = static_cast<uInt>(room);
+    if (z.avail_in == 0 && offset < data.size()) feed(z, data, offset);
+    int rc = inflate(&z, Z_NO_FLUSH);
+    produced += room - z.avail_out;
+    if (produced > max_size) return std::nullopt;
+    if (rc == Z_STREAM_END) break;  // bytes after the stream are ignored, as Python's zlib does
+    if (rc == Z_BUF_ERROR && z.avail_in == 0 && offset == data.size() && z.avail_out != 0) {
+      return std::nullopt;  // input ended before the stream did: truncated
+    }
+    if (rc != Z_OK && rc != Z_BUF_ERROR) return std::nullopt;  // data error, dictionary, memory
+  }
+  out.resize(produced);
+  return out;
+}
+
+}  // namespace kettle::store

@@ -78,12 +78,14 @@ class Database {
                     const std::optional<std::string>& finished_json, const rows::FinishedTime& finished_time);
   void put_file(std::string_view path, std::string_view zlib_data);
   // Builds marked as missing JUnit, with their paths. Stop early by returning false.
+  // Read in pages with no query open during the callback, so it may write and commit.
   void for_each_junit_missing(const std::function<bool(int64_t id, const std::string& path)>& fn);
   void clear_junit_missing(int64_t build_id);
 
   // --- emission (SPEC §3.2) ---
   // Builds not in `table` with finished_time >= min_finished_time (0 when nullopt),
-  // in finished_time order. Stop early by returning false.
+  // in finished_time order. Stop early by returning false. Streams one query:
+  // the callback may read (for_each_file_of) but should not write the build table.
   void for_each_unemitted(const IncrementalTable& table, std::optional<double> min_finished_time,
                           const std::function<bool(StoredBuild&&)>& fn);
   // Exactly these paths (those not in `table`), in finished_time order.
@@ -91,16 +93,21 @@ class Database {
                          const std::function<bool(StoredBuild&&)>& fn);
   // JUnit rows of a build: path between "<build>/" and "<build>/\x7f" (SPEC D7), in path order.
   void for_each_file_of(std::string_view build_path, const std::function<bool(StoredFile&&)>& fn);
-  // min(finished_time) of the builds recorded in `table`; nullopt when empty.
+  // min(finished_time) of the builds recorded in `table`; nullopt when empty or
+  // missing (the table is not created). Old TEXT values are read as numbers; text
+  // that is not a number counts as 0, so --assert-oldest asks for a rebuild.
   std::optional<double> oldest_emitted(const IncrementalTable& table);
   void reset_emitted(const IncrementalTable& table);
-  // Records ids with a new generation number (max(gen)+1, or 0) and returns it.
+  // Records ids with a new generation number (max(gen)+1, or 0) and returns it,
+  // in one transaction (its own, unless the caller has one open).
   int64_t insert_emitted(const IncrementalTable& table, const std::vector<int64_t>& ids);
 
   sqlite3* handle() { return db_; }
 
  private:
   void ensure_incremental(const IncrementalTable& table);
+  bool table_exists(const IncrementalTable& table);
+  void close();
   sqlite3_stmt* prepare(const std::string& sql);
 
   std::string path_;
