@@ -41,6 +41,7 @@ struct Fixture {
   std::string db_path;
   std::string buckets_path;
   std::string out_path;
+  std::unique_ptr<kettle::store::Database> writer;  // one connection for setting up builds
 
   Fixture() {
     char tmpl[] = "/tmp/kettle-mj-XXXXXX";
@@ -49,13 +50,16 @@ struct Fixture {
     buckets_path = (dir / "buckets.yaml").string();
     out_path = (dir / "out.json").string();
     std::ofstream(buckets_path) << kBuckets;
-    kettle::store::Database db(db_path);  // creates the schema
+    writer = std::make_unique<kettle::store::Database>(db_path);  // creates the schema
   }
-  ~Fixture() { fs::remove_all(dir); }
+  ~Fixture() {
+    writer.reset();
+    fs::remove_all(dir);
+  }
 
   // A build that finished `age` seconds before kNow (no finished.json when age < 0).
   void add_build(const std::string& path, int64_t age, bool junit = true) {
-    kettle::store::Database db(db_path);
+    auto& db = *writer;
     std::string started = "{\"timestamp\": " + std::to_string(kNow - age - 100) + "}";
     std::optional<std::string> finished;
     if (age >= 0) finished = "{\"result\": \"SUCCESS\", \"timestamp\": " + std::to_string(kNow - age) + "}";
@@ -148,7 +152,7 @@ BOOST_FIXTURE_TEST_CASE(output_lines_are_sorted_python_json, Fixture) {
 }
 
 BOOST_FIXTURE_TEST_CASE(days_windows_use_their_own_tables, Fixture) {
-  add_build(kA, kDay / 2);
+  add_build(kA, kDay / 2 + 3600);
   add_build(kB, 3 * kDay);
   add_build(kC, 10 * kDay);
   auto day = options();
@@ -214,7 +218,7 @@ BOOST_FIXTURE_TEST_CASE(rows_over_the_size_limit_are_skipped_and_not_marked, Fix
   add_build(kA, kDay, /*junit=*/true);
   add_build(kB, 2 * kDay, /*junit=*/false);
   auto small = options();
-  small.max_row_bytes = 200;  // the row with JUnit is larger
+  small.max_row_bytes = 320;  // ~250 bytes without JUnit, ~420 with it
   auto r = run_make_json(small);
   BOOST_TEST(r.rows == 1u);
   BOOST_TEST(r.skipped == 1u);
@@ -225,10 +229,7 @@ BOOST_FIXTURE_TEST_CASE(rows_over_the_size_limit_are_skipped_and_not_marked, Fix
 BOOST_FIXTURE_TEST_CASE(builds_without_row_and_bad_junit_do_not_stop_the_run, Fixture) {
   add_build("gs://unknown-bucket/logs/job/1", kDay);
   add_build(kA, 2 * kDay);
-  {
-    kettle::store::Database db(db_path);
-    db.put_file(kA + "/artifacts/junit_02.xml", "this is not zlib");
-  }
+  writer->put_file(kA + "/artifacts/junit_02.xml", "this is not zlib");
   auto r = run_make_json(options());
   BOOST_TEST(r.rows == 1u);
   BOOST_TEST(r.skipped == 1u);
