@@ -5,6 +5,7 @@
 // UTF-8 document becomes U+FFFD (SPEC D12). Never throws on bad input.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -20,7 +21,7 @@ struct TestCase {
 
 struct ParseResult {
   std::vector<TestCase> tests;  // empty when the document is malformed
-  std::string error;            // empty when well-formed; else what and where ("line 3, column 7: ...")
+  std::string error;  // empty when well-formed; else what and where ("line 3, column 7: ...")
   bool ok() const { return error.empty(); }
 };
 
@@ -30,4 +31,45 @@ ParseResult parse(std::string_view xml);
 // Replaces invalid UTF-8 sequences by U+FFFD (one per maximal invalid subpart).
 std::string sanitize_utf8(std::string_view bytes);
 
+// Python's float() of an attribute value, made total (SPEC D2): text that is
+// not a finite number gives 0.0.
+double parse_time(std::string_view text);
+
+// Shared by parse() and strip_output(); not part of the component's contract.
+namespace detail {
+
+// Bytes handed to expat per call: bounds expat's buffer on huge documents.
+inline constexpr std::size_t kFeedChunkBytes = std::size_t{1} << 20;
+
+// A document as expat should read it (SPEC D12): UTF-8 documents with invalid
+// sequences are read from a repaired copy.
+struct XmlInput {
+  std::string_view original;
+  std::string repaired;  // filled only when `original` needed repair
+  bool use_repaired = false;
+  const char* encoding = nullptr;  // forced encoding, or nullptr: expat decides
+  std::string_view text() const { return use_repaired ? std::string_view(repaired) : original; }
+};
+XmlInput prepare_input(std::string_view xml);
+
+// What an expat run reports. Names are expat's namespace-expanded names
+// ("uri}local" for namespaced elements), as ElementTree sees them. Offsets
+// are byte offsets into XmlInput::text().
+class XmlEvents {
+ public:
+  virtual ~XmlEvents() = default;
+  virtual void start_element(std::string_view name, const char** attributes,
+                             std::uint64_t start_offset) = 0;
+  virtual void end_element(std::uint64_t end_offset) = 0;
+  virtual void character_data(std::string_view text) = 0;
+};
+
+// Streams the input through a secured expat parser. Returns "" when the
+// document is well-formed and has no DTD, else "line L, column C: what".
+std::string run_expat(const XmlInput& input, XmlEvents& events);
+
+// Value of attribute `name` in expat's attribute list, or nullptr.
+const char* find_attribute(const char** attributes, std::string_view name);
+
+}  // namespace detail
 }  // namespace kettle::junit

@@ -6,9 +6,11 @@
 
 namespace kettle::junit {
 
-// Removes <system-out> and <system-err> elements below the root (they never
-// change a row), cutting their exact byte ranges so the rest of the document
-// is kept byte for byte. A malformed document is returned unchanged.
+// Removes <system-out> and <system-err> elements below the root, except where
+// the cut could change a row (a child of <failure>; a child of a <testsuites>
+// root that holds testcases), cutting their exact byte ranges so the rest of
+// the document is kept byte for byte. Invalid UTF-8 comes back as U+FFFD
+// (SPEC D12). A malformed document is returned unchanged.
 std::string strip_output(std::string_view xml);
 
 }  // namespace kettle::junit
