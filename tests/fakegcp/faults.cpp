@@ -98,13 +98,17 @@ std::string_view to_string(FaultKind kind) {
 }
 
 std::optional<std::vector<FaultRule>> parse_fault_rules(std::string_view text, std::string& error) {
+  error.clear();  // parse_rule uses it as its failure flag
   boost::system::error_code ec;
   json::value doc = json::parse(text, ec);
   if (ec) {
     error = "fault rules are not JSON: " + ec.message();
     return std::nullopt;
   }
-  if (doc.is_object() && doc.as_object().contains("rules")) doc = doc.as_object()["rules"];
+  if (doc.is_object() && doc.as_object().contains("rules")) {
+    json::value rules = std::move(doc.as_object()["rules"]);  // not assigned in place: it lives inside doc
+    doc = std::move(rules);
+  }
   if (!doc.is_array()) {
     error = "fault rules must be a JSON array (or {\"rules\": [...]})";
     return std::nullopt;
