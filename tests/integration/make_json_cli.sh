@@ -2,7 +2,7 @@
 # The kettle binary's make-json contract: exit codes, output, emitted state.
 # usage: make_json_cli.sh KETTLE SAMPLE_DB SAMPLE_BUCKETS
 set -uo pipefail
-kettle=$1 sample_db=$2 sample_buckets=$3
+kettle=$(realpath "$1") sample_db=$(realpath "$2") sample_buckets=$(realpath "$3")
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 failures=0
@@ -28,7 +28,9 @@ total=$(sqlite3 build.db 'select count(*) from build where finished_time is not 
 check "one line per finished build" "$total" "$(wc -l <rows.json)"
 python3 -c '
 import json, sys
-for line in open("rows.json"):
+lines = open("rows.json").readlines()
+assert lines, "no rows"
+for line in lines:
     row = json.loads(line)
     assert list(row) == sorted(row), row["path"]
     assert json.dumps(row, sort_keys=True) == line.rstrip("\n"), row["path"]
