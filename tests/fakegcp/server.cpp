@@ -133,14 +133,13 @@ bool is_malformed_request(const error_code& ec) {
 class InFlight {
  public:
   InFlight(Stats& stats, std::string_view kind) : stats_(stats) { stats_.request_started(kind); }
-  ~InFlight() { stats_.request_finished(status_); }
+  ~InFlight() { stats_.request_finished(); }
   InFlight(const InFlight&) = delete;
   InFlight& operator=(const InFlight&) = delete;
-  void answered(unsigned status) { status_ = status; }
+  void answered(unsigned status) { stats_.request_answered(status); }
 
  private:
   Stats& stats_;
-  unsigned status_ = 0;
 };
 
 class OpenConnection {

@@ -36,9 +36,9 @@ void Stats::request_started(std::string_view kind) {
   bump(by_kind_, kind);
 }
 
-void Stats::request_finished(unsigned status) {
-  --in_flight_;
-  if (status == 0) return;
+void Stats::request_finished() { --in_flight_; }
+
+void Stats::request_answered(unsigned status) {
   std::lock_guard lock(mutex_);
   ++by_status_[status];
 }

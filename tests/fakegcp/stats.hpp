@@ -17,8 +17,11 @@ class Stats {
   void connection_closed();
   // A request of this kind (e.g. "gcs.media") begins; raises the concurrency mark.
   void request_started(std::string_view kind);
-  // status 0 = no response was sent (hang, reset).
-  void request_finished(unsigned status);
+  // Counted before the response is written, so a client that has read it
+  // always sees it in the stats.
+  void request_answered(unsigned status);
+  // Leaves flight: answered, hung up, or reset.
+  void request_finished();
   void fault_injected(std::string_view fault_kind);
 
   boost::json::value to_json() const;
