@@ -1,0 +1,37 @@
+// Every timeout and limit of the HTTP client, with its default.
+#pragma once
+
+#include "kettle/net/retry.hpp"
+
+#include <chrono>
+#include <cstddef>
+#include <string>
+
+namespace kettle::net {
+
+// Deadlines of one attempt. Each phase is bounded on its own and by `total`,
+// so a server that accepts and then stalls costs at most one of them.
+struct Timeouts {
+  Duration connect = std::chrono::seconds(10);    // DNS resolution + TCP connect
+  Duration handshake = std::chrono::seconds(10);  // TLS handshake
+  Duration write = std::chrono::seconds(30);      // sending the request
+  Duration headers = std::chrono::seconds(30);    // request sent -> response headers read
+  Duration body_idle = std::chrono::seconds(30);  // longest pause while reading the body
+  Duration total = std::chrono::seconds(120);     // one attempt, connect to last body byte
+};
+
+struct Config {
+  Timeouts timeouts;
+  RetryConfig retry;
+  std::size_t body_limit = std::size_t{256} << 20;  // bytes, after gzip decoding too
+  std::size_t header_limit = std::size_t{64} << 10; // bytes of the response header block
+  std::size_t max_in_flight = 64;                   // attempts on the wire at once (--threads)
+  std::size_t max_connections_per_host = 256;       // open connections to one scheme+host+port
+  std::size_t max_idle_per_host = 64;               // kept-alive idle connections per host
+  Duration idle_timeout = std::chrono::seconds(50); // idle connections older than this are closed
+                                                    // (Google front ends drop them after ~60 s)
+  std::string ca_file;  // extra PEM trust anchors besides the system store (SSL_CERT_FILE honoured)
+  std::string user_agent = "kettle/0.1";
+};
+
+}  // namespace kettle::net

@@ -1,0 +1,66 @@
+// The coroutine HTTP(S) client under every API client (GCS, Pub/Sub, BigQuery,
+// OAuth): connection pools with keep-alive, a bound on requests in flight,
+// deadlines on every phase, retries with backoff, and a stop switch.
+#pragma once
+
+#include "kettle/net/config.hpp"
+#include "kettle/net/error.hpp"
+#include "kettle/net/message.hpp"
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+
+namespace kettle::net {
+
+// Counters for observability; safe to read from any thread.
+struct Stats {
+  std::atomic<std::uint64_t> requests_started{0};
+  std::atomic<std::uint64_t> requests_ok{0};         // a response was returned (any status)
+  std::atomic<std::uint64_t> requests_failed{0};     // an Error was returned, cancelled excluded
+  std::atomic<std::uint64_t> requests_cancelled{0};  // ended by stop()
+  std::atomic<std::uint64_t> attempts{0};            // sends, retries and re-sends included
+  std::atomic<std::uint64_t> retries{0};             // attempts after a backoff sleep
+  std::atomic<std::int64_t> in_flight{0};            // attempts holding an in-flight slot now
+  std::atomic<std::uint64_t> connections_opened{0};
+  std::atomic<std::uint64_t> connections_reused{0};  // attempts served by a pooled connection
+};
+
+// One per io_context, used from that context's single thread. Must outlive
+// every request it runs.
+//
+// Outcome of request():
+// - a Response for 1xx-3xx, for 4xx other than 408/429 (final: callers decide,
+//   e.g. GCS 404 = absent), and for a 401 the hook did not resolve;
+// - an Error of kind http_status when 408/429/5xx persisted through all retries;
+// - an Error of another kind for failures that were not retried or persisted.
+// Every method is retried (the APIs we call are idempotent or carry ids);
+// set options.retry = {.max_attempts = 1} where a resend is unwanted.
+class HttpClient {
+ public:
+  // Throws std::runtime_error when the TLS trust store cannot be set up
+  // (e.g. config.ca_file unreadable).
+  HttpClient(boost::asio::any_io_executor executor, Config config = {});
+  ~HttpClient();
+  HttpClient(const HttpClient&) = delete;
+  HttpClient& operator=(const HttpClient&) = delete;
+
+  boost::asio::awaitable<Result<Response>> request(Request request);
+
+  // Ends every request in progress or waiting with ErrorKind::cancelled,
+  // closes pooled connections and refuses new requests. Safe from any thread.
+  void stop();
+  bool stopped() const;
+
+  const Stats& stats() const;
+  const Config& config() const;
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+}  // namespace kettle::net
