@@ -13,25 +13,38 @@ Response api_error(unsigned status, std::string_view message, std::string_view r
 
 std::string_view reason_for_status(unsigned status) {
   switch (status) {
-    case 400: return "invalid";
-    case 401: return "required";
-    case 403: return "forbidden";
-    case 404: return "notFound";
-    case 408: return "requestTimeout";
-    case 409: return "conflict";
-    case 412: return "conditionNotMet";
-    case 429: return "rateLimitExceeded";
-    case 500: return "internalError";
-    case 502: return "badGateway";
-    case 503: return "backendError";
-    case 504: return "gatewayTimeout";
-    default: return status >= 500 ? "backendError" : "invalid";
+    case 400:
+      return "invalid";
+    case 401:
+      return "required";
+    case 403:
+      return "forbidden";
+    case 404:
+      return "notFound";
+    case 408:
+      return "requestTimeout";
+    case 409:
+      return "conflict";
+    case 412:
+      return "conditionNotMet";
+    case 429:
+      return "rateLimitExceeded";
+    case 500:
+      return "internalError";
+    case 502:
+      return "badGateway";
+    case 503:
+      return "backendError";
+    case 504:
+      return "gatewayTimeout";
+    default:
+      return status >= 500 ? "backendError" : "invalid";
   }
 }
 
 Response unauthorized_error() {
-  Response r = api_error(401, "Anonymous caller does not have storage access (missing or expired token).",
-                         "required");
+  Response r = api_error(
+      401, "Anonymous caller does not have storage access (missing or expired token).", "required");
   r.set_header("WWW-Authenticate", "Bearer realm=\"https://accounts.google.com/\"");
   return r;
 }

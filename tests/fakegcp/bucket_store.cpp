@@ -56,8 +56,10 @@ std::optional<std::string> write_atomically(const fs::path& tmp_dir, const fs::p
   fs::create_directories(tmp_dir, ec);
   fs::create_directories(target.parent_path(), ec);
   if (ec) return "cannot create directory " + target.parent_path().string() + ": " + ec.message();
-  if (fs::is_directory(target, ec)) return "object name collides with a directory of the fake's layout";
-  fs::path tmp = tmp_dir / ("upload-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
+  if (fs::is_directory(target, ec))
+    return "object name collides with a directory of the fake's layout";
+  fs::path tmp =
+      tmp_dir / ("upload-" + std::to_string(::getpid()) + "-" + std::to_string(++counter));
   {
     std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
     out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
@@ -72,7 +74,7 @@ std::optional<std::string> write_atomically(const fs::path& tmp_dir, const fs::p
 }
 
 struct Child {
-  std::string key;   // object-name space: the name, plus '/' for directories
+  std::string key;  // object-name space: the name, plus '/' for directories
   fs::path path;
   bool is_dir;
 };
@@ -101,7 +103,8 @@ class ListingWalk {
       if (full()) return;
       if (!c.is_dir) {
         add_object(c.key);
-      } else if (q_.delimiter == "/" && c.key.size() > q_.prefix.size() && c.key.starts_with(q_.prefix)) {
+      } else if (q_.delimiter == "/" && c.key.size() > q_.prefix.size() &&
+                 c.key.starts_with(q_.prefix)) {
         add_directory_prefix(c);  // rolls up without reading the subtree
       } else {
         walk(c.path, c.key);
@@ -115,7 +118,8 @@ class ListingWalk {
       entries_.resize(q_.max_results);
       page.last = entries_.back().name;
     }
-    for (auto& e : entries_) (e.is_prefix ? page.prefixes : page.items).push_back(std::move(e.name));
+    for (auto& e : entries_)
+      (e.is_prefix ? page.prefixes : page.items).push_back(std::move(e.name));
     return page;
   }
 
@@ -250,7 +254,8 @@ std::optional<std::string> BucketStore::read(std::string_view bucket, std::strin
     }
     bytes.resize(got);
     stat.size = got;
-    stat.mtime_ns = static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
+    stat.mtime_ns =
+        static_cast<std::int64_t>(st.st_mtim.tv_sec) * 1'000'000'000 + st.st_mtim.tv_nsec;
     out = std::move(bytes);
   }
   ::close(fd);
@@ -277,7 +282,8 @@ ListPage BucketStore::list(std::string_view bucket, const ListQuery& query) cons
   // Start in the deepest directory the prefix names; nothing above can match.
   std::string start_key = query.prefix.substr(0, query.prefix.rfind('/') + 1);
   ListingWalk walk(query);
-  if (start_key.empty() || segments_storable(std::string_view(start_key).substr(0, start_key.size() - 1)))
+  if (start_key.empty() ||
+      segments_storable(std::string_view(start_key).substr(0, start_key.size() - 1)))
     walk.walk(root_ / std::string(bucket) / start_key, start_key);
   return walk.finish();
 }

@@ -57,11 +57,12 @@ class BucketStore {
   std::optional<ObjectStat> stat(std::string_view bucket, std::string_view name) const;
   ObjectMeta meta(std::string_view bucket, std::string_view name) const;
   // nullopt when the object does not exist.
-  std::optional<std::string> read(std::string_view bucket, std::string_view name, ObjectStat& stat) const;
+  std::optional<std::string> read(std::string_view bucket, std::string_view name,
+                                  ObjectStat& stat) const;
   // Writes atomically (temp file + rename), creating directories; replaces the
   // sidecar (removes it when meta is empty). Returns an error text on failure.
-  std::optional<std::string> write(std::string_view bucket, std::string_view name, std::string_view bytes,
-                                   const ObjectMeta& meta);
+  std::optional<std::string> write(std::string_view bucket, std::string_view name,
+                                   std::string_view bytes, const ObjectMeta& meta);
   // One page of a listing, walking only the directory the prefix implies, in
   // name order, stopping once the page is full.
   ListPage list(std::string_view bucket, const ListQuery& query) const;

@@ -37,7 +37,8 @@ Response ControlService::handle(const Request& req) {
     return Response::json(200, ctx_.faults.to_json());
   }
   if (path == "/_fake/healthz" && get) return Response::text(200, "ok\n");
-  return api_error(404, "no such control endpoint: " + std::string(req.method) + " " + std::string(path),
+  return api_error(404,
+                   "no such control endpoint: " + std::string(req.method) + " " + std::string(path),
                    "notFound");
 }
 

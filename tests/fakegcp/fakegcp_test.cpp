@@ -60,7 +60,8 @@ void write_file(const fs::path& path, std::string_view bytes) {
 
 std::string gzip(std::string_view plain) {
   z_stream z{};
-  BOOST_REQUIRE(deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  BOOST_REQUIRE(
+      deflateInit2(&z, Z_DEFAULT_COMPRESSION, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
   std::string out(deflateBound(&z, plain.size()) + 32, '\0');
   z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(plain.data()));
   z.avail_in = static_cast<uInt>(plain.size());
@@ -115,7 +116,8 @@ class Client {
             const std::string& body = "") {
     std::string req = method + " " + target + " HTTP/1.1\r\nHost: 127.0.0.1\r\n";
     for (const auto& [k, v] : headers) req += k + ": " + v + "\r\n";
-    if (!body.empty() || method == "POST") req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
+    if (!body.empty() || method == "POST")
+      req += "Content-Length: " + std::to_string(body.size()) + "\r\n";
     req += "\r\n" + body;
     send_raw(req);
   }
@@ -124,14 +126,15 @@ class Client {
 
   HttpReply receive() {
     HttpReply reply;
-    std::size_t header_end = asio::read_until(socket_, asio::dynamic_buffer(buffer_), "\r\n\r\n", reply.error);
+    std::size_t header_end =
+        asio::read_until(socket_, asio::dynamic_buffer(buffer_), "\r\n\r\n", reply.error);
     if (reply.error) return reply;
     std::string head = buffer_.substr(0, header_end);
     buffer_.erase(0, header_end);
     parse_head(head, reply);
     if (buffer_.size() < reply.content_length)
-      asio::read(socket_, asio::dynamic_buffer(buffer_), asio::transfer_exactly(reply.content_length - buffer_.size()),
-                 reply.error);
+      asio::read(socket_, asio::dynamic_buffer(buffer_),
+                 asio::transfer_exactly(reply.content_length - buffer_.size()), reply.error);
     std::size_t take = std::min(buffer_.size(), reply.content_length);
     reply.body = buffer_.substr(0, take);
     buffer_.erase(0, take);
@@ -200,11 +203,13 @@ struct Fake {
   void put(const std::string& name, std::string_view bytes, const std::string& bucket = "bkt") {
     write_file(dir.path / bucket / name, bytes);
   }
-  void put_meta(const std::string& name, std::string_view sidecar, const std::string& bucket = "bkt") {
+  void put_meta(const std::string& name, std::string_view sidecar,
+                const std::string& bucket = "bkt") {
     write_file(dir.path / ".meta" / bucket / (name + ".json"), sidecar);
   }
   unsigned short port() const { return server->port(); }
-  HttpReply get(const std::string& target, const std::vector<std::pair<std::string, std::string>>& headers = {}) {
+  HttpReply get(const std::string& target,
+                const std::vector<std::pair<std::string, std::string>>& headers = {}) {
     return Client(port()).call("GET", target, headers);
   }
   HttpReply post(const std::string& target, const std::string& body,
@@ -212,7 +217,9 @@ struct Fake {
     return Client(port()).call("POST", target, headers, body);
   }
   json::object stats() { return get("/_fake/stats").json().as_object(); }
-  void set_faults(const std::string& rules) { BOOST_REQUIRE_EQUAL(post("/_fake/faults", rules).status, 200); }
+  void set_faults(const std::string& rules) {
+    BOOST_REQUIRE_EQUAL(post("/_fake/faults", rules).status, 200);
+  }
 };
 
 // Waits (boundedly) for a condition the server reaches asynchronously.
@@ -269,9 +276,13 @@ void put_tree(Fake& fake) {
   fs::create_directories(fake.dir.path / "bkt/logs/empty/deeper");  // no objects: no prefix
 }
 
-const std::vector<std::string> kAllLogs = {"logs/a-b", "logs/a/x", "logs/job1/1/started.json",
-                                           "logs/job1/2/finished.json", "logs/job1/latest-build.txt",
-                                           "logs/job2/3/started.json", "logs/jobx"};
+const std::vector<std::string> kAllLogs = {"logs/a-b",
+                                           "logs/a/x",
+                                           "logs/job1/1/started.json",
+                                           "logs/job1/2/finished.json",
+                                           "logs/job1/latest-build.txt",
+                                           "logs/job2/3/started.json",
+                                           "logs/jobx"};
 
 // Lists every page; returns items and prefixes in order and the page count.
 struct Paged {
@@ -282,7 +293,8 @@ Paged list_all(Fake& fake, const std::string& query) {
   Paged out;
   std::string token;
   do {
-    std::string target = "/storage/v1/b/bkt/o?" + query + (token.empty() ? "" : "&pageToken=" + escape(token));
+    std::string target =
+        "/storage/v1/b/bkt/o?" + query + (token.empty() ? "" : "&pageToken=" + escape(token));
     auto reply = fake.get(target);
     BOOST_REQUIRE_EQUAL(reply.status, 200);
     auto listing = reply.json().as_object();
@@ -311,11 +323,13 @@ struct RsaKey {
     EVP_MD_CTX* ctx = EVP_MD_CTX_new();
     std::size_t len = 0;
     BOOST_REQUIRE(EVP_DigestSignInit(ctx, nullptr, EVP_sha256(), nullptr, key) == 1);
-    BOOST_REQUIRE(EVP_DigestSign(ctx, nullptr, &len, reinterpret_cast<const unsigned char*>(data.data()),
+    BOOST_REQUIRE(EVP_DigestSign(ctx, nullptr, &len,
+                                 reinterpret_cast<const unsigned char*>(data.data()),
                                  data.size()) == 1);
     std::string sig(len, '\0');
     BOOST_REQUIRE(EVP_DigestSign(ctx, reinterpret_cast<unsigned char*>(sig.data()), &len,
-                                 reinterpret_cast<const unsigned char*>(data.data()), data.size()) == 1);
+                                 reinterpret_cast<const unsigned char*>(data.data()),
+                                 data.size()) == 1);
     sig.resize(len);
     EVP_MD_CTX_free(ctx);
     return sig;
@@ -323,24 +337,26 @@ struct RsaKey {
 
   std::string assertion(const std::string& aud, std::int64_t iat, std::int64_t exp) const {
     std::string header = fakegcp::base64url_encode(R"({"alg":"RS256","typ":"JWT"})");
-    std::string claims = fakegcp::base64url_encode(json::serialize(json::object{
-        {"iss", "kettle@fake-project.iam.gserviceaccount.com"},
-        {"scope", "https://www.googleapis.com/auth/devstorage.read_only"},
-        {"aud", aud},
-        {"iat", iat},
-        {"exp", exp}}));
+    std::string claims = fakegcp::base64url_encode(json::serialize(
+        json::object{{"iss", "kettle@fake-project.iam.gserviceaccount.com"},
+                     {"scope", "https://www.googleapis.com/auth/devstorage.read_only"},
+                     {"aud", aud},
+                     {"iat", iat},
+                     {"exp", exp}}));
     std::string signed_part = header + "." + claims;
     return signed_part + "." + fakegcp::base64url_encode(sign(signed_part));
   }
 };
 
 std::int64_t now_seconds() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
 std::string grant_body(const std::string& assertion) {
-  return "grant_type=" + escape("urn:ietf:params:oauth:grant-type:jwt-bearer") + "&assertion=" + assertion;
+  return "grant_type=" + escape("urn:ietf:params:oauth:grant-type:jwt-bearer") +
+         "&assertion=" + assertion;
 }
 
 const std::vector<std::pair<std::string, std::string>> kForm = {
@@ -361,7 +377,7 @@ BOOST_AUTO_TEST_CASE(base64url_round_trips_every_length) {
     bytes.push_back(static_cast<char>(i * 37 + 200));
   }
   BOOST_CHECK_EQUAL(fakegcp::base64url_encode("\xfb\xff"), "-_8");
-  BOOST_CHECK(!fakegcp::base64url_decode("ab+c"));  // '+' is standard base64, not url
+  BOOST_CHECK(!fakegcp::base64url_decode("ab+c"));   // '+' is standard base64, not url
   BOOST_CHECK(!fakegcp::base64url_decode("abcde"));  // impossible length
 }
 
@@ -388,9 +404,11 @@ BOOST_AUTO_TEST_CASE(accept_encoding_gzip) {
 BOOST_AUTO_TEST_CASE(field_mask_selects_nested_fields) {
   auto mask = fakegcp::FieldMask::parse("nextPageToken,items(name,size)");
   BOOST_REQUIRE(mask);
-  json::value v = json::parse(R"({"kind":"k","nextPageToken":"t","items":[{"name":"a","size":"1","x":2}]})");
+  json::value v =
+      json::parse(R"({"kind":"k","nextPageToken":"t","items":[{"name":"a","size":"1","x":2}]})");
   mask->apply(v);
-  BOOST_CHECK_EQUAL(json::serialize(v), R"({"nextPageToken":"t","items":[{"name":"a","size":"1"}]})");
+  BOOST_CHECK_EQUAL(json::serialize(v),
+                    R"({"nextPageToken":"t","items":[{"name":"a","size":"1"}]})");
   BOOST_CHECK(mask->child("items")->selects_only({"name", "size"}));
   BOOST_CHECK(!mask->child("kind"));
 
@@ -471,7 +489,8 @@ BOOST_AUTO_TEST_CASE(listing_with_delimiter_rolls_up_directories) {
   BOOST_CHECK_EQUAL(item.at("kind").as_string(), "storage#object");
   BOOST_CHECK_EQUAL(item.at("bucket").as_string(), "bkt");
   BOOST_CHECK_EQUAL(item.at("size").as_string(), "2");  // a string, as GCS sends int64
-  BOOST_CHECK(item.contains("updated") && item.contains("generation") && item.contains("contentType"));
+  BOOST_CHECK(item.contains("updated") && item.contains("generation") &&
+              item.contains("contentType"));
 
   // A prefix that ends inside a name segment.
   auto partial = fake.get("/storage/v1/b/bkt/o?prefix=logs/job&delimiter=/").json().as_object();
@@ -520,7 +539,8 @@ BOOST_AUTO_TEST_CASE(listing_fields_partial_response) {
   for (const auto& item : names.at("items").as_array())
     BOOST_CHECK((keys_of(item.as_object()) == std::vector<std::string>{"name"}));
 
-  auto sized = fake.get("/storage/v1/b/bkt/o?prefix=logs/a&fields=items(name,size)").json().as_object();
+  auto sized =
+      fake.get("/storage/v1/b/bkt/o?prefix=logs/a&fields=items(name,size)").json().as_object();
   BOOST_CHECK((keys_of(sized) == std::vector<std::string>{"items"}));
   auto first = sized.at("items").as_array()[0].as_object();
   BOOST_CHECK((keys_of(first) == std::vector<std::string>{"name", "size"}));
@@ -558,7 +578,8 @@ BOOST_AUTO_TEST_CASE(gzip_objects_are_transcoded_unless_gzip_is_accepted) {
   Fake fake;
   const std::string plain = R"({"timestamp": 1700000000, "result": "SUCCESS"})";
   fake.put("b/finished.json", gzip(plain));
-  fake.put_meta("b/finished.json", R"({"contentEncoding":"gzip","contentType":"application/json"})");
+  fake.put_meta("b/finished.json",
+                R"({"contentEncoding":"gzip","contentType":"application/json"})");
 
   auto decoded = fake.get("/storage/v1/b/bkt/o/b%2Ffinished.json?alt=media");
   BOOST_CHECK_EQUAL(decoded.status, 200);
@@ -566,14 +587,16 @@ BOOST_AUTO_TEST_CASE(gzip_objects_are_transcoded_unless_gzip_is_accepted) {
   BOOST_CHECK(decoded.header("content-encoding").empty());
   BOOST_CHECK_EQUAL(decoded.header("content-type"), "application/json");
 
-  auto raw = fake.get("/storage/v1/b/bkt/o/b%2Ffinished.json?alt=media", {{"Accept-Encoding", "gzip"}});
+  auto raw =
+      fake.get("/storage/v1/b/bkt/o/b%2Ffinished.json?alt=media", {{"Accept-Encoding", "gzip"}});
   BOOST_CHECK_EQUAL(raw.header("content-encoding"), "gzip");
   BOOST_CHECK(raw.body == gzip(plain));
 
   auto listing = fake.get("/storage/v1/b/bkt/o?prefix=b/").json().as_object();
   auto item = listing.at("items").as_array()[0].as_object();
   BOOST_CHECK_EQUAL(item.at("contentEncoding").as_string(), "gzip");
-  BOOST_CHECK_EQUAL(item.at("size").as_string(), std::to_string(gzip(plain).size()));  // stored size
+  BOOST_CHECK_EQUAL(item.at("size").as_string(),
+                    std::to_string(gzip(plain).size()));  // stored size
 }
 
 BOOST_AUTO_TEST_CASE(missing_things_get_gcs_error_bodies) {
@@ -587,7 +610,8 @@ BOOST_AUTO_TEST_CASE(missing_things_get_gcs_error_bodies) {
 
   auto object = fake.get("/storage/v1/b/bkt/o/missing.txt?alt=media");
   BOOST_CHECK_EQUAL(object.status, 404);
-  BOOST_CHECK_EQUAL(object.json().at("error").at("message").as_string(), "No such object: bkt/missing.txt");
+  BOOST_CHECK_EQUAL(object.json().at("error").at("message").as_string(),
+                    "No such object: bkt/missing.txt");
   // Names that could escape the root are simply absent.
   BOOST_CHECK_EQUAL(fake.get("/storage/v1/b/bkt/o/..%2F..%2Fetc%2Fpasswd?alt=media").status, 404);
   BOOST_CHECK_EQUAL(fake.get("/storage/v1/b/bkt/o?prefix=../").status, 200);
@@ -603,22 +627,27 @@ BOOST_AUTO_TEST_CASE(upload_then_list_on_one_keep_alive_connection) {
     finalized.push_back(o);
   });
   Client client(fake.port());
-  auto up = client.call("POST", "/upload/storage/v1/b/bkt/o?uploadType=media&name=" + escape("new/x y.json"),
-                        {{"Content-Type", "application/json"}}, "{\"k\": 1}");
+  auto up = client.call(
+      "POST", "/upload/storage/v1/b/bkt/o?uploadType=media&name=" + escape("new/x y.json"),
+      {{"Content-Type", "application/json"}}, "{\"k\": 1}");
   BOOST_CHECK_EQUAL(up.status, 200);
   BOOST_CHECK_EQUAL(up.json().at("name").as_string(), "new/x y.json");
   BOOST_CHECK_EQUAL(up.json().at("size").as_string(), "8");
 
   auto listing = client.call("GET", "/storage/v1/b/bkt/o?prefix=new/").json().as_object();
   BOOST_CHECK((item_names(listing) == std::vector<std::string>{"new/x y.json"}));
-  BOOST_CHECK_EQUAL(client.call("GET", "/storage/v1/b/bkt/o/new%2Fx%20y.json?alt=media").body, "{\"k\": 1}");
+  BOOST_CHECK_EQUAL(client.call("GET", "/storage/v1/b/bkt/o/new%2Fx%20y.json?alt=media").body,
+                    "{\"k\": 1}");
 
-  auto bad = client.call("POST", "/upload/storage/v1/b/bkt/o?uploadType=media&name=a/../b", {}, "x");
+  auto bad =
+      client.call("POST", "/upload/storage/v1/b/bkt/o?uploadType=media&name=a/../b", {}, "x");
   BOOST_CHECK_EQUAL(bad.status, 400);
-  BOOST_CHECK_EQUAL(client.call("POST", "/upload/storage/v1/b/bkt/o?uploadType=media", {}, "x").status, 400);
+  BOOST_CHECK_EQUAL(
+      client.call("POST", "/upload/storage/v1/b/bkt/o?uploadType=media", {}, "x").status, 400);
 
   auto stats = fake.stats();
-  BOOST_CHECK_EQUAL(stats.at("connections_accepted").to_number<std::uint64_t>(), 2u);  // the client's one + the stats call
+  BOOST_CHECK_EQUAL(stats.at("connections_accepted").to_number<std::uint64_t>(),
+                    2u);  // the client's one + the stats call
   BOOST_CHECK_EQUAL(count_at(stats, "requests_by_kind", "gcs.upload"), 3u);
   std::lock_guard lock(m);
   BOOST_REQUIRE_EQUAL(finalized.size(), 1u);
@@ -630,7 +659,8 @@ BOOST_AUTO_TEST_CASE(files_added_while_running_are_seen) {
   Fake fake;
   BOOST_CHECK(!fake.get("/storage/v1/b/bkt/o?prefix=late/").json().as_object().contains("items"));
   fake.put("late/1.txt", "1");
-  BOOST_CHECK_EQUAL(item_names(fake.get("/storage/v1/b/bkt/o?prefix=late/").json().as_object()).size(), 1u);
+  BOOST_CHECK_EQUAL(
+      item_names(fake.get("/storage/v1/b/bkt/o?prefix=late/").json().as_object()).size(), 1u);
 }
 
 BOOST_AUTO_TEST_CASE(hundreds_of_concurrent_connections) {
@@ -679,7 +709,9 @@ struct AuthFake {
     });
   }
   std::string token_url() const { return fake->server->base_url() + "/token"; }
-  HttpReply grant(const std::string& assertion) { return fake->post("/token", grant_body(assertion), kForm); }
+  HttpReply grant(const std::string& assertion) {
+    return fake->post("/token", grant_body(assertion), kForm);
+  }
   std::string token() {
     auto reply = grant(key.assertion(token_url(), now_seconds(), now_seconds() + 600));
     BOOST_REQUIRE_EQUAL(reply.status, 200);
@@ -702,10 +734,12 @@ BOOST_AUTO_TEST_CASE(jwt_bearer_grant) {
   };
   RsaKey other;
   BOOST_CHECK(refused(a.grant(other.assertion(a.token_url(), now_seconds(), now_seconds() + 600))));
-  BOOST_CHECK(refused(a.grant(a.key.assertion(a.token_url(), now_seconds() - 7200, now_seconds() - 3600))));
-  BOOST_CHECK(refused(a.grant(a.key.assertion("https://oauth2.googleapis.com/token", now_seconds(),
-                                              now_seconds() + 600))));
-  BOOST_CHECK(refused(a.grant(a.key.assertion(a.token_url(), now_seconds(), now_seconds() + 7200))));
+  BOOST_CHECK(
+      refused(a.grant(a.key.assertion(a.token_url(), now_seconds() - 7200, now_seconds() - 3600))));
+  BOOST_CHECK(refused(a.grant(
+      a.key.assertion("https://oauth2.googleapis.com/token", now_seconds(), now_seconds() + 600))));
+  BOOST_CHECK(
+      refused(a.grant(a.key.assertion(a.token_url(), now_seconds(), now_seconds() + 7200))));
   std::string tampered = a.key.assertion(a.token_url(), now_seconds(), now_seconds() + 600);
   tampered[tampered.find('.') + 5] ^= 1;
   BOOST_CHECK(refused(a.grant(tampered)));
@@ -721,9 +755,11 @@ BOOST_AUTO_TEST_CASE(metadata_server_needs_its_header) {
   BOOST_CHECK_EQUAL(token.status, 200);
   BOOST_CHECK_EQUAL(token.header("metadata-flavor"), "Google");
   std::string access(token.json().at("access_token").as_string());
-  BOOST_CHECK_EQUAL(a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + access}}).status, 200);
+  BOOST_CHECK_EQUAL(
+      a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + access}}).status, 200);
 
-  auto project = a.fake->get("/computeMetadata/v1/project/project-id", {{"Metadata-Flavor", "Google"}});
+  auto project =
+      a.fake->get("/computeMetadata/v1/project/project-id", {{"Metadata-Flavor", "Google"}});
   BOOST_CHECK_EQUAL(project.status, 200);
   BOOST_CHECK_EQUAL(project.body, "fake-project");
 }
@@ -733,17 +769,22 @@ BOOST_AUTO_TEST_CASE(require_auth_refuses_missing_revoked_and_expired_tokens) {
   auto anonymous = a.fake->get("/storage/v1/b/bkt/o");
   BOOST_CHECK_EQUAL(anonymous.status, 401);
   BOOST_CHECK_EQUAL(anonymous.json().at("error").at("code").as_int64(), 401);
-  BOOST_CHECK_EQUAL(a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer made-up"}}).status, 401);
+  BOOST_CHECK_EQUAL(
+      a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer made-up"}}).status, 401);
 
   std::string token = a.token();
-  BOOST_CHECK_EQUAL(a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + token}}).status, 200);
+  BOOST_CHECK_EQUAL(
+      a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + token}}).status, 200);
   BOOST_CHECK_EQUAL(a.fake->post("/_fake/revoke-tokens", "").status, 200);
-  BOOST_CHECK_EQUAL(a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + token}}).status, 401);
+  BOOST_CHECK_EQUAL(
+      a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + token}}).status, 401);
 
   std::string fresh = a.token();
-  BOOST_CHECK_EQUAL(a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + fresh}}).status, 200);
+  BOOST_CHECK_EQUAL(
+      a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + fresh}}).status, 200);
   std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // past the 1 s TTL
-  BOOST_CHECK_EQUAL(a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + fresh}}).status, 401);
+  BOOST_CHECK_EQUAL(
+      a.fake->get("/storage/v1/b/bkt/o", {{"Authorization", "Bearer " + fresh}}).status, 401);
 }
 
 BOOST_AUTO_TEST_SUITE_END()
@@ -755,7 +796,8 @@ BOOST_AUTO_TEST_SUITE(faults)
 BOOST_AUTO_TEST_CASE(status_fault_with_retry_after_honours_times) {
   Fake fake;
   fake.put("f.txt", "content");
-  fake.set_faults(R"([{"match":"f\\.txt","method":"GET","kind":"status","status":503,"retry_after":1,"times":2}])");
+  fake.set_faults(
+      R"([{"match":"f\\.txt","method":"GET","kind":"status","status":503,"retry_after":1,"times":2}])");
   for (int i = 0; i < 2; ++i) {
     auto r = fake.get("/storage/v1/b/bkt/o/f.txt?alt=media");
     BOOST_CHECK_EQUAL(r.status, 503);
@@ -819,7 +861,8 @@ BOOST_AUTO_TEST_CASE(latency_and_method_filters) {
   BOOST_CHECK_EQUAL(count_at(stats, "faults_by_kind", "status"), 0u);
 
   // Bad rules are refused whole; the old ones stay.
-  BOOST_CHECK_EQUAL(fake.post("/_fake/faults", R"([{"kind":"status"},{"kind":"nope"}])").status, 400);
+  BOOST_CHECK_EQUAL(fake.post("/_fake/faults", R"([{"kind":"status"},{"kind":"nope"}])").status,
+                    400);
   BOOST_CHECK_EQUAL(fake.get("/_fake/faults").json().as_array().size(), 2u);
   fake.set_faults("[]");
   BOOST_CHECK(fake.get("/_fake/faults").json().as_array().empty());
@@ -829,8 +872,10 @@ BOOST_AUTO_TEST_CASE(latency_and_method_filters) {
 
 BOOST_AUTO_TEST_CASE(faults_file_applies_from_the_start) {
   TempDir rules;
-  write_file(rules.path / "faults.json", R"([{"match":"^/storage/v1/b/bkt/o\\?","kind":"status","status":429}])");
-  Fake fake([&](fakegcp::ServerConfig& c) { c.faults_file = (rules.path / "faults.json").string(); });
+  write_file(rules.path / "faults.json",
+             R"([{"match":"^/storage/v1/b/bkt/o\\?","kind":"status","status":429}])");
+  Fake fake(
+      [&](fakegcp::ServerConfig& c) { c.faults_file = (rules.path / "faults.json").string(); });
   BOOST_CHECK_EQUAL(fake.get("/storage/v1/b/bkt/o?prefix=x").status, 429);
   BOOST_CHECK_EQUAL(fake.get("/storage/v1/b/bkt/o").status, 200);  // the regex wants a query
 

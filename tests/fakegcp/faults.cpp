@@ -65,7 +65,8 @@ std::optional<FaultRule> parse_rule(const json::value& v, std::string& error) {
   }
   if (auto ms = unsigned_field(o, "ms", error)) rule.ms = static_cast<unsigned>(*ms);
   if (auto st = unsigned_field(o, "status", error)) rule.status = static_cast<unsigned>(*st);
-  if (auto ra = unsigned_field(o, "retry_after", error)) rule.retry_after = static_cast<unsigned>(*ra);
+  if (auto ra = unsigned_field(o, "retry_after", error))
+    rule.retry_after = static_cast<unsigned>(*ra);
   if (auto t = unsigned_field(o, "times", error)) rule.times = *t;
   if (!error.empty()) return std::nullopt;
   if (rule.status < 100 || rule.status > 599) {
@@ -88,11 +89,16 @@ bool is_action(FaultKind k) { return k != FaultKind::latency; }
 
 std::string_view to_string(FaultKind kind) {
   switch (kind) {
-    case FaultKind::latency: return "latency";
-    case FaultKind::hang: return "hang";
-    case FaultKind::reset: return "reset";
-    case FaultKind::status: return "status";
-    case FaultKind::truncate: return "truncate";
+    case FaultKind::latency:
+      return "latency";
+    case FaultKind::hang:
+      return "hang";
+    case FaultKind::reset:
+      return "reset";
+    case FaultKind::status:
+      return "status";
+    case FaultKind::truncate:
+      return "truncate";
   }
   return "unknown";
 }
@@ -106,7 +112,8 @@ std::optional<std::vector<FaultRule>> parse_fault_rules(std::string_view text, s
     return std::nullopt;
   }
   if (doc.is_object() && doc.as_object().contains("rules")) {
-    json::value rules = std::move(doc.as_object()["rules"]);  // not assigned in place: it lives inside doc
+    json::value rules =
+        std::move(doc.as_object()["rules"]);  // not assigned in place: it lives inside doc
     doc = std::move(rules);
   }
   if (!doc.is_array()) {

@@ -24,9 +24,9 @@ std::string_view to_string(FaultKind kind);
 //    "kind": "latency|hang|reset|status|truncate", "ms": 50, "status": 503,
 //    "retry_after": 1, "probability": 0.05, "times": 3}
 struct FaultRule {
-  std::string match_text;               // the regex as written (for listing the rules back)
-  std::regex match;                     // searched, not fully matched, in the raw target
-  std::optional<std::string> method;    // only this method, when set
+  std::string match_text;             // the regex as written (for listing the rules back)
+  std::regex match;                   // searched, not fully matched, in the raw target
+  std::optional<std::string> method;  // only this method, when set
   FaultKind kind = FaultKind::status;
   unsigned ms = 0;                      // latency: delay in milliseconds
   unsigned status = 503;                // status: reply code
@@ -40,10 +40,10 @@ struct FaultRule {
 // search; the first other rule that fires decides the action.
 struct FaultDecision {
   std::chrono::milliseconds delay{0};
-  std::optional<FaultKind> action;     // hang, reset, status or truncate
+  std::optional<FaultKind> action;  // hang, reset, status or truncate
   unsigned status = 503;
   std::optional<unsigned> retry_after;
-  std::vector<FaultKind> fired;        // every rule kind that fired, for stats
+  std::vector<FaultKind> fired;  // every rule kind that fired, for stats
 };
 
 // Parses a JSON array of rules (or {"rules": [...]}) ; nullopt with `error` set

@@ -1,7 +1,7 @@
 #include "field_mask.hpp"
 
-#include <boost/json/value.hpp>
 #include <algorithm>
+#include <boost/json/value.hpp>
 #include <cctype>
 
 namespace fakegcp {
@@ -56,8 +56,8 @@ class FieldMaskParser {
   std::string name() {
     skip_space();
     std::size_t start = pos_;
-    while (pos_ < text_.size() &&
-           (std::isalnum(static_cast<unsigned char>(text_[pos_])) || text_[pos_] == '_' || text_[pos_] == '*'))
+    while (pos_ < text_.size() && (std::isalnum(static_cast<unsigned char>(text_[pos_])) ||
+                                   text_[pos_] == '_' || text_[pos_] == '*'))
       ++pos_;
     return std::string(text_.substr(start, pos_ - start));
   }

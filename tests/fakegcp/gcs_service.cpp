@@ -55,8 +55,8 @@ std::string rfc3339(std::int64_t ns) {
   std::tm tm{};
   gmtime_r(&secs, &tm);
   char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
   return buf;
 }
 
@@ -104,10 +104,13 @@ std::optional<std::string> gunzip(std::string_view in) {
 }
 
 Response not_found_object(std::string_view bucket, std::string_view name) {
-  return api_error(404, "No such object: " + std::string(bucket) + "/" + std::string(name), "notFound");
+  return api_error(404, "No such object: " + std::string(bucket) + "/" + std::string(name),
+                   "notFound");
 }
 
-Response method_not_allowed() { return api_error(405, "Method not allowed for this resource.", "methodNotAllowed"); }
+Response method_not_allowed() {
+  return api_error(405, "Method not allowed for this resource.", "methodNotAllowed");
+}
 
 std::optional<FieldMask> fields_of(const Params& params) {
   auto fields = find_param(params, "fields");
@@ -159,11 +162,16 @@ Response GcsService::handle(const Request& req) {
     return api_error(404, "The specified bucket does not exist.", "notFound");
   bool get = req.method == "GET";
   switch (route->op) {
-    case GcsRoute::Op::bucket_get: return get ? bucket(*route) : method_not_allowed();
-    case GcsRoute::Op::list: return get ? list(*route, req) : method_not_allowed();
-    case GcsRoute::Op::get: return get ? get_metadata(*route, req) : method_not_allowed();
-    case GcsRoute::Op::media: return get ? get_media(*route, req) : method_not_allowed();
-    case GcsRoute::Op::upload: return req.method == "POST" ? upload(*route, req) : method_not_allowed();
+    case GcsRoute::Op::bucket_get:
+      return get ? bucket(*route) : method_not_allowed();
+    case GcsRoute::Op::list:
+      return get ? list(*route, req) : method_not_allowed();
+    case GcsRoute::Op::get:
+      return get ? get_metadata(*route, req) : method_not_allowed();
+    case GcsRoute::Op::media:
+      return get ? get_media(*route, req) : method_not_allowed();
+    case GcsRoute::Op::upload:
+      return req.method == "POST" ? upload(*route, req) : method_not_allowed();
   }
   return api_error(404, "Not Found", "notFound");
 }
@@ -177,8 +185,8 @@ json::object GcsService::object_resource(std::string_view bucket, std::string_vi
   o["kind"] = "storage#object";
   o["id"] = std::string(bucket) + "/" + std::string(name) + "/" + generation;
   o["selfLink"] = ctx_.base_url + std::string(kJsonPrefix) + std::string(bucket) + "/o/" + encoded;
-  o["mediaLink"] = ctx_.base_url + std::string(kDownloadPrefix) + std::string(bucket) + "/o/" + encoded +
-                   "?generation=" + generation + "&alt=media";
+  o["mediaLink"] = ctx_.base_url + std::string(kDownloadPrefix) + std::string(bucket) + "/o/" +
+                   encoded + "?generation=" + generation + "&alt=media";
   o["name"] = name;
   o["bucket"] = bucket;
   o["generation"] = generation;
@@ -230,7 +238,8 @@ Response GcsService::list(const GcsRoute& route, const Request& req) {
   json::array items;
   for (const std::string& name : page.items) {
     if (!need_stat) {
-      items.push_back(json::object{{"kind", "storage#object"}, {"name", name}, {"bucket", route.bucket}});
+      items.push_back(
+          json::object{{"kind", "storage#object"}, {"name", name}, {"bucket", route.bucket}});
       continue;
     }
     auto stat = store_.stat(route.bucket, name);
@@ -282,10 +291,12 @@ Response GcsService::get_media(const GcsRoute& route, const Request& req) {
   if (transcode) {
     auto plain = gunzip(*bytes);
     if (!plain)
-      return api_error(500, "Stored object " + *name + " is marked gzip but does not inflate.", "internalError");
+      return api_error(500, "Stored object " + *name + " is marked gzip but does not inflate.",
+                       "internalError");
     r.body = std::move(*plain);
   } else {
-    if (!meta.content_encoding.empty()) r.headers.emplace_back("Content-Encoding", meta.content_encoding);
+    if (!meta.content_encoding.empty())
+      r.headers.emplace_back("Content-Encoding", meta.content_encoding);
     r.body = std::move(*bytes);
   }
   return r;
@@ -304,8 +315,10 @@ Response GcsService::upload(const GcsRoute& route, const Request& req) {
   ObjectMeta meta;
   meta.content_encoding = find_param(params, "contentEncoding").value_or("");
   std::string_view content_type = req.header("content-type");
-  if (!content_type.empty() && content_type != guess_content_type(*name)) meta.content_type = content_type;
-  if (auto error = store_.write(route.bucket, *name, req.body, meta)) return api_error(500, *error, "internalError");
+  if (!content_type.empty() && content_type != guess_content_type(*name))
+    meta.content_type = content_type;
+  if (auto error = store_.write(route.bucket, *name, req.body, meta))
+    return api_error(500, *error, "internalError");
 
   auto stat = store_.stat(route.bucket, *name);
   if (!stat) return api_error(500, "Upload of " + *name + " vanished.", "internalError");

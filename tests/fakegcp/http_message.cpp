@@ -116,7 +116,8 @@ Params parse_params(std::string_view encoded) {
     if (part.empty()) continue;
     auto eq = part.find('=');
     std::string_view key = part.substr(0, eq);
-    std::string_view value = eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
+    std::string_view value =
+        eq == std::string_view::npos ? std::string_view{} : part.substr(eq + 1);
     auto k = percent_decode(key, true);
     auto v = percent_decode(value, true);
     out.emplace_back(k ? *k : std::string(key), v ? *v : std::string(value));

@@ -63,13 +63,11 @@ std::string string_claim(const json::object& claims, std::string_view key) {
 
 bool audience_ok(const json::value* aud, const std::vector<std::string>& audiences) {
   auto accepted = [&](const json::value& v) {
-    return v.is_string() &&
-           std::find(audiences.begin(), audiences.end(), std::string_view(v.as_string())) !=
-               audiences.end();
+    return v.is_string() && std::find(audiences.begin(), audiences.end(),
+                                      std::string_view(v.as_string())) != audiences.end();
   };
   if (!aud) return false;
-  if (aud->is_array())
-    return std::any_of(aud->as_array().begin(), aud->as_array().end(), accepted);
+  if (aud->is_array()) return std::any_of(aud->as_array().begin(), aud->as_array().end(), accepted);
   return accepted(*aud);
 }
 
@@ -87,8 +85,7 @@ JwtVerifier::~JwtVerifier() = default;
 std::unique_ptr<JwtVerifier> JwtVerifier::from_pem_file(const std::string& path) {
   auto key = std::make_unique<Key>();
   key->pkey = read_pem_key(path);
-  if (!key->pkey)
-    throw std::runtime_error("no PEM public key or certificate readable in " + path);
+  if (!key->pkey) throw std::runtime_error("no PEM public key or certificate readable in " + path);
   if (EVP_PKEY_base_id(key->pkey) != EVP_PKEY_RSA)
     throw std::runtime_error("the key in " + path + " is not an RSA key (RS256 needs one)");
   return std::unique_ptr<JwtVerifier>(new JwtVerifier(std::move(key)));
@@ -97,11 +94,11 @@ std::unique_ptr<JwtVerifier> JwtVerifier::from_pem_file(const std::string& path)
 bool JwtVerifier::signature_ok(std::string_view signed_part, std::string_view signature) const {
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   if (!ctx) return false;
-  bool ok = EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_->pkey) == 1 &&
-            EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
-                             signature.size(),
-                             reinterpret_cast<const unsigned char*>(signed_part.data()),
-                             signed_part.size()) == 1;
+  bool ok =
+      EVP_DigestVerifyInit(ctx, nullptr, EVP_sha256(), nullptr, key_->pkey) == 1 &&
+      EVP_DigestVerify(ctx, reinterpret_cast<const unsigned char*>(signature.data()),
+                       signature.size(), reinterpret_cast<const unsigned char*>(signed_part.data()),
+                       signed_part.size()) == 1;
   EVP_MD_CTX_free(ctx);
   return ok;
 }

@@ -35,6 +35,12 @@ unsigned long parse_number(std::string_view flag, const std::string& value) {
   return n;
 }
 
+unsigned short parse_port(const std::string& value) {
+  unsigned long n = parse_number("--port", value);
+  if (n > 65535) throw UsageError{"--port must be at most 65535"};
+  return static_cast<unsigned short>(n);
+}
+
 fakegcp::ServerConfig parse_args(int argc, char** argv) {
   fakegcp::ServerConfig config;
   config.threads = std::max(1u, std::thread::hardware_concurrency());
@@ -50,22 +56,38 @@ fakegcp::ServerConfig parse_args(int argc, char** argv) {
       if (i + 1 >= argc) throw UsageError{arg + " needs a value"};
       return argv[++i];
     };
-    if (arg == "--root") config.root = value();
-    else if (arg == "--host") config.host = value();
-    else if (arg == "--port") config.port = static_cast<unsigned short>(parse_number(arg, value()));
-    else if (arg == "--threads") config.threads = static_cast<unsigned>(parse_number(arg, value()));
-    else if (arg == "--tls-cert") config.tls_cert = value();
-    else if (arg == "--tls-key") config.tls_key = value();
-    else if (arg == "--sa-public-key") config.sa_public_key = value();
-    else if (arg == "--token-ttl") config.token_ttl_seconds = static_cast<unsigned>(parse_number(arg, value()));
-    else if (arg == "--require-auth") config.require_auth = true;
-    else if (arg == "--faults") config.faults_file = value();
-    else if (arg == "--latency-ms") config.latency_ms = static_cast<unsigned>(parse_number(arg, value()));
-    else if (arg == "--seed") config.seed = parse_number(arg, value());
-    else if (arg == "--project") config.project_id = value();
-    else if (arg == "-v" || arg == "--verbose") kettle::obs::set_verbose(true);
-    else if (arg == "-h" || arg == "--help") throw UsageError{};
-    else throw UsageError{"unknown flag " + arg};
+    if (arg == "--root")
+      config.root = value();
+    else if (arg == "--host")
+      config.host = value();
+    else if (arg == "--port")
+      config.port = parse_port(value());
+    else if (arg == "--threads")
+      config.threads = static_cast<unsigned>(parse_number(arg, value()));
+    else if (arg == "--tls-cert")
+      config.tls_cert = value();
+    else if (arg == "--tls-key")
+      config.tls_key = value();
+    else if (arg == "--sa-public-key")
+      config.sa_public_key = value();
+    else if (arg == "--token-ttl")
+      config.token_ttl_seconds = static_cast<unsigned>(parse_number(arg, value()));
+    else if (arg == "--require-auth")
+      config.require_auth = true;
+    else if (arg == "--faults")
+      config.faults_file = value();
+    else if (arg == "--latency-ms")
+      config.latency_ms = static_cast<unsigned>(parse_number(arg, value()));
+    else if (arg == "--seed")
+      config.seed = parse_number(arg, value());
+    else if (arg == "--project")
+      config.project_id = value();
+    else if (arg == "-v" || arg == "--verbose")
+      kettle::obs::set_verbose(true);
+    else if (arg == "-h" || arg == "--help")
+      throw UsageError{};
+    else
+      throw UsageError{"unknown flag " + arg};
   }
   if (config.root.empty()) throw UsageError{"--root is required"};
   return config;
@@ -94,7 +116,8 @@ int main(int argc, char** argv) {
   try {
     fakegcp::Server server(std::move(config));
     server.start();
-    std::cout << "listening on " << server.base_url() << std::endl;  // the one line callers wait for
+    std::cout << "listening on " << server.base_url()
+              << std::endl;  // the one line callers wait for
     int signal = 0;
     sigwait(&stop_signals, &signal);
     KLOG(info) << "fakegcp: signal " << signal << ", stopping";

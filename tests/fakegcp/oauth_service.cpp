@@ -10,7 +10,8 @@ constexpr std::string_view kMetadataPrefix = "/computeMetadata/v1/";
 constexpr std::string_view kJwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer";
 
 Response invalid_grant(std::string_view why) {
-  return Response::json(400, boost::json::object{{"error", "invalid_grant"}, {"error_description", why}});
+  return Response::json(
+      400, boost::json::object{{"error", "invalid_grant"}, {"error_description", why}});
 }
 
 Response metadata_text(unsigned status, std::string body) {
@@ -22,7 +23,8 @@ Response metadata_text(unsigned status, std::string body) {
 }  // namespace
 
 OAuthService::OAuthService(ServiceContext& ctx) : ctx_(ctx) {
-  if (!ctx.config.sa_public_key.empty()) verifier_ = JwtVerifier::from_pem_file(ctx.config.sa_public_key);
+  if (!ctx.config.sa_public_key.empty())
+    verifier_ = JwtVerifier::from_pem_file(ctx.config.sa_public_key);
 }
 
 std::optional<std::string_view> OAuthService::classify(const Request& req) const {
@@ -56,8 +58,8 @@ std::vector<std::string> OAuthService::audiences(const Request& req) const {
 
 Response OAuthService::token_grant(const Request& req) {
   if (req.method != "POST")
-    return Response::json(405, boost::json::object{{"error", "invalid_request"},
-                                                   {"error_description", "use POST"}});
+    return Response::json(
+        405, boost::json::object{{"error", "invalid_request"}, {"error_description", "use POST"}});
   Params form = parse_params(req.body);
   auto grant = find_param(form, "grant_type");
   if (!grant || *grant != kJwtBearer)

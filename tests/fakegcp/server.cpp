@@ -52,8 +52,8 @@ std::unique_ptr<ssl::context> make_tls_context(const ServerConfig& config) {
   if (config.tls_cert.empty() || config.tls_key.empty())
     throw std::runtime_error("--tls-cert and --tls-key go together");
   auto ctx = std::make_unique<ssl::context>(ssl::context::tls_server);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                   ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   error_code ec;
   ctx->use_certificate_chain_file(config.tls_cert, ec);
   if (ec) throw std::runtime_error("--tls-cert " + config.tls_cert + ": " + ec.message());
@@ -67,7 +67,8 @@ asio::ip::address loopback_address(const std::string& host) {
   error_code ec;
   auto address = asio::ip::make_address(host, ec);
   if (ec) throw std::runtime_error("--host " + host + ": not an IP address");
-  if (!address.is_loopback()) throw std::runtime_error("--host " + host + ": the fake serves loopback only");
+  if (!address.is_loopback())
+    throw std::runtime_error("--host " + host + ": the fake serves loopback only");
   return address;
 }
 
@@ -189,7 +190,8 @@ struct Server::Impl {
   }
 
   Response dispatch(const Routed& routed, const Request& req) {
-    if (!routed.service) return api_error(404, "Not Found: " + req.method + " " + req.target, "notFound");
+    if (!routed.service)
+      return api_error(404, "Not Found: " + req.method + " " + req.target, "notFound");
     try {
       return routed.service->handle(req);
     } catch (const std::exception& e) {
@@ -290,7 +292,8 @@ asio::awaitable<bool> Server::Impl::answer(Stream& stream, asio::steady_timer& t
 
   Response response;
   if (fault.action == FaultKind::status) {
-    response = api_error(fault.status, "Injected fault (fakegcp).", reason_for_status(fault.status));
+    response =
+        api_error(fault.status, "Injected fault (fakegcp).", reason_for_status(fault.status));
     if (fault.retry_after) response.set_header("Retry-After", std::to_string(*fault.retry_after));
   } else {
     response = dispatch(routed, req);
@@ -324,11 +327,13 @@ asio::awaitable<void> Server::Impl::serve(Stream& stream) {
       http::response<http::empty_body> go_on{http::status::continue_, parser.get().version()};
       std::tie(ec, n) = co_await http::async_write(stream, go_on, kUseTuple);
     }
-    if (!ec && !parser.is_done()) std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kUseTuple);
+    if (!ec && !parser.is_done())
+      std::tie(ec, n) = co_await http::async_read(stream, buffer, parser, kUseTuple);
     if (ec) {
       if (is_malformed_request(ec)) {
         // A malformed request still gets an answer, then the connection closes.
-        auto res = to_beast(api_error(400, "Malformed HTTP request: " + ec.message(), "invalid"), 11, false);
+        auto res = to_beast(api_error(400, "Malformed HTTP request: " + ec.message(), "invalid"),
+                            11, false);
         co_await http::async_write(stream, res, kUseTuple);
       }
       co_return;
@@ -386,7 +391,8 @@ void Server::start() {
   im.acceptor.listen(asio::socket_base::max_listen_connections);
   im.port = im.acceptor.local_endpoint().port();
   std::string host = endpoint.address().is_v6() ? "[" + im.config.host + "]" : im.config.host;
-  im.ctx.base_url = std::string(im.tls ? "https" : "http") + "://" + host + ":" + std::to_string(port());
+  im.ctx.base_url =
+      std::string(im.tls ? "https" : "http") + "://" + host + ":" + std::to_string(port());
   asio::co_spawn(im.ioc, im.accept_loop(), [](std::exception_ptr e) {
     if (!e) return;
     try {

@@ -15,8 +15,8 @@ std::string random_token() {
   if (RAND_bytes(bytes.data(), static_cast<int>(bytes.size())) != 1)
     throw std::runtime_error("RAND_bytes failed");
   // "ya29." is the prefix of real Google access tokens; clients never parse it.
-  return "ya29.fake-" +
-         base64url_encode(std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
+  return "ya29.fake-" + base64url_encode(std::string_view(
+                            reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 }  // namespace
