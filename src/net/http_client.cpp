@@ -117,6 +117,7 @@ struct HttpClient::Impl {
 
   asio::awaitable<Result<Response>> run(Request request);
   asio::awaitable<Result<Response>> perform(Request request);
+  asio::awaitable<Result<Response>> retry_loop(Request request);
   asio::awaitable<Result<Response>> attempt(const Request& request, const Url& url, const detail::Limits& limits);
   asio::awaitable<void> wait_for_stop();
   HostPool& pool_for(const Url& url);
@@ -158,7 +159,12 @@ void HttpClient::Impl::put_back(HostPool& pool, std::unique_ptr<Connection> conn
   if (reusable && !stopped) {
     connection->idle_since = Clock::now();
     pool.idle.push_back(std::move(connection));
-    if (pool.idle.size() > config.max_idle_per_host) pool.idle.erase(pool.idle.begin());  // oldest goes
+    // Trim to the cap (oldest first) only when nobody queues for a slot: queued
+    // requests are about to take these connections, and closing them would
+    // cost new handshakes in every burst.
+    if (in_flight.waiting() == 0 && pool.permits.waiting() == 0 && pool.idle.size() > config.max_idle_per_host) {
+      pool.idle.erase(pool.idle.begin(), pool.idle.end() - static_cast<std::ptrdiff_t>(config.max_idle_per_host));
+    }
     return;
   }
   if (complete && !stopped) {
@@ -205,6 +211,19 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
 }
 
 asio::awaitable<Result<Response>> HttpClient::Impl::perform(Request request) {
+  std::string url = request.url;
+  // Never let an exception escape: the `||` in run() would then wait for the
+  // stop signal forever. (A throwing 401 hook, or the cancellation exception
+  // Asio raises in a coroutine after stop(), both end up here.)
+  try {
+    co_return co_await retry_loop(std::move(request));
+  } catch (const std::exception& e) {
+    co_return request_error(stopped ? ErrorKind::cancelled : ErrorKind::protocol, url,
+                            std::string(stopped ? "cancelled: " : "internal error: ") + e.what());
+  }
+}
+
+asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) {
   auto url = Url::parse(request.url);
   if (!url) co_return request_error(ErrorKind::invalid_request, request.url, "not an absolute http(s) URL");
   auto limits = limits_for(config, request.options);
@@ -270,12 +289,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::run(Request request) {
   ++stats.requests_started;
   // The request races the stop signal; the loser is cancelled, which closes
   // its sockets and wakes its timers and queue waits.
-  std::variant<Result<Response>, std::monostate> outcome;
-  try {
-    outcome = co_await (perform(std::move(request)) || wait_for_stop());
-  } catch (const std::exception& e) {
-    outcome = Result<Response>(request_error(ErrorKind::protocol, url, std::string("internal error: ") + e.what()));
-  }
+  auto outcome = co_await (perform(std::move(request)) || wait_for_stop());
   Result<Response> result = outcome.index() == 0
                                 ? std::get<0>(std::move(outcome))
                                 : Result<Response>(request_error(ErrorKind::cancelled, url, "HTTP client stopped"));

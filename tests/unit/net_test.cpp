@@ -966,6 +966,105 @@ BOOST_AUTO_TEST_CASE(stop_cancels_requests_in_flight) {
   BOOST_TEST(h.client.stats().in_flight == 0);
 }
 
+BOOST_AUTO_TEST_CASE(hundreds_in_flight) {
+  Config config = quick_config();
+  config.max_in_flight = 150;
+  Harness h([](const ServerRequest&, int) { return Reply{.body = "x", .delay = 50ms}; }, config);
+  h.run([&]() -> asio::awaitable<void> {
+    int done = 0, failed = 0;
+    auto one = [&]() -> asio::awaitable<void> {
+      auto result = co_await h.get("/x");
+      failed += result ? 0 : 1;
+      ++done;
+    };
+    for (int i = 0; i < 300; ++i) asio::co_spawn(h.ioc, one(), asio::detached);
+    asio::steady_timer poll(h.ioc);
+    while (done < 300) {
+      poll.expires_after(10ms);
+      co_await poll.async_wait(use_tuple);
+    }
+    BOOST_TEST(failed == 0);
+  });
+  BOOST_TEST(h.server.requests == 300);
+  BOOST_TEST(h.server.max_concurrent <= 150);
+  BOOST_TEST(h.server.max_concurrent > 100);  // the bound allows hundreds, not a handful
+  BOOST_TEST(h.server.connections <= 150, "opened " << h.client.stats().connections_opened << " reused "
+                                                   << h.client.stats().connections_reused << " retries "
+                                                   << h.client.stats().retries << " attempts "
+                                                   << h.client.stats().attempts);
+}
+
+BOOST_AUTO_TEST_CASE(throwing_unauthorized_hook_is_an_error_not_a_hang) {
+  Harness h([](const ServerRequest&, int) { return status(401); });
+  h.run([&]() -> asio::awaitable<void> {
+    Request request(h.server.url("/x"));
+    request.on_unauthorized = [](Request&) -> asio::awaitable<bool> {
+      throw std::runtime_error("token endpoint unreachable");
+      co_return false;
+    };
+    auto result = co_await h.client.request(request);
+    BOOST_REQUIRE(!result);
+    BOOST_TEST(result.error().message.find("token endpoint unreachable") != std::string::npos);
+  });
+}
+
+// A peer that accepts connections and then neither reads nor writes.
+class SilentPeer {
+ public:
+  explicit SilentPeer(asio::io_context& ioc)
+      : acceptor_(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        port_(acceptor_.local_endpoint().port()) {
+    asio::co_spawn(ioc, accept_loop(), asio::detached);
+  }
+  unsigned short port() const { return port_; }
+  void stop() {
+    boost::system::error_code ignored;
+    acceptor_.close(ignored);
+    held_.clear();
+  }
+
+ private:
+  asio::awaitable<void> accept_loop() {
+    while (true) {
+      auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
+      if (ec) co_return;
+      socket.set_option(asio::socket_base::receive_buffer_size(4096), ec);
+      held_.push_back(std::move(socket));
+    }
+  }
+  tcp::acceptor acceptor_;
+  unsigned short port_;
+  std::vector<tcp::socket> held_;
+};
+
+BOOST_AUTO_TEST_CASE(silent_peer_costs_at_most_the_phase_deadlines) {
+  asio::io_context ioc;
+  SilentPeer peer(ioc);
+  Config config = quick_config();
+  config.timeouts.handshake = 200ms;
+  config.timeouts.write = 200ms;
+  config.retry.max_attempts = 1;
+  HttpClient client(ioc.get_executor(), config);
+  std::string base = "://127.0.0.1:" + std::to_string(peer.port());
+  run(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        auto tls = co_await client.request(Request("https" + base + "/"));
+        BOOST_REQUIRE(!tls);
+        BOOST_TEST((tls.error().kind == ErrorKind::timeout));
+        BOOST_TEST(tls.error().message.find("TLS handshake") != std::string::npos, tls.error().message);
+        // Far more than the socket buffers hold: the write itself stalls.
+        auto upload = co_await client.request(Request("PUT", "http" + base + "/o", std::string(64 << 20, 'u')));
+        BOOST_REQUIRE(!upload);
+        BOOST_TEST((upload.error().kind == ErrorKind::timeout));
+        BOOST_TEST(upload.error().message.find("request write") != std::string::npos, upload.error().message);
+      },
+      [&] {
+        peer.stop();
+        client.stop();
+      });
+}
+
 BOOST_AUTO_TEST_CASE(bad_requests_fail_without_sending) {
   Harness h([](const ServerRequest&, int) { return ok("x"); });
   h.run([&]() -> asio::awaitable<void> {

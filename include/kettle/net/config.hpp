@@ -27,7 +27,8 @@ struct Config {
   std::size_t header_limit = std::size_t{64} << 10; // bytes of the response header block
   std::size_t max_in_flight = 64;                   // attempts on the wire at once (--threads)
   std::size_t max_connections_per_host = 256;       // open connections to one scheme+host+port
-  std::size_t max_idle_per_host = 64;               // kept-alive idle connections per host
+  std::size_t max_idle_per_host = 64;               // idle connections kept per host (more while
+                                                    // requests queue for a slot)
   Duration idle_timeout = std::chrono::seconds(50); // idle connections older than this are closed
                                                     // (Google front ends drop them after ~60 s)
   std::string ca_file;  // extra PEM trust anchors besides the system store (SSL_CERT_FILE honoured)
