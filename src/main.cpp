@@ -1,11 +1,14 @@
 // kettle: command-line dispatch only. Each command lives in its own folder.
+#include <chrono>
 #include <csignal>
 #include <cstdlib>
 #include <iostream>
 #include <string>
 #include <vector>
 
+#include "kettle/auth/credentials.hpp"
 #include "kettle/cli/args.hpp"
+#include "kettle/collect/make_db.hpp"
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/file_sink.hpp"
 #include "kettle/emit/make_json.hpp"
@@ -79,6 +82,57 @@ int make_json(const std::vector<std::string>& words) {
   return kettle::emit::run_make_json(opt).exit_code;
 }
 
+int make_db(const std::vector<std::string>& words) {
+  Parser p("kettle make-db --buckets FILE [flags]",
+           "Collects Prow builds (started.json, finished.json and, with --junit, JUnit XML) from GCS into the "
+           "database.\nA rerun fetches only what is new; SIGTERM finishes the builds in flight and commits.");
+  add_common(p);
+  p.option("buckets", "FILE", "buckets.yaml listing the GCS build locations (default buckets.yaml)")
+      .flag("junit", "also download JUnit results of builds that miss them")
+      .option("threads", "N", "HTTP requests in flight (default 32)")
+      .option("buildlimit", "N", "at most N builds per job (env BUILD_LIMIT; 0 = no limit)")
+      .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)")
+      .option("request-timeout", "SECONDS", "deadline of one HTTP attempt (default 120)")
+      .option("max-attempts", "N", "HTTP attempts per request before giving up (default 10)");
+  auto args = p.parse(words);
+  if (!args) return 0;
+  apply_common(*args);
+
+  kettle::collect::MakeDbOptions opt;
+  opt.db_path = args->get_or("db", default_db());
+  opt.buckets_path = args->get_or("buckets", "buckets.yaml");
+  opt.junit = args->has("junit");
+  opt.skip_gcs = args->has("skip-gcs");
+  if (auto t = args->get_int("threads")) {
+    if (*t < 1 || *t > 100000) throw UsageError("--threads must be between 1 and 100000");
+    opt.threads = static_cast<size_t>(*t);
+  }
+  std::optional<long long> limit = args->get_int("buildlimit");
+  if (!limit) {
+    if (const char* env = std::getenv("BUILD_LIMIT"); env && *env) {
+      char* end = nullptr;
+      limit = std::strtoll(env, &end, 10);
+      if (*end != '\0') throw UsageError(std::string("BUILD_LIMIT='") + env + "' is not an integer");
+    }
+  }
+  if (limit && *limit < 0) throw UsageError("--buildlimit must not be negative");
+  opt.build_limit = limit.value_or(0);
+  if (auto secs = args->get_double("request-timeout")) {
+    if (*secs <= 0) throw UsageError("--request-timeout must be positive");
+    auto d = std::chrono::duration_cast<kettle::net::Duration>(std::chrono::duration<double>(*secs));
+    opt.http.timeouts.total = d;
+    opt.http.timeouts.headers = std::min(opt.http.timeouts.headers, d);
+    opt.http.timeouts.body_idle = std::min(opt.http.timeouts.body_idle, d);
+    opt.http.timeouts.connect = std::min(opt.http.timeouts.connect, d);
+  }
+  if (auto n = args->get_int("max-attempts")) {
+    if (*n < 1) throw UsageError("--max-attempts must be at least 1");
+    opt.http.retry.max_attempts = static_cast<int>(*n);
+  }
+  auto result = kettle::collect::run_make_db(opt);
+  return 0;
+}
+
 const char* kUsage =
     "usage: kettle COMMAND [flags]\n"
     "\n"
@@ -108,7 +162,8 @@ int main(int argc, char** argv) {
   install_stop_signals();
   try {
     if (command == "make-json" || command == "make_json") return make_json(words);
-    if (command == "make-db" || command == "bq-load" || command == "stream" || command == "update" ||
+    if (command == "make-db" || command == "make_db") return make_db(words);
+    if (command == "bq-load" || command == "stream" || command == "update" ||
         command == "monitor") {
       KLOG(error) << "kettle " << command << " is not available in this build yet";
       return 1;
@@ -122,6 +177,8 @@ int main(int argc, char** argv) {
     KLOG(error) << e.what();
   } catch (const kettle::config::ConfigError& e) {
     KLOG(error) << e.what();
+  } catch (const kettle::auth::SetupException& e) {
+    KLOG(error) << "credentials: " << e.what();
   } catch (const kettle::emit::OutputError& e) {
     KLOG(error) << e.what();
   } catch (const std::exception& e) {

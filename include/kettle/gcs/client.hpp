@@ -1,0 +1,75 @@
+// The GCS JSON API: object listings (paged) and object downloads.
+#pragma once
+
+#include <boost/asio/awaitable.hpp>
+#include <cstddef>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kettle/auth/credentials.hpp"
+#include "kettle/net/error.hpp"
+#include "kettle/net/http_client.hpp"
+
+namespace kettle::gcs {
+
+// gs://bucket/name split in two; name may be empty or end in '/'.
+struct GsPath {
+  std::string bucket;
+  std::string name;
+  static std::optional<GsPath> parse(std::string_view url);
+  std::string url() const { return "gs://" + bucket + "/" + name; }
+};
+
+struct ListPage {
+  std::vector<std::string> prefixes;  // "directories" when listing with a delimiter
+  std::vector<std::string> names;     // object names
+};
+
+struct ClientConfig {
+  std::string base_url = "https://storage.googleapis.com";
+  size_t page_size = 1000;                          // maxResults per listing page
+  size_t listing_body_limit = size_t{64} << 20;     // one listing page
+  size_t object_body_limit = size_t{512} << 20;     // one object (JUnit files can be large)
+};
+
+// The endpoint from the environment: STORAGE_EMULATOR_HOST or
+// CLOUD_STORAGE_EMULATOR_ENDPOINT (plain HTTP, no credentials), else
+// KETTLE_GCS_ENDPOINT, else Google's. `emulator` tells whether to skip auth.
+struct Endpoint {
+  std::string base_url;
+  bool emulator = false;
+};
+Endpoint endpoint_from_env();
+
+class Client {
+ public:
+  // `credentials` may be null (anonymous).
+  Client(net::HttpClient& http, std::shared_ptr<auth::Credentials> credentials, ClientConfig config = {});
+
+  // Lists bucket/prefix, page by page; `on_page` returns false to stop early.
+  // A listing that fails (after the HTTP layer's retries) is an Error.
+  boost::asio::awaitable<net::Result<void>> list(const std::string& bucket, const std::string& prefix,
+                                                 const std::string& delimiter,
+                                                 std::function<bool(ListPage&&)> on_page);
+  // All prefixes directly under bucket/prefix (delimiter '/').
+  boost::asio::awaitable<net::Result<std::vector<std::string>>> list_dirs(const std::string& bucket,
+                                                                          const std::string& prefix);
+
+  // An object's bytes; nullopt when GCS says it is absent (404, or another
+  // final 4xx such as 403). Transient failures that outlast retries are Errors.
+  boost::asio::awaitable<net::Result<std::optional<std::string>>> read(const std::string& bucket,
+                                                                       const std::string& name);
+
+ private:
+  boost::asio::awaitable<net::Result<net::Response>> send(net::Request request);
+
+  net::HttpClient& http_;
+  std::shared_ptr<auth::Credentials> credentials_;
+  ClientConfig config_;
+};
+
+}  // namespace kettle::gcs

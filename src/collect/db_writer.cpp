@@ -1,0 +1,122 @@
+#include "kettle/collect/db_writer.hpp"
+
+#include "kettle/obs/log.hpp"
+
+namespace kettle::collect {
+
+DbWriter::DbWriter(const std::string& db_path, size_t batch_size)
+    : db_path_(db_path), batch_size_(batch_size ? batch_size : 1) {
+  thread_ = std::thread([this] { run(); });
+}
+
+DbWriter::~DbWriter() {
+  try {
+    finish();
+  } catch (const std::exception& e) {
+    KLOG(error) << "database writer: " << e.what();
+  }
+}
+
+void DbWriter::push(Entry entry) {
+  {
+    std::lock_guard lock(mu_);
+    if (failure_ || closing_) return;
+    queue_.push_back(std::move(entry));
+  }
+  cv_.notify_one();
+}
+
+void DbWriter::write(BuildWrite build, std::function<void()> on_committed) {
+  push({std::move(build), std::move(on_committed)});
+}
+
+void DbWriter::write(JunitWrite junit, std::function<void()> on_committed) {
+  push({std::move(junit), std::move(on_committed)});
+}
+
+void DbWriter::after_commit(std::function<void()> fn) { push({std::monostate{}, std::move(fn)}); }
+
+void DbWriter::finish() {
+  {
+    std::lock_guard lock(mu_);
+    closing_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mu_);
+  if (failure_) std::rethrow_exception(failure_);
+}
+
+std::exception_ptr DbWriter::failure() const {
+  std::lock_guard lock(mu_);
+  return failure_;
+}
+
+WriterStats DbWriter::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
+size_t DbWriter::queued() const {
+  std::lock_guard lock(mu_);
+  return queue_.size();
+}
+
+void DbWriter::apply(store::Database& db, Item& item) {
+  if (auto* b = std::get_if<BuildWrite>(&item)) {
+    rows::FinishedTime ft;
+    if (b->finished_json) ft = rows::finished_time_of(*b->finished_json);
+    bool changed = db.upsert_build(b->path, b->started_json, b->finished_json, ft);
+    std::lock_guard lock(mu_);
+    ++(changed ? stats_.builds_written : stats_.builds_unchanged);
+  } else if (auto* j = std::get_if<JunitWrite>(&item)) {
+    for (const auto& f : j->files) db.put_file(f.path, f.zlib_data);
+    db.clear_junit_missing(j->build_id);
+    std::lock_guard lock(mu_);
+    ++stats_.junit_builds;
+    stats_.junit_files += j->files.size();
+  }
+}
+
+void DbWriter::run() {
+  try {
+    store::Database db(db_path_);
+    std::vector<std::function<void()>> callbacks;
+    for (;;) {
+      std::deque<Entry> batch;
+      {
+        std::unique_lock lock(mu_);
+        cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
+        if (queue_.empty()) return;  // closing and drained
+        size_t n = std::min(batch_size_, queue_.size());
+        for (size_t i = 0; i < n; ++i) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      db.begin();
+      try {
+        for (auto& e : batch) {
+          apply(db, e.item);
+          if (e.on_committed) callbacks.push_back(std::move(e.on_committed));
+        }
+        db.commit();
+      } catch (...) {
+        db.rollback();
+        throw;
+      }
+      {
+        std::lock_guard lock(mu_);
+        ++stats_.commits;
+      }
+      for (auto& cb : callbacks) cb();
+      callbacks.clear();
+    }
+  } catch (...) {
+    std::lock_guard lock(mu_);
+    failure_ = std::current_exception();
+    queue_.clear();
+  }
+}
+
+}  // namespace kettle::collect
