@@ -1,10 +1,9 @@
 #include "kettle/net/async_semaphore.hpp"
 
+#include <algorithm>
 #include <boost/asio/redirect_error.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
 
 namespace kettle::net {
 
@@ -12,12 +11,14 @@ namespace asio = boost::asio;
 
 // A parked coroutine: its timer never expires; release_one() cancels it to wake it.
 struct AsyncSemaphore::Waiter {
-  explicit Waiter(const asio::any_io_executor& ex) : timer(ex, asio::steady_timer::time_point::max()) {}
+  explicit Waiter(const asio::any_io_executor& ex)
+      : timer(ex, asio::steady_timer::time_point::max()) {}
   asio::steady_timer timer;
   bool granted = false;
 };
 
-AsyncSemaphore::Permit::Permit(Permit&& other) noexcept : owner_(std::exchange(other.owner_, nullptr)) {}
+AsyncSemaphore::Permit::Permit(Permit&& other) noexcept
+    : owner_(std::exchange(other.owner_, nullptr)) {}
 
 AsyncSemaphore::Permit& AsyncSemaphore::Permit::operator=(Permit&& other) noexcept {
   if (this != &other) {
@@ -56,7 +57,7 @@ asio::awaitable<AsyncSemaphore::Permit> AsyncSemaphore::acquire() {
     throw;
   }
   if (waiter.granted) co_return Permit{this};  // release_one() already unlinked us
-  waiters_.erase(position);                      // cancelled while waiting
+  waiters_.erase(position);                    // cancelled while waiting
   co_return Permit{};
 }
 

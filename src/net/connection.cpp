@@ -1,6 +1,8 @@
 #include "connection.hpp"
 
-#include "kettle/obs/log.hpp"
+#include <openssl/err.h>
+#include <openssl/x509v3.h>
+#include <sys/socket.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -13,15 +15,12 @@
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl/ssl_stream.hpp>
-
-#include <openssl/err.h>
-#include <openssl/x509v3.h>
-#include <sys/socket.h>
-
 #include <cerrno>
 #include <optional>
 #include <stdexcept>
 #include <variant>
+
+#include "kettle/obs/log.hpp"
 
 namespace kettle::net::detail {
 
@@ -65,7 +64,8 @@ struct Phase {
 };
 
 Error make_error(ErrorKind kind, const Url& url, std::string message) {
-  return Error{.kind = kind, .status = 0, .url = url.str(), .message = std::move(message), .attempts = 0};
+  return Error{
+      .kind = kind, .status = 0, .url = url.str(), .message = std::move(message), .attempts = 0};
 }
 
 bool is_connect_failure(const error_code& ec) {
@@ -78,9 +78,12 @@ bool is_connect_failure(const error_code& ec) {
 // Maps an I/O failure during `phase` to a typed error in words.
 Error transport_error(const error_code& ec, const Phase& phase, const Url& url) {
   std::string during = std::string(" (") + phase.name + ")";
-  if (ec == beast::error::timeout) return make_error(ErrorKind::timeout, url, phase.timeout_message());
-  if (ec == asio::error::operation_aborted) return make_error(ErrorKind::cancelled, url, "request cancelled");
-  if (ec == http::error::body_limit) return make_error(ErrorKind::too_large, url, "response body over the limit");
+  if (ec == beast::error::timeout)
+    return make_error(ErrorKind::timeout, url, phase.timeout_message());
+  if (ec == asio::error::operation_aborted)
+    return make_error(ErrorKind::cancelled, url, "request cancelled");
+  if (ec == http::error::body_limit)
+    return make_error(ErrorKind::too_large, url, "response body over the limit");
   if (ec == http::error::header_limit) {
     return make_error(ErrorKind::too_large, url, "response header over the limit");
   }
@@ -88,7 +91,8 @@ Error transport_error(const error_code& ec, const Phase& phase, const Url& url) 
     return make_error(ErrorKind::reset, url, "connection closed by the server before a response");
   }
   if (ec == http::error::partial_message) {
-    return make_error(ErrorKind::protocol, url, "connection closed mid-response (truncated message)");
+    return make_error(ErrorKind::protocol, url,
+                      "connection closed mid-response (truncated message)");
   }
   if (ec.category() == http::make_error_code(http::error::bad_version).category()) {
     return make_error(ErrorKind::protocol, url, "malformed response: " + ec.message());
@@ -106,23 +110,29 @@ bool is_ip_literal(const std::string& host) {
   return !ec;
 }
 
-bool has_line_break(std::string_view s) { return s.find_first_of("\r\n") != std::string_view::npos; }
+bool has_line_break(std::string_view s) {
+  return s.find_first_of("\r\n") != std::string_view::npos;
+}
 
 asio::awaitable<Result<tcp::resolver::results_type>> resolve(const Url& url, const Phase& phase) {
   auto executor = co_await asio::this_coro::executor;
   tcp::resolver resolver(executor);
   if (is_ip_literal(url.host)) {
     // No resolver thread for literal addresses.
-    co_return tcp::resolver::results_type::create(tcp::endpoint(asio::ip::make_address(url.host), url.port),
-                                                  url.host, std::to_string(url.port));
+    co_return tcp::resolver::results_type::create(
+        tcp::endpoint(asio::ip::make_address(url.host), url.port), url.host,
+        std::to_string(url.port));
   }
   asio::steady_timer timer(executor, phase.deadline);
   // getaddrinfo has no timeout of its own: race it against the phase deadline.
   auto outcome = co_await (resolver.async_resolve(url.host, std::to_string(url.port), use_tuple) ||
                            timer.async_wait(use_tuple));
-  if (outcome.index() == 1) co_return make_error(ErrorKind::timeout, url, phase.timeout_message() + " (DNS)");
+  if (outcome.index() == 1)
+    co_return make_error(ErrorKind::timeout, url, phase.timeout_message() + " (DNS)");
   auto [ec, results] = std::get<0>(std::move(outcome));
-  if (ec) co_return make_error(ErrorKind::connect, url, "cannot resolve " + url.host + ": " + ec.message());
+  if (ec)
+    co_return make_error(ErrorKind::connect, url,
+                         "cannot resolve " + url.host + ": " + ec.message());
   co_return results;
 }
 
@@ -135,7 +145,8 @@ std::string handshake_failure(TlsStream& stream, const error_code& ec, const Url
   return "TLS handshake with " + url.host + " failed: " + ec.message();
 }
 
-asio::awaitable<std::optional<Error>> handshake(TlsStream& stream, const Url& url, const Timeouts& timeouts,
+asio::awaitable<std::optional<Error>> handshake(TlsStream& stream, const Url& url,
+                                                const Timeouts& timeouts,
                                                 Clock::time_point deadline) {
   SSL* native = stream.native_handle();
   if (is_ip_literal(url.host)) {
@@ -161,7 +172,8 @@ asio::awaitable<std::optional<Error>> handshake(TlsStream& stream, const Url& ur
   co_return transport_error(ec, phase, url);
 }
 
-http::request<http::string_body> to_beast(const Request& request, const Url& url, const Limits& limits) {
+http::request<http::string_body> to_beast(const Request& request, const Url& url,
+                                          const Limits& limits) {
   http::request<http::string_body> msg;
   auto verb = http::string_to_verb(request.method);
   if (verb == http::verb::unknown) {
@@ -173,7 +185,8 @@ http::request<http::string_body> to_beast(const Request& request, const Url& url
   msg.version(11);
   for (const auto& [name, value] : request.headers) msg.insert(name, value);
   msg.set(http::field::host, url.authority());
-  if (msg.find(http::field::user_agent) == msg.end()) msg.set(http::field::user_agent, limits.user_agent);
+  if (msg.find(http::field::user_agent) == msg.end())
+    msg.set(http::field::user_agent, limits.user_agent);
   if (limits.accept_gzip && msg.find(http::field::accept_encoding) == msg.end()) {
     msg.set(http::field::accept_encoding, "gzip");
   }
@@ -184,13 +197,16 @@ http::request<http::string_body> to_beast(const Request& request, const Url& url
 }
 
 std::optional<Error> check_request(const Request& request, const Url& url) {
-  auto bad = [&](std::string what) { return make_error(ErrorKind::invalid_request, url, std::move(what)); };
+  auto bad = [&](std::string what) {
+    return make_error(ErrorKind::invalid_request, url, std::move(what));
+  };
   if (request.method.empty() || has_line_break(request.method) ||
       request.method.find(' ') != std::string::npos) {
     return bad("bad method '" + request.method + "'");
   }
   for (const auto& [name, value] : request.headers) {
-    if (name.empty() || has_line_break(name) || has_line_break(value) || name.find(':') != std::string::npos) {
+    if (name.empty() || has_line_break(name) || has_line_break(value) ||
+        name.find(':') != std::string::npos) {
       return bad("bad header field '" + name + "'");
     }
   }
@@ -207,8 +223,9 @@ Response to_response(http::response<http::string_body>&& msg) {
 
 // One request and its response on an open stream (plain or TLS).
 template <class Stream>
-asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer, const Request& request,
-                                      const Url& url, const Limits& limits, Clock::time_point deadline) {
+asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer,
+                                      const Request& request, const Url& url, const Limits& limits,
+                                      Clock::time_point deadline) {
   Exchange result{.response = Response{}, .reusable = false, .nothing_received = false};
   if (auto invalid = check_request(request, url)) {
     result.response = *invalid;
@@ -232,7 +249,8 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
   while (true) {
     parser.emplace();
     parser->body_limit(limits.body_limit);
-    parser->header_limit(static_cast<std::uint32_t>(std::min<std::size_t>(limits.header_limit, UINT32_MAX)));
+    parser->header_limit(
+        static_cast<std::uint32_t>(std::min<std::size_t>(limits.header_limit, UINT32_MAX)));
     if (msg.method() == http::verb::head) parser->skip(true);
     Phase header_phase("response headers", limits.timeouts.headers, deadline);
     tcp.expires_at(header_phase.deadline);
@@ -267,7 +285,8 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
 }  // namespace
 
 struct Connection::Impl {
-  explicit Impl(beast::tcp_stream&& plain) : stream(std::in_place_type<beast::tcp_stream>, std::move(plain)) {}
+  explicit Impl(beast::tcp_stream&& plain)
+      : stream(std::in_place_type<beast::tcp_stream>, std::move(plain)) {}
   Impl(beast::tcp_stream&& plain, ssl::context& tls)
       : stream(std::in_place_type<TlsStream>, std::move(plain), tls) {}
 
@@ -275,7 +294,8 @@ struct Connection::Impl {
   beast::flat_buffer buffer;
 
   beast::tcp_stream& tcp() {
-    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); }, stream);
+    return std::visit([](auto& s) -> beast::tcp_stream& { return beast::get_lowest_layer(s); },
+                      stream);
   }
 };
 
@@ -289,19 +309,20 @@ std::shared_ptr<ssl::context> make_tls_context(const Config& config) {
     if (ec) throw std::runtime_error("cannot load CA file " + config.ca_file + ": " + ec.message());
   }
   context->set_verify_mode(ssl::verify_peer);
-  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 | ssl::context::no_sslv3 |
-                       ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
+  context->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   return context;
 }
 
 Connection::Connection(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
 Connection::~Connection() = default;
 
-asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::open(ssl::context& tls, const Url& url,
+asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::open(ssl::context& tls,
+                                                                      const Url& url,
                                                                       const Timeouts& timeouts,
                                                                       Clock::time_point deadline) {
   auto executor = co_await asio::this_coro::executor;
-  Phase phase("connection", timeouts.connect, deadline);
+  Phase phase("connect", timeouts.connect, deadline);
   auto endpoints = co_await resolve(url, phase);
   if (!endpoints) co_return endpoints.error();
 
@@ -311,14 +332,17 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::open(ssl::conte
   (void)endpoint;
   if (ec) {
     Error error = transport_error(ec, phase, url);
-    if (error.kind == ErrorKind::reset) error.kind = ErrorKind::connect;  // nothing was connected yet
+    if (error.kind == ErrorKind::reset)
+      error.kind = ErrorKind::connect;  // nothing was connected yet
     co_return error;
   }
   tcp.socket().set_option(tcp::no_delay(true), ec);  // small requests: don't wait for Nagle
 
-  auto impl = url.tls() ? std::make_unique<Impl>(std::move(tcp), tls) : std::make_unique<Impl>(std::move(tcp));
+  auto impl = url.tls() ? std::make_unique<Impl>(std::move(tcp), tls)
+                        : std::make_unique<Impl>(std::move(tcp));
   if (url.tls()) {
-    if (auto failure = co_await handshake(std::get<TlsStream>(impl->stream), url, timeouts, deadline)) {
+    if (auto failure =
+            co_await handshake(std::get<TlsStream>(impl->stream), url, timeouts, deadline)) {
       co_return *failure;
     }
     impl->tcp().expires_never();
@@ -326,13 +350,13 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::open(ssl::conte
   co_return std::unique_ptr<Connection>(new Connection(std::move(impl)));
 }
 
-asio::awaitable<Exchange> Connection::exchange(const Request& request, const Url& url, const Limits& limits,
-                                               Clock::time_point deadline) {
+asio::awaitable<Exchange> Connection::exchange(const Request& request, const Url& url,
+                                               const Limits& limits, Clock::time_point deadline) {
   if (auto* tls = std::get_if<TlsStream>(&impl_->stream)) {
     co_return co_await exchange_on(*tls, impl_->buffer, request, url, limits, deadline);
   }
-  co_return co_await exchange_on(std::get<beast::tcp_stream>(impl_->stream), impl_->buffer, request, url, limits,
-                                 deadline);
+  co_return co_await exchange_on(std::get<beast::tcp_stream>(impl_->stream), impl_->buffer, request,
+                                 url, limits, deadline);
 }
 
 bool Connection::looks_alive() const {

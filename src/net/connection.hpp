@@ -2,16 +2,15 @@
 // exchange on it, every phase under a deadline. The only Beast user of net/.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
+#include <memory>
+
 #include "kettle/net/config.hpp"
 #include "kettle/net/error.hpp"
 #include "kettle/net/message.hpp"
 #include "kettle/net/url.hpp"
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-
-#include <chrono>
-#include <memory>
 
 namespace boost::asio::ssl {
 class context;
@@ -45,15 +44,16 @@ class Connection {
   // Resolves, connects and (for https) does the TLS handshake with SNI and
   // host name verification, each bounded by its timeout and by `deadline`.
   static boost::asio::awaitable<Result<std::unique_ptr<Connection>>> open(
-      boost::asio::ssl::context& tls, const Url& url, const Timeouts& timeouts, Clock::time_point deadline);
+      boost::asio::ssl::context& tls, const Url& url, const Timeouts& timeouts,
+      Clock::time_point deadline);
 
   ~Connection();
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
   // Sends `request` and reads the whole response (body not yet gzip-decoded).
-  boost::asio::awaitable<Exchange> exchange(const Request& request, const Url& url, const Limits& limits,
-                                            Clock::time_point deadline);
+  boost::asio::awaitable<Exchange> exchange(const Request& request, const Url& url,
+                                            const Limits& limits, Clock::time_point deadline);
 
   // False when the peer closed the idle connection or sent unexpected bytes.
   bool looks_alive() const;

@@ -6,15 +6,24 @@ namespace kettle::net {
 
 std::string_view to_string(ErrorKind kind) {
   switch (kind) {
-    case ErrorKind::invalid_request: return "invalid request";
-    case ErrorKind::connect: return "connect";
-    case ErrorKind::tls: return "TLS";
-    case ErrorKind::timeout: return "timeout";
-    case ErrorKind::reset: return "connection reset";
-    case ErrorKind::protocol: return "protocol";
-    case ErrorKind::too_large: return "too large";
-    case ErrorKind::http_status: return "HTTP status";
-    case ErrorKind::cancelled: return "cancelled";
+    case ErrorKind::invalid_request:
+      return "invalid request";
+    case ErrorKind::connect:
+      return "connect";
+    case ErrorKind::tls:
+      return "TLS";
+    case ErrorKind::timeout:
+      return "timeout";
+    case ErrorKind::reset:
+      return "connection reset";
+    case ErrorKind::protocol:
+      return "protocol";
+    case ErrorKind::too_large:
+      return "too large";
+    case ErrorKind::http_status:
+      return "HTTP status";
+    case ErrorKind::cancelled:
+      return "cancelled";
   }
   return "unknown";
 }
@@ -31,7 +40,8 @@ std::string Error::what() const {
   return out;
 }
 
-RequestError::RequestError(Error error) : std::runtime_error(error.what()), error_(std::move(error)) {}
+RequestError::RequestError(Error error)
+    : std::runtime_error(error.what()), error_(std::move(error)) {}
 
 void throw_exception_from_error(const Error& error, const boost::source_location& loc) {
   boost::throw_exception(RequestError(error), loc);

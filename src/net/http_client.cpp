@@ -4,24 +4,23 @@
 
 #include "kettle/net/http_client.hpp"
 
+#include <algorithm>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/experimental/awaitable_operators.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/ssl/context.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <map>
+#include <vector>
+
 #include "connection.hpp"
 #include "kettle/net/async_semaphore.hpp"
 #include "kettle/net/gzip.hpp"
 #include "kettle/net/url.hpp"
 #include "kettle/obs/log.hpp"
-
-#include <boost/asio/dispatch.hpp>
-#include <boost/asio/detached.hpp>
-#include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/co_spawn.hpp>
-#include <boost/asio/redirect_error.hpp>
-#include <boost/asio/ssl/context.hpp>
-#include <boost/asio/steady_timer.hpp>
-#include <boost/asio/use_awaitable.hpp>
-
-#include <algorithm>
-#include <map>
-#include <vector>
 
 namespace kettle::net {
 
@@ -49,7 +48,8 @@ Result<Response> decode_body(Response response, std::size_t limit, const std::st
   auto encoding = response.headers.get("Content-Encoding");
   if (!encoding || response.body.empty()) return response;
   std::string name = lower_trimmed(*encoding);
-  if (name != "gzip" && name != "x-gzip" && name != "deflate") return response;  // not ours to decode
+  if (name != "gzip" && name != "x-gzip" && name != "deflate")
+    return response;  // not ours to decode
   std::string decoded;
   switch (gunzip(response.body, limit, decoded)) {
     case GunzipStatus::ok:
@@ -103,7 +103,7 @@ class InFlightGauge {
 struct HostPool {
   HostPool(const asio::any_io_executor& executor, std::size_t max_connections)
       : permits(executor, std::max<std::size_t>(1, max_connections)) {}
-  AsyncSemaphore permits;  // one per connection in use; idle ones hold none
+  AsyncSemaphore permits;                         // one per connection in use; idle ones hold none
   std::vector<std::unique_ptr<Connection>> idle;  // most recently used last
 };
 
@@ -118,11 +118,13 @@ struct HttpClient::Impl {
   asio::awaitable<Result<Response>> run(Request request);
   asio::awaitable<Result<Response>> perform(Request request);
   asio::awaitable<Result<Response>> retry_loop(Request request);
-  asio::awaitable<Result<Response>> attempt(const Request& request, const Url& url, const detail::Limits& limits);
+  asio::awaitable<Result<Response>> attempt(const Request& request, const Url& url,
+                                            const detail::Limits& limits);
   asio::awaitable<void> wait_for_stop();
   HostPool& pool_for(const Url& url);
   std::unique_ptr<Connection> take_idle(HostPool& pool);
-  void put_back(HostPool& pool, std::unique_ptr<Connection> connection, bool reusable, bool complete);
+  void put_back(HostPool& pool, std::unique_ptr<Connection> connection, bool reusable,
+                bool complete);
   void do_stop();
 
   asio::any_io_executor executor;
@@ -137,7 +139,10 @@ struct HttpClient::Impl {
 
 HostPool& HttpClient::Impl::pool_for(const Url& url) {
   auto& slot = pools[url.origin()];
-  if (!slot) slot = std::make_unique<HostPool>(executor, config.max_connections_per_host);
+  if (!slot) {
+    std::size_t cap = config.max_connections_per_host;
+    slot = std::make_unique<HostPool>(executor, cap == 0 ? config.max_in_flight : cap);
+  }
   return *slot;
 }
 
@@ -154,16 +159,18 @@ std::unique_ptr<Connection> HttpClient::Impl::take_idle(HostPool& pool) {
   return nullptr;
 }
 
-void HttpClient::Impl::put_back(HostPool& pool, std::unique_ptr<Connection> connection, bool reusable,
-                                bool complete) {
+void HttpClient::Impl::put_back(HostPool& pool, std::unique_ptr<Connection> connection,
+                                bool reusable, bool complete) {
   if (reusable && !stopped) {
     connection->idle_since = Clock::now();
     pool.idle.push_back(std::move(connection));
     // Trim to the cap (oldest first) only when nobody queues for a slot: queued
     // requests are about to take these connections, and closing them would
     // cost new handshakes in every burst.
-    if (in_flight.waiting() == 0 && pool.permits.waiting() == 0 && pool.idle.size() > config.max_idle_per_host) {
-      pool.idle.erase(pool.idle.begin(), pool.idle.end() - static_cast<std::ptrdiff_t>(config.max_idle_per_host));
+    if (in_flight.waiting() == 0 && pool.permits.waiting() == 0 &&
+        pool.idle.size() > config.max_idle_per_host) {
+      pool.idle.erase(pool.idle.begin(),
+                      pool.idle.end() - static_cast<std::ptrdiff_t>(config.max_idle_per_host));
     }
     return;
   }
@@ -182,7 +189,8 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
   InFlightGauge gauge(stats);
   HostPool& pool = pool_for(url);
   auto connection_permit = co_await pool.permits.acquire();
-  if (!connection_permit) co_return request_error(ErrorKind::cancelled, request.url, "cancelled while queued");
+  if (!connection_permit)
+    co_return request_error(ErrorKind::cancelled, request.url, "cancelled while queued");
 
   auto deadline = Clock::now() + limits.timeouts.total;
   bool fresh_only = false;
@@ -225,7 +233,8 @@ asio::awaitable<Result<Response>> HttpClient::Impl::perform(Request request) {
 
 asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) {
   auto url = Url::parse(request.url);
-  if (!url) co_return request_error(ErrorKind::invalid_request, request.url, "not an absolute http(s) URL");
+  if (!url)
+    co_return request_error(ErrorKind::invalid_request, request.url, "not an absolute http(s) URL");
   auto limits = limits_for(config, request.options);
   RetryPolicy policy(request.options.retry.value_or(config.retry));
   auto start = Clock::now();
@@ -243,7 +252,8 @@ asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) 
         continue;
       }
     }
-    bool retryable = result ? is_retryable_status(result->status) : is_retryable(result.error().kind);
+    bool retryable =
+        result ? is_retryable_status(result->status) : is_retryable(result.error().kind);
     if (!retryable) {
       if (result) co_return result;
       Error error = result.error();  // result<T, E>::error() returns a copy
@@ -253,13 +263,14 @@ asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) 
 
     std::optional<Duration> retry_after;
     if (result) {
-      if (auto header = result->headers.get("Retry-After")) retry_after = parse_retry_after(*header);
+      if (auto header = result->headers.get("Retry-After"))
+        retry_after = parse_retry_after(*header);
     }
     Error failure = result ? Error{.kind = ErrorKind::http_status,
                                    .status = result->status,
                                    .url = request.url,
-                                   .message = "server answered " + std::to_string(result->status) + ": " +
-                                              body_excerpt(result->body),
+                                   .message = "server answered " + std::to_string(result->status) +
+                                              ": " + body_excerpt(result->body),
                                    .attempts = attempts}
                            : result.error();
     failure.attempts = attempts;
@@ -290,9 +301,10 @@ asio::awaitable<Result<Response>> HttpClient::Impl::run(Request request) {
   // The request races the stop signal; the loser is cancelled, which closes
   // its sockets and wakes its timers and queue waits.
   auto outcome = co_await (perform(std::move(request)) || wait_for_stop());
-  Result<Response> result = outcome.index() == 0
-                                ? std::get<0>(std::move(outcome))
-                                : Result<Response>(request_error(ErrorKind::cancelled, url, "HTTP client stopped"));
+  Result<Response> result =
+      outcome.index() == 0
+          ? std::get<0>(std::move(outcome))
+          : Result<Response>(request_error(ErrorKind::cancelled, url, "HTTP client stopped"));
   if (result) {
     ++stats.requests_ok;
   } else if (result.error().kind == ErrorKind::cancelled) {
@@ -313,7 +325,9 @@ HttpClient::HttpClient(asio::any_io_executor executor, Config config)
 
 HttpClient::~HttpClient() = default;
 
-asio::awaitable<Result<Response>> HttpClient::request(Request request) { return impl_->run(std::move(request)); }
+asio::awaitable<Result<Response>> HttpClient::request(Request request) {
+  return impl_->run(std::move(request));
+}
 
 void HttpClient::stop() {
   if (impl_->stopped.exchange(true)) return;

@@ -7,8 +7,8 @@ namespace {
 
 bool iequals(std::string_view a, std::string_view b) {
   auto lower = [](char c) { return (c >= 'A' && c <= 'Z') ? static_cast<char>(c - 'A' + 'a') : c; };
-  return a.size() == b.size() &&
-         std::equal(a.begin(), a.end(), b.begin(), [&](char x, char y) { return lower(x) == lower(y); });
+  return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(),
+                                            [&](char x, char y) { return lower(x) == lower(y); });
 }
 
 }  // namespace
@@ -25,7 +25,9 @@ void Headers::set(std::string_view name, std::string_view value) {
   add(name, value);
 }
 
-void Headers::add(std::string_view name, std::string_view value) { fields_.emplace_back(name, value); }
+void Headers::add(std::string_view name, std::string_view value) {
+  fields_.emplace_back(name, value);
+}
 
 void Headers::erase(std::string_view name) {
   std::erase_if(fields_, [&](const Field& field) { return iequals(field.first, name); });

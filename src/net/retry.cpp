@@ -5,7 +5,9 @@
 
 namespace kettle::net {
 
-bool is_retryable_status(int status) { return status == 408 || status == 429 || (status >= 500 && status <= 599); }
+bool is_retryable_status(int status) {
+  return status == 408 || status == 429 || (status >= 500 && status <= 599);
+}
 
 bool is_retryable(ErrorKind kind) {
   switch (kind) {

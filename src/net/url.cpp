@@ -73,7 +73,8 @@ bool split_authority(std::string_view authority, Url& url) {
   }
   if (host.empty()) return false;
   for (char c : host) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == '?' || c == '#' || c == '%') return false;
+    if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == '?' || c == '#' || c == '%')
+      return false;
   }
   url.host = lower(host);
   if (!port.empty()) {
@@ -101,9 +102,11 @@ std::optional<Url> Url::parse(std::string_view text) {
   if (authority.find('@') != std::string_view::npos) return std::nullopt;  // no credentials in URLs
   if (!split_authority(authority, url)) return std::nullopt;
 
-  std::string_view target = path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
+  std::string_view target =
+      path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
   for (char c : target) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7F) return std::nullopt;  // would break the request line
+    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7F)
+      return std::nullopt;  // would break the request line
   }
   url.target = target.starts_with('/') ? std::string(target) : "/" + std::string(target);
   return url;
@@ -167,11 +170,13 @@ std::string join_url(std::string_view base, std::string_view target) {
 }
 
 std::optional<std::string> emulator_base_url(std::string_view env_value) {
-  while (!env_value.empty() && (env_value.back() == '/' || env_value.back() == ' ')) env_value.remove_suffix(1);
+  while (!env_value.empty() && (env_value.back() == '/' || env_value.back() == ' '))
+    env_value.remove_suffix(1);
   while (!env_value.empty() && env_value.front() == ' ') env_value.remove_prefix(1);
   if (env_value.empty()) return std::nullopt;
-  std::string candidate =
-      env_value.find("://") == std::string_view::npos ? "http://" + std::string(env_value) : std::string(env_value);
+  std::string candidate = env_value.find("://") == std::string_view::npos
+                              ? "http://" + std::string(env_value)
+                              : std::string(env_value);
   auto url = Url::parse(candidate);
   if (!url) return std::nullopt;
   std::string path = url->target == "/" ? "" : url->target;

@@ -5,11 +5,7 @@
 // operator new after inlining (a known false positive with coroutines).
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 
-#include "kettle/net/async_semaphore.hpp"
-#include "kettle/net/gzip.hpp"
-#include "kettle/net/http_client.hpp"
-#include "kettle/net/retry.hpp"
-#include "kettle/net/url.hpp"
+#include <zlib.h>
 
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
@@ -23,9 +19,6 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/test/unit_test.hpp>
-
-#include <zlib.h>
-
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -33,6 +26,12 @@
 #include <memory>
 #include <string>
 #include <vector>
+
+#include "kettle/net/async_semaphore.hpp"
+#include "kettle/net/gzip.hpp"
+#include "kettle/net/http_client.hpp"
+#include "kettle/net/retry.hpp"
+#include "kettle/net/url.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -52,7 +51,8 @@ constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 std::string gzip_text(const std::string& text) {
   z_stream zs{};
-  BOOST_REQUIRE(deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) == Z_OK);
+  BOOST_REQUIRE(deflateInit2(&zs, Z_BEST_SPEED, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) ==
+                Z_OK);
   std::string out(deflateBound(&zs, text.size()) + 32, '\0');
   zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(text.data()));
   zs.avail_in = static_cast<uInt>(text.size());
@@ -85,10 +85,14 @@ struct Reply {
   bool connection_close = false;       // send Connection: close and close
 };
 
-std::string why(const Result<Response>& result) { return result ? std::string() : result.error().what(); }
+std::string why(const Result<Response>& result) {
+  return result ? std::string() : result.error().what();
+}
 
 Reply ok(std::string body) { return Reply{.body = std::move(body)}; }
-Reply status(int code, std::string body = "") { return Reply{.status = code, .body = std::move(body)}; }
+Reply status(int code, std::string body = "") {
+  return Reply{.status = code, .body = std::move(body)};
+}
 
 using Script = std::function<Reply(const ServerRequest&, int index)>;
 
@@ -97,15 +101,18 @@ using Script = std::function<Reply(const ServerRequest&, int index)>;
 class TestServer {
  public:
   TestServer(asio::io_context& ioc, Script script, ssl::context* tls = nullptr)
-      : ioc_(ioc), acceptor_(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        port_(acceptor_.local_endpoint().port()), script_(std::move(script)), tls_(tls) {
+      : ioc_(ioc),
+        acceptor_(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
+        port_(acceptor_.local_endpoint().port()),
+        script_(std::move(script)),
+        tls_(tls) {
     asio::co_spawn(ioc, accept_loop(), asio::detached);
   }
 
   unsigned short port() const { return port_; }
   std::string url(std::string_view target, std::string_view host = "127.0.0.1") const {
-    return std::string(tls_ ? "https://" : "http://") + std::string(host) + ":" + std::to_string(port()) +
-           std::string(target);
+    return std::string(tls_ ? "https://" : "http://") + std::string(host) + ":" +
+           std::to_string(port()) + std::string(target);
   }
 
   void stop() {
@@ -180,8 +187,8 @@ class TestServer {
 
   // Carries out one reply; false when the connection is finished.
   template <class Stream>
-  asio::awaitable<bool> act(Stream& stream, beast::flat_buffer& buffer, const ServerRequest& request,
-                            const Reply& reply) {
+  asio::awaitable<bool> act(Stream& stream, beast::flat_buffer& buffer,
+                            const ServerRequest& request, const Reply& reply) {
     boost::system::error_code ignored;
     switch (reply.action) {
       case Reply::Action::respond:
@@ -248,7 +255,8 @@ Config quick_config() {
   config.timeouts.headers = 2s;
   config.timeouts.body_idle = 2s;
   config.timeouts.total = 5s;
-  config.retry = RetryConfig{.max_attempts = 3, .initial_backoff = 5ms, .max_backoff = 20ms, .max_total = 10s};
+  config.retry =
+      RetryConfig{.max_attempts = 3, .initial_backoff = 5ms, .max_backoff = 20ms, .max_total = 10s};
   return config;
 }
 
@@ -327,11 +335,13 @@ class Certificates {
   }
 
   void signed_by_ca(const std::string& name, const std::string& san) {
-    std::ofstream(dir / (name + ".ext")) << san << "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
-    sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name + ".key -out " +
-       name + ".csr -subj /CN=" + name);
-    sh("openssl x509 -req -in " + name + ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out " + name +
-       ".pem -extfile " + name + ".ext");
+    std::ofstream(dir / (name + ".ext"))
+        << san << "\nbasicConstraints=CA:FALSE\nextendedKeyUsage=serverAuth\n";
+    sh("openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout " + name +
+       ".key -out " + name + ".csr -subj /CN=" + name);
+    sh("openssl x509 -req -in " + name +
+       ".csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 2 -out " + name + ".pem -extfile " +
+       name + ".ext");
   }
 
   void sh(const std::string& command) const {
@@ -373,9 +383,9 @@ BOOST_AUTO_TEST_CASE(parses_scheme_host_port_and_target) {
 }
 
 BOOST_AUTO_TEST_CASE(rejects_bad_urls) {
-  for (const char* bad : {"", "storage.googleapis.com/x", "ftp://host/x", "http://", "http://:80/", "http://h:0/",
-                          "http://h:65536/", "http://h:12ab/", "http://user:pw@h/", "http://[::1/", "http://h/a b",
-                          "http://h/a\r\nX: y", "http://h:/"}) {
+  for (const char* bad : {"", "storage.googleapis.com/x", "ftp://host/x", "http://", "http://:80/",
+                          "http://h:0/", "http://h:65536/", "http://h:12ab/", "http://user:pw@h/",
+                          "http://[::1/", "http://h/a b", "http://h/a\r\nX: y", "http://h:/"}) {
     BOOST_TEST(!Url::parse(bad).has_value(), "accepted: " << bad);
   }
 }
@@ -397,7 +407,10 @@ BOOST_AUTO_TEST_CASE(encodes_weird_object_names_as_one_segment) {
 
 BOOST_AUTO_TEST_CASE(builds_queries_in_order) {
   Query query;
-  query.add("prefix", "pr-logs/directory/").add("delimiter", "/").add_if("pageToken", "").add("q", "a b&c=d");
+  query.add("prefix", "pr-logs/directory/")
+      .add("delimiter", "/")
+      .add_if("pageToken", "")
+      .add("q", "a b&c=d");
   BOOST_TEST(query.str() == "?prefix=pr-logs%2Fdirectory%2F&delimiter=%2F&q=a%20b%26c%3Dd");
   BOOST_TEST(Query{}.str() == "");
   BOOST_TEST(join_url("http://h:1/", "/storage/v1/b") == "http://h:1/storage/v1/b");
@@ -440,11 +453,14 @@ BOOST_AUTO_TEST_SUITE(net_retry)
 
 BOOST_AUTO_TEST_CASE(classifies_statuses_and_errors) {
   for (int code : {408, 429, 500, 502, 503, 504, 599}) BOOST_TEST(is_retryable_status(code), code);
-  for (int code : {200, 204, 301, 304, 400, 401, 403, 404, 409, 412, 600}) BOOST_TEST(!is_retryable_status(code), code);
-  for (auto kind : {ErrorKind::connect, ErrorKind::timeout, ErrorKind::reset, ErrorKind::protocol}) {
+  for (int code : {200, 204, 301, 304, 400, 401, 403, 404, 409, 412, 600})
+    BOOST_TEST(!is_retryable_status(code), code);
+  for (auto kind :
+       {ErrorKind::connect, ErrorKind::timeout, ErrorKind::reset, ErrorKind::protocol}) {
     BOOST_TEST(is_retryable(kind));
   }
-  for (auto kind : {ErrorKind::invalid_request, ErrorKind::tls, ErrorKind::too_large, ErrorKind::cancelled}) {
+  for (auto kind :
+       {ErrorKind::invalid_request, ErrorKind::tls, ErrorKind::too_large, ErrorKind::cancelled}) {
     BOOST_TEST(!is_retryable(kind));
   }
 }
@@ -460,8 +476,9 @@ BOOST_AUTO_TEST_CASE(parses_retry_after_seconds_only) {
 }
 
 BOOST_AUTO_TEST_CASE(backoff_is_random_below_a_doubling_capped_ceiling) {
-  RetryPolicy policy(RetryConfig{.max_attempts = 100, .initial_backoff = 1s, .max_backoff = 60s, .max_total = 24h},
-                     42);
+  RetryPolicy policy(
+      RetryConfig{.max_attempts = 100, .initial_backoff = 1s, .max_backoff = 60s, .max_total = 24h},
+      42);
   BOOST_TEST(policy.backoff_ceiling(1) == Duration(1s));
   BOOST_TEST(policy.backoff_ceiling(2) == Duration(2s));
   BOOST_TEST(policy.backoff_ceiling(6) == Duration(32s));
@@ -481,16 +498,19 @@ BOOST_AUTO_TEST_CASE(backoff_is_random_below_a_doubling_capped_ceiling) {
 }
 
 BOOST_AUTO_TEST_CASE(stops_after_max_attempts_or_max_total) {
-  RetryPolicy policy(RetryConfig{.max_attempts = 3, .initial_backoff = 1s, .max_backoff = 60s, .max_total = 10min});
+  RetryPolicy policy(RetryConfig{
+      .max_attempts = 3, .initial_backoff = 1s, .max_backoff = 60s, .max_total = 10min});
   BOOST_TEST(policy.next_delay(1, 0s).has_value());
   BOOST_TEST(policy.next_delay(2, 0s).has_value());
   BOOST_TEST(!policy.next_delay(3, 0s).has_value());
   BOOST_TEST(!policy.next_delay(1, 10min).has_value());
-  BOOST_TEST(!policy.next_delay(1, 9min + 59s, 2s).has_value());  // the sleep would end past the budget
+  BOOST_TEST(
+      !policy.next_delay(1, 9min + 59s, 2s).has_value());  // the sleep would end past the budget
 }
 
 BOOST_AUTO_TEST_CASE(retry_after_replaces_random_delay_within_cap) {
-  RetryPolicy policy(RetryConfig{.max_attempts = 10, .initial_backoff = 1s, .max_backoff = 60s, .max_total = 10min});
+  RetryPolicy policy(RetryConfig{
+      .max_attempts = 10, .initial_backoff = 1s, .max_backoff = 60s, .max_total = 10min});
   BOOST_TEST(policy.next_delay(1, 0s, Duration(5s)).value() == Duration(5s));
   BOOST_TEST(policy.next_delay(1, 0s, Duration(1h)).value() == Duration(60s));
   BOOST_TEST(policy.next_delay(1, 0s, Duration(0s)).value() == Duration(0s));
@@ -514,7 +534,8 @@ BOOST_AUTO_TEST_CASE(gunzip_decodes_within_limit) {
   BOOST_TEST(out == "abcd");
   BOOST_TEST((gunzip(gzip_text(text), text.size() - 1, out) == GunzipStatus::too_large));
   std::string packed = gzip_text(text);
-  BOOST_TEST((gunzip(packed.substr(0, packed.size() / 2), text.size(), out) == GunzipStatus::corrupt));
+  BOOST_TEST(
+      (gunzip(packed.substr(0, packed.size() / 2), text.size(), out) == GunzipStatus::corrupt));
   BOOST_TEST((gunzip("not gzip at all", 100, out) == GunzipStatus::corrupt));
   BOOST_TEST((gunzip("", 100, out) == GunzipStatus::corrupt));
 }
@@ -555,7 +576,9 @@ BOOST_AUTO_TEST_SUITE_END()
 BOOST_AUTO_TEST_SUITE(net_client)
 
 BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {
-  Harness h([](const ServerRequest& r, int i) { return ok(std::string(r.target()) + " #" + std::to_string(i)); });
+  Harness h([](const ServerRequest& r, int i) {
+    return ok(std::string(r.target()) + " #" + std::to_string(i));
+  });
   h.run([&]() -> asio::awaitable<void> {
     for (int i = 1; i <= 5; ++i) {
       auto result = co_await h.get("/o/" + std::to_string(i));
@@ -570,12 +593,14 @@ BOOST_AUTO_TEST_CASE(keep_alive_reuses_one_connection) {
   BOOST_TEST(h.client.stats().requests_ok == 5u);
   BOOST_TEST(h.client.stats().in_flight == 0);
   BOOST_TEST(std::string(h.server.seen[0][http::field::user_agent]) == "kettle/0.1");
-  BOOST_TEST(std::string(h.server.seen[0][http::field::host]) == "127.0.0.1:" + std::to_string(h.server.port()));
+  BOOST_TEST(std::string(h.server.seen[0][http::field::host]) ==
+             "127.0.0.1:" + std::to_string(h.server.port()));
 }
 
 BOOST_AUTO_TEST_CASE(post_sends_body_and_headers) {
   Harness h([](const ServerRequest& r, int) {
-    return ok(std::string(r.method_string()) + " " + std::string(r["Content-Type"]) + " " + r.body());
+    return ok(std::string(r.method_string()) + " " + std::string(r["Content-Type"]) + " " +
+              r.body());
   });
   h.run([&]() -> asio::awaitable<void> {
     Request request("POST", h.server.url("/insert"), R"({"rows":[]})");
@@ -595,7 +620,8 @@ BOOST_AUTO_TEST_CASE(post_sends_body_and_headers) {
 }
 
 BOOST_AUTO_TEST_CASE(connection_close_is_not_reused) {
-  Harness h([](const ServerRequest&, int) { return Reply{.body = "bye", .connection_close = true}; });
+  Harness h(
+      [](const ServerRequest&, int) { return Reply{.body = "bye", .connection_close = true}; });
   h.run([&]() -> asio::awaitable<void> {
     for (int i = 0; i < 3; ++i) BOOST_TEST((co_await h.get("/x")).value().body == "bye");
   });
@@ -650,7 +676,8 @@ BOOST_AUTO_TEST_CASE(honours_retry_after_on_429) {
   // Random backoff here would be hours, past the total budget: only the
   // server's Retry-After: 1 lets the retry happen at all.
   Config config = quick_config();
-  config.retry = RetryConfig{.max_attempts = 3, .initial_backoff = 10000h, .max_backoff = 10000h, .max_total = 20s};
+  config.retry = RetryConfig{
+      .max_attempts = 3, .initial_backoff = 10000h, .max_backoff = 10000h, .max_total = 20s};
   Harness h(
       [](const ServerRequest&, int i) {
         if (i > 1) return ok("finally");
@@ -669,7 +696,8 @@ BOOST_AUTO_TEST_CASE(honours_retry_after_on_429) {
 
 BOOST_AUTO_TEST_CASE(without_retry_after_the_same_budget_gives_up) {
   Config config = quick_config();
-  config.retry = RetryConfig{.max_attempts = 3, .initial_backoff = 10000h, .max_backoff = 10000h, .max_total = 20s};
+  config.retry = RetryConfig{
+      .max_attempts = 3, .initial_backoff = 10000h, .max_backoff = 10000h, .max_total = 20s};
   Harness h([](const ServerRequest&, int) { return status(429); }, config);
   h.run([&]() -> asio::awaitable<void> {
     auto result = co_await h.get("/x");
@@ -713,7 +741,8 @@ BOOST_AUTO_TEST_CASE(attempt_deadline_bounds_a_slow_trickle) {
   // Headers arrive, then the body never completes: the attempt deadline ends it.
   Harness h(
       [](const ServerRequest&, int) {
-        return Reply{.action = Reply::Action::raw_hang, .raw = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"};
+        return Reply{.action = Reply::Action::raw_hang,
+                     .raw = "HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nabc"};
       },
       config);
   h.run([&]() -> asio::awaitable<void> {
@@ -729,7 +758,8 @@ BOOST_AUTO_TEST_CASE(stall_mid_body_times_out) {
   config.timeouts.body_idle = 200ms;
   Harness h(
       [](const ServerRequest&, int) {
-        return Reply{.action = Reply::Action::raw_hang, .raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart"};
+        return Reply{.action = Reply::Action::raw_hang,
+                     .raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npart"};
       },
       config);
   h.run([&]() -> asio::awaitable<void> {
@@ -743,7 +773,8 @@ BOOST_AUTO_TEST_CASE(stall_mid_body_times_out) {
 
 BOOST_AUTO_TEST_CASE(truncated_body_is_retried_then_reported) {
   Harness h([](const ServerRequest&, int) {
-    return Reply{.action = Reply::Action::raw_close, .raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"};
+    return Reply{.action = Reply::Action::raw_close,
+                 .raw = "HTTP/1.1 200 OK\r\nContent-Length: 100\r\n\r\npartial"};
   });
   h.run([&]() -> asio::awaitable<void> {
     auto result = co_await h.get("/x");
@@ -756,16 +787,21 @@ BOOST_AUTO_TEST_CASE(truncated_body_is_retried_then_reported) {
 
 BOOST_AUTO_TEST_CASE(truncation_then_success) {
   Harness h([](const ServerRequest&, int i) {
-    if (i == 1) return Reply{.action = Reply::Action::raw_close, .raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab"};
+    if (i == 1)
+      return Reply{.action = Reply::Action::raw_close,
+                   .raw = "HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\nab"};
     return ok("abcdefghi");
   });
-  h.run([&]() -> asio::awaitable<void> { BOOST_TEST((co_await h.get("/x")).value().body == "abcdefghi"); });
+  h.run([&]() -> asio::awaitable<void> {
+    BOOST_TEST((co_await h.get("/x")).value().body == "abcdefghi");
+  });
   BOOST_TEST(h.server.requests == 2);
 }
 
 BOOST_AUTO_TEST_CASE(malformed_response_is_a_protocol_error) {
   Harness h([](const ServerRequest&, int) {
-    return Reply{.action = Reply::Action::raw_close, .raw = "HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\nx"};
+    return Reply{.action = Reply::Action::raw_close,
+                 .raw = "HTTP/1.1 200 OK\r\nContent-Length: nope\r\n\r\nx"};
   });
   h.run([&]() -> asio::awaitable<void> {
     auto result = co_await h.get("/x");
@@ -775,8 +811,11 @@ BOOST_AUTO_TEST_CASE(malformed_response_is_a_protocol_error) {
 }
 
 BOOST_AUTO_TEST_CASE(reset_connection_is_retried) {
-  Harness h([](const ServerRequest&, int i) { return i == 1 ? Reply{.action = Reply::Action::reset} : ok("ok"); });
-  h.run([&]() -> asio::awaitable<void> { BOOST_TEST((co_await h.get("/x")).value().body == "ok"); });
+  Harness h([](const ServerRequest&, int i) {
+    return i == 1 ? Reply{.action = Reply::Action::reset} : ok("ok");
+  });
+  h.run(
+      [&]() -> asio::awaitable<void> { BOOST_TEST((co_await h.get("/x")).value().body == "ok"); });
   BOOST_TEST(h.server.requests == 2);
   BOOST_TEST(h.client.stats().retries == 1u);
 }
@@ -888,7 +927,8 @@ BOOST_AUTO_TEST_CASE(per_host_connection_cap_is_respected) {
 
 BOOST_AUTO_TEST_CASE(weird_object_names_arrive_intact) {
   Harness h([](const ServerRequest& r, int) { return ok(std::string(r.target())); });
-  const std::vector<std::string> names = {"logs/a b/c.txt", "pr#12?x=1", "100%/done", "\xC3\xBC\xE2\x9C\x93/+&="};
+  const std::vector<std::string> names = {"logs/a b/c.txt", "pr#12?x=1", "100%/done",
+                                          "\xC3\xBC\xE2\x9C\x93/+&="};
   h.run([&]() -> asio::awaitable<void> {
     for (const auto& name : names) {
       std::string target = "/storage/v1/b/bucket/o/" + encode_path_segment(name) +
@@ -897,8 +937,9 @@ BOOST_AUTO_TEST_CASE(weird_object_names_arrive_intact) {
       BOOST_REQUIRE(result);
       std::string received = result->body;
       auto query_at = received.find('?');
-      std::string segment = received.substr(std::string("/storage/v1/b/bucket/o/").size(),
-                                            query_at - std::string("/storage/v1/b/bucket/o/").size());
+      std::string segment =
+          received.substr(std::string("/storage/v1/b/bucket/o/").size(),
+                          query_at - std::string("/storage/v1/b/bucket/o/").size());
       BOOST_TEST(segment.find('/') == std::string::npos);
       BOOST_TEST(percent_decode(segment).value() == name);
       BOOST_TEST(received.substr(query_at) == "?alt=media&prefix=" + encode_query_value(name));
@@ -988,10 +1029,10 @@ BOOST_AUTO_TEST_CASE(hundreds_in_flight) {
   BOOST_TEST(h.server.requests == 300);
   BOOST_TEST(h.server.max_concurrent <= 150);
   BOOST_TEST(h.server.max_concurrent > 100);  // the bound allows hundreds, not a handful
-  BOOST_TEST(h.server.connections <= 150, "opened " << h.client.stats().connections_opened << " reused "
-                                                   << h.client.stats().connections_reused << " retries "
-                                                   << h.client.stats().retries << " attempts "
-                                                   << h.client.stats().attempts);
+  BOOST_TEST(h.server.connections <= 150,
+             "opened " << h.client.stats().connections_opened << " reused "
+                       << h.client.stats().connections_reused << " retries "
+                       << h.client.stats().retries << " attempts " << h.client.stats().attempts);
 }
 
 BOOST_AUTO_TEST_CASE(throwing_unauthorized_hook_is_an_error_not_a_hang) {
@@ -1052,12 +1093,15 @@ BOOST_AUTO_TEST_CASE(silent_peer_costs_at_most_the_phase_deadlines) {
         auto tls = co_await client.request(Request("https" + base + "/"));
         BOOST_REQUIRE(!tls);
         BOOST_TEST((tls.error().kind == ErrorKind::timeout));
-        BOOST_TEST(tls.error().message.find("TLS handshake") != std::string::npos, tls.error().message);
+        BOOST_TEST(tls.error().message.find("TLS handshake") != std::string::npos,
+                   tls.error().message);
         // Far more than the socket buffers hold: the write itself stalls.
-        auto upload = co_await client.request(Request("PUT", "http" + base + "/o", std::string(64 << 20, 'u')));
+        auto upload = co_await client.request(
+            Request("PUT", "http" + base + "/o", std::string(64 << 20, 'u')));
         BOOST_REQUIRE(!upload);
         BOOST_TEST((upload.error().kind == ErrorKind::timeout));
-        BOOST_TEST(upload.error().message.find("request write") != std::string::npos, upload.error().message);
+        BOOST_TEST(upload.error().message.find("request write") != std::string::npos,
+                   upload.error().message);
       },
       [&] {
         peer.stop();
@@ -1092,7 +1136,8 @@ BOOST_AUTO_TEST_CASE(refused_connection_is_a_connect_error) {
   run(
       ioc,
       [&]() -> asio::awaitable<void> {
-        auto result = co_await client.request(Request("http://127.0.0.1:" + std::to_string(port) + "/"));
+        auto result =
+            co_await client.request(Request("http://127.0.0.1:" + std::to_string(port) + "/"));
         BOOST_REQUIRE(!result);
         BOOST_TEST((result.error().kind == ErrorKind::connect));
         BOOST_TEST(result.error().attempts == 3);
@@ -1115,8 +1160,8 @@ Config tls_config() {
 
 BOOST_AUTO_TEST_CASE(trusted_certificate_by_name_and_address) {
   auto server_tls = Certificates::get().server_context("good");
-  Harness h([](const ServerRequest& r, int) { return ok("tls " + std::string(r.target())); }, tls_config(),
-            server_tls.get());
+  Harness h([](const ServerRequest& r, int) { return ok("tls " + std::string(r.target())); },
+            tls_config(), server_tls.get());
   h.run([&]() -> asio::awaitable<void> {
     auto by_name = co_await h.client.request(Request(h.server.url("/a", "localhost")));
     BOOST_REQUIRE_MESSAGE(by_name.has_value(), why(by_name));
@@ -1144,7 +1189,8 @@ BOOST_AUTO_TEST_CASE(ssl_cert_file_environment_is_honoured) {
 
 BOOST_AUTO_TEST_CASE(wrong_host_name_is_refused) {
   auto server_tls = Certificates::get().server_context("other");
-  Harness h([](const ServerRequest&, int) { return ok("must not be seen"); }, tls_config(), server_tls.get());
+  Harness h([](const ServerRequest&, int) { return ok("must not be seen"); }, tls_config(),
+            server_tls.get());
   h.run([&]() -> asio::awaitable<void> {
     for (auto host : {"localhost", "127.0.0.1"}) {
       auto result = co_await h.client.request(Request(h.server.url("/", host)));
@@ -1152,7 +1198,8 @@ BOOST_AUTO_TEST_CASE(wrong_host_name_is_refused) {
       BOOST_TEST((result.error().kind == ErrorKind::tls));
       BOOST_TEST(result.error().attempts == 1);  // not retried
       BOOST_TEST_MESSAGE(result.error().what());
-      BOOST_TEST(result.error().message.find("mismatch") != std::string::npos, result.error().message);
+      BOOST_TEST(result.error().message.find("mismatch") != std::string::npos,
+                 result.error().message);
     }
   });
   BOOST_TEST(h.server.requests == 0);
@@ -1160,13 +1207,15 @@ BOOST_AUTO_TEST_CASE(wrong_host_name_is_refused) {
 
 BOOST_AUTO_TEST_CASE(untrusted_certificate_is_refused) {
   auto server_tls = Certificates::get().server_context("self");
-  Harness h([](const ServerRequest&, int) { return ok("must not be seen"); }, tls_config(), server_tls.get());
+  Harness h([](const ServerRequest&, int) { return ok("must not be seen"); }, tls_config(),
+            server_tls.get());
   h.run([&]() -> asio::awaitable<void> {
     auto result = co_await h.client.request(Request(h.server.url("/", "localhost")));
     BOOST_REQUIRE(!result);
     BOOST_TEST((result.error().kind == ErrorKind::tls));
     BOOST_TEST_MESSAGE(result.error().what());
-    BOOST_TEST(result.error().message.find("certificate") != std::string::npos, result.error().message);
+    BOOST_TEST(result.error().message.find("certificate") != std::string::npos,
+               result.error().message);
   });
   BOOST_TEST(h.server.requests == 0);
 }

@@ -1,11 +1,11 @@
 // Every timeout and limit of the HTTP client, with its default.
 #pragma once
 
-#include "kettle/net/retry.hpp"
-
 #include <chrono>
 #include <cstddef>
 #include <string>
+
+#include "kettle/net/retry.hpp"
 
 namespace kettle::net {
 
@@ -21,17 +21,19 @@ struct Timeouts {
 };
 
 struct Config {
-  Timeouts timeouts;
-  RetryConfig retry;
-  std::size_t body_limit = std::size_t{256} << 20;  // bytes, after gzip decoding too
-  std::size_t header_limit = std::size_t{64} << 10; // bytes of the response header block
-  std::size_t max_in_flight = 64;                   // attempts on the wire at once (--threads)
-  std::size_t max_connections_per_host = 256;       // open connections to one scheme+host+port
-  std::size_t max_idle_per_host = 64;               // idle connections kept per host (more while
-                                                    // requests queue for a slot)
-  Duration idle_timeout = std::chrono::seconds(50); // idle connections older than this are closed
-                                                    // (Google front ends drop them after ~60 s)
-  std::string ca_file;  // extra PEM trust anchors besides the system store (SSL_CERT_FILE honoured)
+  Timeouts timeouts{};
+  RetryConfig retry{};
+  std::size_t body_limit = std::size_t{256} << 20;   // bytes, after gzip decoding too
+  std::size_t header_limit = std::size_t{64} << 10;  // bytes of the response header block
+  std::size_t max_in_flight = 64;                    // attempts on the wire at once (--threads)
+  std::size_t max_connections_per_host = 0;          // open connections to one scheme+host+port;
+                                                     // 0: no cap but max_in_flight
+  std::size_t max_idle_per_host = 64;                // idle connections kept per host (more while
+                                                     // requests queue for a slot)
+  Duration idle_timeout = std::chrono::seconds(50);  // idle connections older than this are closed
+                                                     // (Google front ends drop them after ~60 s)
+  // Extra PEM trust anchors besides the system store (which honours SSL_CERT_FILE).
+  std::string ca_file{};
   std::string user_agent = "kettle/0.1";
 };
 

@@ -3,16 +3,15 @@
 // deadlines on every phase, retries with backoff, and a stop switch.
 #pragma once
 
+#include <atomic>
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/awaitable.hpp>
+#include <cstdint>
+#include <memory>
+
 #include "kettle/net/config.hpp"
 #include "kettle/net/error.hpp"
 #include "kettle/net/message.hpp"
-
-#include <boost/asio/any_io_executor.hpp>
-#include <boost/asio/awaitable.hpp>
-
-#include <atomic>
-#include <cstdint>
-#include <memory>
 
 namespace kettle::net {
 

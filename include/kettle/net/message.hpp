@@ -2,10 +2,7 @@
 // stay cheap to compile).
 #pragma once
 
-#include "kettle/net/retry.hpp"
-
 #include <boost/asio/awaitable.hpp>
-
 #include <cstddef>
 #include <functional>
 #include <optional>
@@ -13,6 +10,8 @@
 #include <string_view>
 #include <utility>
 #include <vector>
+
+#include "kettle/net/retry.hpp"
 
 namespace kettle::net {
 
@@ -44,7 +43,7 @@ struct RequestOptions {
   std::optional<Duration> body_idle_timeout{};
   std::optional<Duration> total_timeout{};
   std::optional<RetryConfig> retry{};  // e.g. {.max_attempts = 1} for no retries
-  bool accept_gzip = false;          // send Accept-Encoding: gzip (the body is decoded anyway)
+  bool accept_gzip = false;            // send Accept-Encoding: gzip (the body is decoded anyway)
 };
 
 struct Request;

@@ -1,23 +1,23 @@
 // When to retry an HTTP request and how long to wait: pure, no I/O.
 #pragma once
 
-#include "kettle/net/error.hpp"
-
 #include <chrono>
 #include <cstdint>
 #include <optional>
 #include <random>
 #include <string_view>
 
+#include "kettle/net/error.hpp"
+
 namespace kettle::net {
 
 using Duration = std::chrono::steady_clock::duration;
 
 struct RetryConfig {
-  int max_attempts = 10;                                // attempts in all, the first included
-  Duration initial_backoff = std::chrono::seconds(1);   // ceiling of the first sleep
-  Duration max_backoff = std::chrono::seconds(60);      // ceiling of any sleep, Retry-After too
-  Duration max_total = std::chrono::minutes(10);        // no sleep ends later than this after the start
+  int max_attempts = 10;                               // attempts in all, the first included
+  Duration initial_backoff = std::chrono::seconds(1);  // ceiling of the first sleep
+  Duration max_backoff = std::chrono::seconds(60);     // ceiling of any sleep, Retry-After too
+  Duration max_total = std::chrono::minutes(10);  // no sleep ends later than this after the start
 };
 
 // 408, 429 and 5xx: the server may answer differently next time.
