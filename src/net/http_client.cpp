@@ -205,9 +205,12 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
       ++stats.connections_opened;
     }
     auto exchange = co_await connection->exchange(request, url, limits, deadline);
-    if (!exchange.response && exchange.nothing_received && connection->reused && !fresh_only) {
-      // The server closed the idle connection as we reused it; the request
-      // never reached it, so resend at once on a new connection.
+    bool stale = !exchange.response && exchange.nothing_received &&
+                 exchange.response.error().kind == ErrorKind::reset;
+    if (stale && connection->reused && !fresh_only) {
+      // The server closed the idle connection as we reused it (a reset or EOF,
+      // not a timeout); the request never got an answer, so resend at once on
+      // a new connection.
       KLOG(debug) << "stale pooled connection to " << url.origin() << ", resending on a new one";
       fresh_only = true;
       continue;

@@ -645,6 +645,41 @@ BOOST_AUTO_TEST_CASE(server_closing_idle_connections_is_harmless) {
   BOOST_TEST(h.client.stats().retries == 0u);
 }
 
+BOOST_AUTO_TEST_CASE(stale_pooled_connection_is_resent_on_a_new_one) {
+  Config config = quick_config();
+  config.retry.max_attempts = 1;  // the resend is not a retry
+  // The second request reaches the kept-alive connection, which closes unanswered.
+  Harness h(
+      [](const ServerRequest&, int i) {
+        return i == 2 ? Reply{.action = Reply::Action::raw_close} : ok(std::to_string(i));
+      },
+      config);
+  h.run([&]() -> asio::awaitable<void> {
+    BOOST_TEST((co_await h.get("/1")).value().body == "1");
+    auto second = co_await h.get("/2");
+    BOOST_REQUIRE_MESSAGE(second.has_value(), why(second));
+    BOOST_TEST(second->body == "3");
+  });
+  BOOST_TEST(h.server.connections == 2);
+  BOOST_TEST(h.client.stats().retries == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(timeout_on_pooled_connection_is_not_resent) {
+  Config config = quick_config();
+  config.timeouts.headers = 200ms;
+  config.retry.max_attempts = 1;
+  Harness h([](const ServerRequest&,
+               int i) { return i == 1 ? ok("first") : Reply{.action = Reply::Action::hang}; },
+            config);
+  h.run([&]() -> asio::awaitable<void> {
+    BOOST_TEST((co_await h.get("/1")).value().body == "first");
+    auto hung = co_await h.get("/2");
+    BOOST_REQUIRE(!hung);
+    BOOST_TEST((hung.error().kind == ErrorKind::timeout));
+  });
+  BOOST_TEST(h.server.requests == 2);  // one deadline spent, not two
+}
+
 BOOST_AUTO_TEST_CASE(retries_503_then_succeeds) {
   Harness h([](const ServerRequest&, int i) { return i == 1 ? status(503, "busy") : ok("done"); });
   h.run([&]() -> asio::awaitable<void> {

@@ -43,7 +43,9 @@ struct RequestOptions {
   std::optional<Duration> body_idle_timeout{};
   std::optional<Duration> total_timeout{};
   std::optional<RetryConfig> retry{};  // e.g. {.max_attempts = 1} for no retries
-  bool accept_gzip = false;            // send Accept-Encoding: gzip (the body is decoded anyway)
+  // Send Accept-Encoding: gzip. A gzip body is decoded either way, on the
+  // network thread: leave this off for large objects GCS can decode itself.
+  bool accept_gzip = false;
 };
 
 struct Request;
