@@ -1,6 +1,5 @@
 #include "connection.hpp"
 
-#include <openssl/err.h>
 #include <openssl/x509v3.h>
 #include <sys/socket.h>
 
@@ -115,14 +114,14 @@ bool has_line_break(std::string_view s) {
 }
 
 asio::awaitable<Result<tcp::resolver::results_type>> resolve(const Url& url, const Phase& phase) {
-  auto executor = co_await asio::this_coro::executor;
-  tcp::resolver resolver(executor);
   if (is_ip_literal(url.host)) {
     // No resolver thread for literal addresses.
     co_return tcp::resolver::results_type::create(
         tcp::endpoint(asio::ip::make_address(url.host), url.port), url.host,
         std::to_string(url.port));
   }
+  auto executor = co_await asio::this_coro::executor;
+  tcp::resolver resolver(executor);
   asio::steady_timer timer(executor, phase.deadline);
   // getaddrinfo has no timeout of its own: race it against the phase deadline.
   auto outcome = co_await (resolver.async_resolve(url.host, std::to_string(url.port), use_tuple) ||
