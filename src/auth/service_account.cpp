@@ -1,0 +1,139 @@
+#include "kettle/auth/service_account.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+#include <cerrno>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+
+#include "kettle/auth/token_cache.hpp"
+#include "kettle/auth/token_response.hpp"
+#include "kettle/net/url.hpp"
+
+namespace kettle::auth {
+
+namespace asio = boost::asio;
+namespace json = boost::json;
+
+namespace {
+
+constexpr std::size_t kKeyFileLimit = 1 << 20;  // real key files are ~2.4 KB; refuse junk
+constexpr std::string_view kJwtBearerForm =
+    "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=";
+constexpr std::string_view kKeyAdvice = "; create a new JSON key for the service account";
+
+SetupError key_error(const std::string& origin, const std::string& what) {
+  return SetupError{"service-account key file " + origin + ": " + what + std::string(kKeyAdvice)};
+}
+
+// A string field; nullopt when absent, empty or not a string.
+std::optional<std::string> string_field(const json::object& object, std::string_view key) {
+  const json::value* v = object.if_contains(key);
+  if (!v || !v->is_string() || v->as_string().empty()) return std::nullopt;
+  return std::string(v->as_string());
+}
+
+class ServiceAccountFetcher final : public TokenFetcher {
+ public:
+  ServiceAccountFetcher(net::HttpClient& client, ServiceAccountKey key, Config config)
+      : client_(client), key_(std::move(key)), config_(std::move(config)) {}
+
+  asio::awaitable<net::Result<AccessToken>> fetch() override {
+    auto assertion = make_service_account_assertion(key_, config_);
+    if (!assertion)
+      co_return net::Error{.kind = net::ErrorKind::invalid_request,
+                           .status = 0,
+                           .url = key_.token_uri,
+                           .message = "cannot sign the JWT with the private key of " + key_.origin,
+                           .attempts = 0};
+    net::Request request("POST", key_.token_uri);
+    request.headers.set("Content-Type", "application/x-www-form-urlencoded");
+    request.headers.set("Accept", "application/json");
+    // base64url and '.' need no form encoding.
+    request.body = std::string(kJwtBearerForm) + *assertion;
+    request.options.total_timeout = config_.token_timeout;
+    request.options.retry = net::RetryConfig{.max_attempts = config_.token_attempts};
+    auto response = co_await client_.request(std::move(request));
+    if (!response) co_return response.error();
+    co_return parse_token_response(*response, key_.token_uri, now(config_),
+                                   config_.default_lifetime);
+  }
+
+  std::string description() const override {
+    return "service account " + key_.client_email + " (key file " + key_.origin + ")";
+  }
+
+ private:
+  net::HttpClient& client_;
+  ServiceAccountKey key_;
+  Config config_;
+};
+
+}  // namespace
+
+SetupResult<ServiceAccountKey> parse_service_account_key(std::string_view text,
+                                                         const std::string& origin) {
+  boost::system::error_code ec;
+  json::value value = json::parse(text, ec);
+  if (ec) return key_error(origin, "not valid JSON (" + ec.message() + ")");
+  if (!value.is_object()) return key_error(origin, "not a JSON object");
+  const json::object& object = value.as_object();
+
+  auto type = string_field(object, "type");
+  if (!type) return key_error(origin, "no \"type\" field");
+  if (*type != "service_account")
+    return key_error(origin,
+                     "type is \"" + *type + "\", only \"service_account\" keys are supported");
+
+  ServiceAccountKey key;
+  key.origin = origin;
+  auto email = string_field(object, "client_email");
+  if (!email) return key_error(origin, "no \"client_email\" field");
+  key.client_email = *email;
+  auto pem = string_field(object, "private_key");
+  if (!pem) return key_error(origin, "no \"private_key\" field");
+  auto signer = RsaSigner::from_pem(*pem);
+  if (!signer) return key_error(origin, "\"private_key\" is not a PEM RSA private key");
+  key.signer = std::move(*signer);
+  key.private_key_id = string_field(object, "private_key_id").value_or("");
+  key.project_id = string_field(object, "project_id").value_or("");
+  key.token_uri = string_field(object, "token_uri").value_or(std::string(kDefaultTokenUri));
+  if (!net::Url::parse(key.token_uri))
+    return key_error(origin, "\"token_uri\" " + key.token_uri + " is not an http(s) URL");
+  return key;
+}
+
+SetupResult<ServiceAccountKey> load_service_account_key(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) return key_error(path, "is a directory, not a file");
+  std::ifstream file(path, std::ios::binary);
+  if (!file) return key_error(path, std::string("cannot open: ") + std::strerror(errno));
+  std::string text(kKeyFileLimit + 1, '\0');
+  file.read(text.data(), static_cast<std::streamsize>(text.size()));
+  if (file.bad()) return key_error(path, "cannot read");
+  text.resize(static_cast<std::size_t>(file.gcount()));
+  if (text.size() > kKeyFileLimit)
+    return key_error(path,
+                     "larger than " + std::to_string(kKeyFileLimit) + " bytes, not a key file");
+  return parse_service_account_key(text, path);
+}
+
+std::optional<std::string> make_service_account_assertion(const ServiceAccountKey& key,
+                                                          const Config& config) {
+  return make_jwt_assertion(key.signer, key.private_key_id,
+                            JwtClaims{.issuer = key.client_email,
+                                      .scope = config.scope,
+                                      .audience = key.token_uri,
+                                      .issued_at = now(config),
+                                      .lifetime = config.assertion_lifetime});
+}
+
+std::shared_ptr<Credentials> make_service_account_credentials(net::HttpClient& client,
+                                                              ServiceAccountKey key,
+                                                              Config config) {
+  auto fetcher = std::make_unique<ServiceAccountFetcher>(client, std::move(key), config);
+  return std::make_shared<CachedCredentials>(std::move(fetcher), std::move(config));
+}
+
+}  // namespace kettle::auth
