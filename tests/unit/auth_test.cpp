@@ -167,11 +167,14 @@ class FakeGcp {
     args.insert(args.end(), extra_args.begin(), extra_args.end());
     spawn(args);
   }
-  ~FakeGcp() {
+  ~FakeGcp() { stop(); }
+  // Ends the server: its port then refuses connections.
+  void stop() {
     if (pid_ > 0) {
       ::kill(pid_, SIGTERM);
       int status = 0;
       ::waitpid(pid_, &status, 0);
+      pid_ = -1;
     }
   }
   FakeGcp(const FakeGcp&) = delete;
@@ -641,6 +644,33 @@ BOOST_AUTO_TEST_CASE(token_is_refreshed_when_it_expires) {
     auto response = co_await get_with(client, credentials, fake.object_url());
     BOOST_REQUIRE(response.has_value());
     BOOST_TEST(response->status == 200);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_failed_early_refresh_keeps_the_unexpired_token) {
+  FakeGcp fake;
+  ManualClock clock;
+  auth::Config config = test_config();
+  config.clock = clock.function();
+  config.token_attempts = 1;
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    auto key = auth::load_service_account_key(fake.write_key_file().string());
+    BOOST_REQUIRE(key.has_value());
+    auto credentials = auth::make_service_account_credentials(client, std::move(*key), config);
+    std::string token = co_await bearer_of(*credentials);
+    fake.stop();  // the token endpoint is gone from now on
+
+    clock.now += 3400s;  // past the refresh time (expiry - 5 min), before expiry
+    auto kept = co_await credentials->authorization();
+    BOOST_REQUIRE(kept.has_value());
+    BOOST_TEST(kept->value_or("") == token);
+
+    clock.now += 300s;  // expired: nothing left to fall back on
+    auto expired = co_await credentials->authorization();
+    BOOST_REQUIRE(!expired.has_value());
+    BOOST_TEST((expired.error().kind == net::ErrorKind::connect));
   });
 }
 
