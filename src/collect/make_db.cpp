@@ -90,6 +90,7 @@ class Collector {
         // Two requests per build (started + finished): twice the slots keeps
         // every allowed request busy.
         build_slots_(io.get_executor(), std::max<size_t>(2, 2 * opt.threads)),
+        job_slots_(io.get_executor(), std::max<size_t>(4, opt.threads / 4)),
         tasks_(io.get_executor()) {}
 
   awaitable<void> run() {
@@ -202,11 +203,16 @@ class Collector {
       jobs.push_back(job);
     }
     KLOG(info) << bucket.url << ": " << jobs.size() << " jobs (" << excluded << " excluded)";
-    // Jobs are walked one after another; their builds are fetched concurrently.
+    jobs_total_ += jobs.size();
+    // Several jobs are walked at once (each starts with a latest-build.txt read
+    // or a listing); the walkers share the build slots.
     for (const auto& job : jobs) {
       if (stopping_) break;
-      co_await walk_job(bucket, *gs, job);
-      ++jobs_done_;
+      auto permit = co_await job_slots_.acquire();
+      spawn(std::move(permit), [this, &bucket, gs = *gs, job]() -> awaitable<void> {
+        co_await walk_job(bucket, gs, job);
+        ++jobs_done_;
+      });
     }
   }
 
@@ -325,6 +331,7 @@ class Collector {
 
  public:
   uint64_t jobs_done_ = 0;
+  uint64_t jobs_total_ = 0;
 
  private:
   asio::io_context& io_;
@@ -336,6 +343,7 @@ class Collector {
   asio::thread_pool& cpu_;
   int64_t now_;
   net::AsyncSemaphore build_slots_;
+  net::AsyncSemaphore job_slots_;  // jobs being walked at once
   WaitGroup tasks_;
   bool stopping_ = false;
   MakeDbResult result_;
@@ -353,11 +361,17 @@ awaitable<void> report_progress(asio::steady_timer& timer, Collector& c, const n
     const auto& s = http.stats();
     auto& r = c.result();
     char line[256];
+    std::string eta = "?";
+    if (c.jobs_done_ > 0 && c.jobs_done_ < c.jobs_total_) {
+      eta = std::to_string(static_cast<long long>(secs * static_cast<double>(c.jobs_total_ - c.jobs_done_) /
+                                                  static_cast<double>(c.jobs_done_))) + "s";
+    }
     std::snprintf(line, sizeof line,
-                  "builds fetched %llu (%.0f/s), JUnit builds %llu, jobs walked %llu, requests in flight %lld, "
-                  "retries %llu, errors %llu, writes queued %zu",
+                  "builds fetched %llu (%.0f/s), JUnit builds %llu, jobs walked %llu/%llu (ETA %s), "
+                  "requests in flight %lld, retries %llu, errors %llu, writes queued %zu",
                   static_cast<unsigned long long>(r.builds_fetched), secs > 0 ? r.builds_fetched / secs : 0.0,
                   static_cast<unsigned long long>(r.junit_builds), static_cast<unsigned long long>(c.jobs_done_),
+                  static_cast<unsigned long long>(c.jobs_total_), eta.c_str(),
                   static_cast<long long>(s.in_flight.load()), static_cast<unsigned long long>(s.retries.load()),
                   static_cast<unsigned long long>(r.errors), writer.queued());
     KLOG(info) << line;
