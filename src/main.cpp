@@ -130,7 +130,9 @@ int make_db(const std::vector<std::string>& words) {
     opt.http.retry.max_attempts = static_cast<int>(*n);
   }
   auto result = kettle::collect::run_make_db(opt);
-  return 0;
+  // Single builds that failed are retried by the next run; a failed listing
+  // means whole jobs or buckets were not seen.
+  return result.listing_errors > 0 ? 1 : 0;
 }
 
 const char* kUsage =

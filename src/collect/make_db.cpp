@@ -31,8 +31,11 @@ using namespace asio::experimental::awaitable_operators;
 namespace {
 
 // PR builds are found through pointer objects in this one place (SPEC §2.1).
-constexpr const char* kPrBucket = "kubernetes-ci-logs";
-constexpr const char* kPrDirectory = "pr-logs/directory/";
+// std::string, not char*: arguments to co_await calls must not be temporaries (g++ 12).
+const std::string kPrBucket = "kubernetes-ci-logs";
+const std::string kPrDirectory = "pr-logs/directory/";
+const std::string kNoDelimiter;
+const std::string kDirDelimiter = "/";
 
 int64_t system_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -138,7 +141,7 @@ class Collector {
   awaitable<void> collect_pr_builds() {
     std::map<std::string, int64_t> per_job;
     std::vector<std::string> pointers;
-    auto listed = co_await gcs_.list(kPrBucket, kPrDirectory, "", [&](gcs::ListPage&& page) {
+    std::function<bool(gcs::ListPage&&)> on_page = [&](gcs::ListPage&& page) {
       for (auto& name : page.names) {
         auto pointer = parse_pointer_name(name);
         if (!pointer) continue;
@@ -148,9 +151,11 @@ class Collector {
         pointers.push_back(std::move(name));
       }
       return !stopping_;
-    });
+    };
+    auto listed = co_await gcs_.list(kPrBucket, kPrDirectory, kNoDelimiter, on_page);
     if (!listed) {
       ++result_.errors;
+      ++result_.listing_errors;
       KLOG(error) << "cannot list PR builds: " << listed.error().what();
       co_return;
     }
@@ -189,6 +194,7 @@ class Collector {
     auto dirs = co_await gcs_.list_dirs(gs->bucket, gs->name);
     if (!dirs) {
       ++result_.errors;
+      ++result_.listing_errors;
       KLOG(error) << "cannot list jobs of " << bucket.url << ": " << dirs.error().what();
       co_return;
     }
@@ -219,7 +225,8 @@ class Collector {
   awaitable<Candidates> job_candidates(const config::Bucket& bucket, const gcs::GsPath& gs, const std::string& job) {
     const std::string job_prefix = gs.name + job + "/";
     if (bucket.sequential) {
-      auto latest = co_await gcs_.read(gs.bucket, job_prefix + "latest-build.txt");
+      const std::string latest_name = job_prefix + "latest-build.txt";
+      auto latest = co_await gcs_.read(gs.bucket, latest_name);
       if (latest && *latest) {
         if (auto n = parse_latest_build(**latest)) co_return sequential_candidates(*n, opt_.build_limit);
       }
@@ -227,6 +234,7 @@ class Collector {
     auto dirs = co_await gcs_.list_dirs(gs.bucket, job_prefix);
     if (!dirs) {
       ++result_.errors;
+      ++result_.listing_errors;
       KLOG(error) << "cannot list builds of " << bucket.url << job << ": " << dirs.error().what();
       co_return Candidates{};
     }
@@ -253,8 +261,9 @@ class Collector {
     auto gs = gcs::GsPath::parse(path);
     if (!gs) co_return;
     const std::string dir = gs->name + "/";
-    auto [started, finished] =
-        co_await (gcs_.read(gs->bucket, dir + "started.json") && gcs_.read(gs->bucket, dir + "finished.json"));
+    const std::string started_name = dir + "started.json";
+    const std::string finished_name = dir + "finished.json";
+    auto [started, finished] = co_await (gcs_.read(gs->bucket, started_name) && gcs_.read(gs->bucket, finished_name));
     if (!started || !finished) {
       ++result_.errors;
       const auto& err = !started ? started.error() : finished.error();
@@ -298,11 +307,12 @@ class Collector {
     if (!gs) co_return;
     const std::string artifacts = gs->name + "/artifacts/";
     std::vector<std::string> names;
-    auto listed = co_await gcs_.list(gs->bucket, artifacts, "/", [&](gcs::ListPage&& page) {
+    std::function<bool(gcs::ListPage&&)> on_page = [&](gcs::ListPage&& page) {
       for (auto& n : page.names)
         if (is_junit_artifact(artifacts, n)) names.push_back(std::move(n));
       return true;
-    });
+    };
+    auto listed = co_await gcs_.list(gs->bucket, artifacts, kDirDelimiter, on_page);
     if (!listed) {
       ++result_.errors;
       KLOG(error) << "cannot list JUnit of " << path << " (a later run retries): " << listed.error().what();
@@ -407,7 +417,11 @@ MakeDbResult run_make_db(const MakeDbOptions& opt) {
       io,
       [&]() -> awaitable<void> {
         if (!endpoint.emulator) {
-          auto made = co_await auth::make_default_credentials(http, auth::process_environment());
+          // Named arguments, no temporaries (not even a defaulted `= {}`):
+          // g++ 12 destroys temporaries of a co_await expression twice.
+          auth::Environment env = auth::process_environment();
+          auth::Config auth_config;
+          auto made = co_await auth::make_default_credentials(http, env, auth_config);
           if (!made) throw auth::SetupException(made.error());
           credentials = *made;
         }

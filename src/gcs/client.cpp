@@ -105,10 +105,13 @@ boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket
 boost::asio::awaitable<net::Result<std::vector<std::string>>> Client::list_dirs(const std::string& bucket,
                                                                                 const std::string& prefix) {
   std::vector<std::string> dirs;
-  auto r = co_await list(bucket, prefix, "/", [&dirs](ListPage&& page) {
+  // Named arguments: no temporaries inside a co_await expression (g++ 12).
+  const std::string delimiter = "/";
+  std::function<bool(ListPage&&)> on_page = [&dirs](ListPage&& page) {
     for (auto& p : page.prefixes) dirs.push_back(std::move(p));
     return true;
-  });
+  };
+  auto r = co_await list(bucket, prefix, delimiter, on_page);
   if (!r) co_return r.error();
   co_return dirs;
 }

@@ -103,5 +103,40 @@ start_fake
 make_db term.db 2>/dev/null
 check "a rerun after SIGTERM completes the database" OK "$(oracle_ok term.db)"
 
+# Service-account credentials against a fake that requires a token.
+openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
+openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
+start_fake --require-auth --sa-public-key sa.pub --token-ttl 3600
+base=http://$STORAGE_EMULATOR_HOST
+python3 - "$base" <<'PY'
+import json, sys
+json.dump({"type": "service_account", "client_email": "kettle@test.iam.gserviceaccount.com",
+           "private_key_id": "k1", "private_key": open("sa.key").read(),
+           "token_uri": sys.argv[1] + "/token"}, open("sa.json", "w"))
+PY
+(unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=$base GOOGLE_APPLICATION_CREDENTIALS=$work/sa.json
+ make_db auth.db 2>auth.log); check "make-db with a service-account key exits 0" 0 $?
+check "with credentials the database equals the oracle" OK "$(oracle_ok auth.db)"
+grep -q "BEGIN PRIVATE KEY\|Bearer " auth.log; check "no secret in the log" 1 $?
+(unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=$base
+ make_db anon.db 2>anon.log); check "anonymous against a fake requiring auth exits 1" 1 $?
+
+# TLS: a test CA trusted through SSL_CERT_FILE; wrong host name refused.
+openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -subj /CN=kettle-test-ca 2>/dev/null
+openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
+printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
+openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
+start_fake --tls-cert server.pem --tls-key server.key
+port=${STORAGE_EMULATOR_HOST##*:}
+(unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=https://127.0.0.1:$port SSL_CERT_FILE=$work/ca.pem
+ make_db tls.db 2>tls.log); check "make-db over https with a trusted CA exits 0" 0 $?
+check "over https the database equals the oracle" OK "$(oracle_ok tls.db)"
+(unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=https://localhost:$port SSL_CERT_FILE=$work/ca.pem
+ make_db tls_wrong.db --max-attempts 2 2>tls_wrong.log); check "a wrong host name exits 1" 1 $?
+grep -qi "tls" tls_wrong.log; check "a wrong host name is a TLS error in the log" 0 $?
+(unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=https://127.0.0.1:$port
+ make_db tls_untrusted.db --max-attempts 2 2>tls_untrusted.log); check "an untrusted certificate exits 1" 1 $?
+grep -qi "certificate\|tls" tls_untrusted.log; check "an untrusted certificate is named in the log" 0 $?
+
 echo "make-db end-to-end checks failed: $failures"
 exit $((failures > 0))

@@ -28,6 +28,7 @@ struct MakeDbResult {
   uint64_t junit_builds = 0;     // builds whose JUnit was stored
   uint64_t junit_files = 0;
   uint64_t errors = 0;           // builds or listings given up after retries
+  uint64_t listing_errors = 0;   // of those, listings: what exists is unknown (exit 1)
   bool interrupted = false;      // stopped by SIGTERM/SIGINT
 };
 
