@@ -2,7 +2,6 @@
 
 #include <fcntl.h>
 #include <unistd.h>
-#include <zlib.h>
 
 #include <array>
 #include <cerrno>
@@ -220,48 +219,6 @@ class UringFileSink final : public OutputSink {
 };
 #endif
 
-class GzipSink final : public OutputSink {
- public:
-  GzipSink(std::unique_ptr<OutputSink> inner, int level) : inner_(std::move(inner)) {
-    // windowBits 15 + 16 selects the gzip wrapper.
-    if (deflateInit2(&z_, level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
-      throw OutputError("cannot initialise gzip compression");
-    out_.resize(kBufferSize);
-  }
-  ~GzipSink() override { deflateEnd(&z_); }
-  void write(std::string_view data) override {
-    bytes_ += data.size();
-    z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(data.data()));
-    z_.avail_in = static_cast<uInt>(data.size());
-    pump(Z_NO_FLUSH);
-  }
-  void finish() override {
-    z_.next_in = nullptr;
-    z_.avail_in = 0;
-    pump(Z_FINISH);
-    inner_->finish();
-  }
-  uint64_t bytes_written() const override { return bytes_; }
-
- private:
-  void pump(int flush) {
-    for (;;) {
-      z_.next_out = reinterpret_cast<Bytef*>(out_.data());
-      z_.avail_out = static_cast<uInt>(out_.size());
-      int rc = deflate(&z_, flush);
-      if (rc == Z_STREAM_ERROR) throw OutputError("gzip compression failed");
-      size_t produced = out_.size() - z_.avail_out;
-      if (produced > 0) inner_->write(std::string_view(out_.data(), produced));
-      if (flush == Z_FINISH ? rc == Z_STREAM_END : (z_.avail_in == 0 && z_.avail_out != 0)) return;
-    }
-  }
-
-  std::unique_ptr<OutputSink> inner_;
-  z_stream z_{};
-  std::string out_;
-  uint64_t bytes_ = 0;
-};
-
 FileBackend detect_backend() {
 #if KETTLE_HAVE_LIBURING
   const char* off = std::getenv("KETTLE_NO_IO_URING");
@@ -297,10 +254,6 @@ std::unique_ptr<OutputSink> open_file_sink(const std::string& path, FileBackend 
   (void)backend;
 #endif
   return std::make_unique<PosixFileSink>(path);
-}
-
-std::unique_ptr<OutputSink> make_gzip_sink(std::unique_ptr<OutputSink> inner, int level) {
-  return std::make_unique<GzipSink>(std::move(inner), level);
 }
 
 }  // namespace kettle::emit

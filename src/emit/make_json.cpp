@@ -5,6 +5,7 @@
 
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/file_sink.hpp"
+#include "kettle/emit/gzip_chunks.hpp"
 #include "kettle/emit/row_pipeline.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/obs/progress.hpp"

@@ -5,8 +5,10 @@
 #include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "kettle/emit/file_sink.hpp"
+#include "kettle/emit/gzip_chunks.hpp"
 
 namespace fs = std::filesystem;
 using namespace kettle::emit;
@@ -93,13 +95,40 @@ BOOST_AUTO_TEST_CASE(abandoned_output_leaves_no_file) {
   BOOST_TEST(!fs::exists(out.string() + ".tmp"));
 }
 
-BOOST_AUTO_TEST_CASE(gzip_round_trip) {
+BOOST_AUTO_TEST_CASE(gzip_from_independently_deflated_chunks) {
   TempDir dir;
   const std::string text = sample_text();
   fs::path out = dir.path / "rows.json.gz";
-  auto sink = make_gzip_sink(open_file_sink(out.string(), probe_file_backend()));
+  auto sink = open_file_sink(out.string(), probe_file_backend());
+  GzipAssembler gzip(*sink);
+  // Lines deflated on different threads, joined in order.
+  std::vector<std::string> lines;
+  for (size_t pos = 0; pos < text.size();) {
+    size_t end = text.find('\n', pos) + 1;
+    lines.push_back(text.substr(pos, end - pos));
+    pos = end;
+  }
+  std::vector<DeflatedChunk> chunks(lines.size());
+  std::thread other([&] {
+    for (size_t i = 0; i < lines.size(); i += 2) chunks[i] = deflate_chunk(lines[i]);
+  });
+  for (size_t i = 1; i < lines.size(); i += 2) chunks[i] = deflate_chunk(lines[i]);
+  other.join();
+  chunks.push_back(deflate_chunk(""));  // an empty chunk is harmless
+  for (const auto& c : chunks) gzip.add(c);
+  gzip.finish();
+  BOOST_TEST(gzip.uncompressed_bytes() == text.size());
+  BOOST_TEST(gunzip(read_file(out)) == text);
+}
+
+BOOST_AUTO_TEST_CASE(parallel_gzip_sink_round_trip) {
+  TempDir dir;
+  const std::string text = sample_text();
+  fs::path out = dir.path / "rows.json.gz";
+  auto sink = make_gzip_sink(open_file_sink(out.string(), probe_file_backend()), 6, 64 * 1024, 2);
   write_in_pieces(*sink, text);
   sink->finish();
+  BOOST_TEST(sink->bytes_written() == text.size());
   std::string gz = read_file(out);
   BOOST_TEST(gz.size() < text.size() / 3);
   BOOST_TEST(static_cast<unsigned char>(gz[0]) == 0x1f);

@@ -1,5 +1,5 @@
-// Where NDJSON goes: stdout, a file (io_uring when the kernel allows it, else
-// plain pwrite), optionally through gzip.
+// Where NDJSON goes: stdout or a file (io_uring when the kernel allows it,
+// else plain writes). gzip is assembled on top (gzip_chunks.hpp).
 #pragma once
 
 #include <memory>
@@ -37,7 +37,5 @@ FileBackend probe_file_backend();
 std::unique_ptr<OutputSink> open_stdout_sink();
 // Writes `path` + ".tmp" and renames it to `path` on finish().
 std::unique_ptr<OutputSink> open_file_sink(const std::string& path, FileBackend backend);
-// gzip (RFC 1952) over another sink.
-std::unique_ptr<OutputSink> make_gzip_sink(std::unique_ptr<OutputSink> inner, int level = 6);
 
 }  // namespace kettle::emit
