@@ -14,14 +14,13 @@
 
 #include "kettle/auth/default_credentials.hpp"
 #include "kettle/collect/db_writer.hpp"
+#include "kettle/collect/junit_download.hpp"
 #include "kettle/collect/planner.hpp"
 #include "kettle/config/buckets.hpp"
 #include "kettle/gcs/client.hpp"
-#include "kettle/junit/strip.hpp"
 #include "kettle/net/async_semaphore.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/rows/build_json.hpp"
-#include "kettle/store/zlib_codec.hpp"
 
 namespace kettle::collect {
 namespace asio = boost::asio;
@@ -35,7 +34,6 @@ namespace {
 const std::string kPrBucket = "kubernetes-ci-logs";
 const std::string kPrDirectory = "pr-logs/directory/";
 const std::string kNoDelimiter;
-const std::string kDirDelimiter = "/";
 
 int64_t system_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -50,12 +48,6 @@ std::string strip_slash(std::string s) {
 std::string last_segment(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
-}
-
-// What is stored of a JUnit file (SPEC §3.3, §4). A coroutine taking its
-// argument by value, so the text lives in the frame on the pool's thread.
-awaitable<std::string> strip_and_compress(std::string xml) {
-  co_return store::zlib_compress(junit::strip_output(xml));
 }
 
 // Counts tasks spawned and lets one coroutine wait until all are done.
@@ -303,40 +295,15 @@ class Collector {
   }
 
   awaitable<void> fetch_junit(int64_t id, std::string path) {
-    auto gs = gcs::GsPath::parse(path);
-    if (!gs) co_return;
-    const std::string artifacts = gs->name + "/artifacts/";
-    std::vector<std::string> names;
-    std::function<bool(gcs::ListPage&&)> on_page = [&](gcs::ListPage&& page) {
-      for (auto& n : page.names)
-        if (is_junit_artifact(artifacts, n)) names.push_back(std::move(n));
-      return true;
-    };
-    auto listed = co_await gcs_.list(gs->bucket, artifacts, kDirDelimiter, on_page);
-    if (!listed) {
+    auto write = co_await download_junit(gcs_, cpu_, id, path);
+    if (!write) {
       ++result_.errors;
-      KLOG(error) << "cannot list JUnit of " << path << " (a later run retries): " << listed.error().what();
+      KLOG(error) << "JUnit of " << path << " not collected (a later run retries): " << write.error().what();
       co_return;
     }
-    JunitWrite write;
-    write.build_id = id;
-    for (const auto& name : names) {
-      auto data = co_await gcs_.read(gs->bucket, name);
-      if (!data) {
-        ++result_.errors;
-        KLOG(error) << "cannot read gs://" << gs->bucket << "/" << name << " (a later run retries): "
-                    << data.error().what();
-        co_return;  // keep the mark: the whole build is tried again
-      }
-      if (!*data) continue;  // deleted since the listing
-      std::string file_path = "gs://" + gs->bucket + "/" + name;
-      // Stripping and compression are CPU work: off the network thread.
-      std::string blob = co_await asio::co_spawn(cpu_, strip_and_compress(std::move(**data)), asio::use_awaitable);
-      write.files.push_back({std::move(file_path), std::move(blob)});
-    }
     ++result_.junit_builds;
-    result_.junit_files += write.files.size();
-    writer_.write(std::move(write));
+    result_.junit_files += write->files.size();
+    writer_.write(std::move(*write));
   }
 
  public:
