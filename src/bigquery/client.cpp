@@ -104,6 +104,7 @@ struct Client::Upload {
   std::ifstream input;
   UploadProgress progress;
   Clock::time_point deadline;
+  std::string job_id{};
   std::string session_url{};  // where the chunks go (the start answer's Location)
 };
 
@@ -271,6 +272,7 @@ asio::awaitable<net::Result<LoadResult>> Client::load(TableRef table, std::strin
   auto session = co_await start_upload(table, options, total);
   if (!session) co_return session.error();
   upload.session_url = std::move(*session);
+  upload.job_id = options.job_id;
   auto job = co_await upload_file(upload);
   if (!job) co_return job.error();
   if (!job->done) {
@@ -336,8 +338,8 @@ asio::awaitable<net::Result<LoadResult>> Client::upload_file(Upload& upload) {
   std::string chunk_bytes;
   while (true) {
     if (Clock::now() >= upload.deadline) {
-      co_return deadline_error(session,
-                               "load of " + upload.path + " passed its deadline while uploading");
+      co_return deadline_error(session, "load job " + upload.job_id + " of " + upload.path +
+                                            " was not uploaded by its deadline");
     }
     auto chunk = upload.progress.next_chunk();
     chunk_bytes.resize(chunk.size);
@@ -366,8 +368,7 @@ asio::awaitable<net::Result<LoadResult>> Client::upload_file(Upload& upload) {
       if (!step) co_return step.error();
       if (*step) co_return std::move(**step);
       // A 308 that keeps nothing new counts as a failure, so it cannot loop forever.
-      if (upload.progress.offset() > before ||
-          upload.progress.offset() == upload.progress.total()) {
+      if (upload.progress.offset() > before) {
         failures = 0;
         continue;
       }

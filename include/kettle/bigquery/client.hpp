@@ -71,8 +71,12 @@ struct InsertReport {
   std::size_t count(RowStatus status) const;
 };
 
-// Failures are net::Errors naming the URL (see pubsub/client.hpp for the
-// kinds). Used from the HttpClient's thread.
+// Failures are net::Errors naming the URL: transport errors and retryable
+// statuses that outlasted the HTTP layer's retries, other unexpected statuses
+// (kind http_status, with Google's error message), and answers that are not
+// the JSON expected (kind protocol). Used from the HttpClient's thread. Pass
+// TableRef/LoadOptions as named variables: g++ 12 miscompiles braced
+// temporaries inside a co_await expression.
 class Client {
  public:
   // `credentials` may be null (emulator: no Authorization header).

@@ -45,7 +45,9 @@ Endpoint endpoint_from_env();
 // Failures are net::Errors naming the URL: transport errors and retryable
 // statuses that outlasted the HTTP layer's retries, final 4xx/5xx answers
 // (kind http_status, with Google's error message), and answers that are not
-// the JSON expected (kind protocol). Used from the HttpClient's thread.
+// the JSON expected (kind protocol). Used from the HttpClient's thread. Pass
+// SubscriptionPath as a named variable: g++ 12 miscompiles braced temporaries
+// inside a co_await expression.
 class Client {
  public:
   // `credentials` may be null (emulator: no Authorization header).
