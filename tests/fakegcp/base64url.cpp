@@ -5,9 +5,10 @@
 namespace fakegcp {
 namespace {
 
-constexpr char kAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kUrlAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
+constexpr char kStdAlphabet[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
 
-int sextet(char c) {
+int url_sextet(char c) {
   if (c >= 'A' && c <= 'Z') return c - 'A';
   if (c >= 'a' && c <= 'z') return c - 'a' + 26;
   if (c >= '0' && c <= '9') return c - '0' + 52;
@@ -16,9 +17,13 @@ int sextet(char c) {
   return -1;
 }
 
-}  // namespace
+int any_sextet(char c) {
+  if (c == '+') return 62;
+  if (c == '/') return 63;
+  return url_sextet(c);
+}
 
-std::string base64url_encode(std::string_view bytes) {
+std::string encode(std::string_view bytes, const char* alphabet, bool pad) {
   std::string out;
   out.reserve((bytes.size() + 2) / 3 * 4);
   std::size_t i = 0;
@@ -26,20 +31,21 @@ std::string base64url_encode(std::string_view bytes) {
     std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16 |
                       static_cast<unsigned char>(bytes[i + 1]) << 8 |
                       static_cast<unsigned char>(bytes[i + 2]);
-    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(n >> shift) & 63]);
+    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(alphabet[(n >> shift) & 63]);
   }
   std::size_t rest = bytes.size() - i;
   if (rest > 0) {
     std::uint32_t n = static_cast<unsigned char>(bytes[i]) << 16;
     if (rest == 2) n |= static_cast<unsigned char>(bytes[i + 1]) << 8;
-    out.push_back(kAlphabet[(n >> 18) & 63]);
-    out.push_back(kAlphabet[(n >> 12) & 63]);
-    if (rest == 2) out.push_back(kAlphabet[(n >> 6) & 63]);
+    out.push_back(alphabet[(n >> 18) & 63]);
+    out.push_back(alphabet[(n >> 12) & 63]);
+    if (rest == 2) out.push_back(alphabet[(n >> 6) & 63]);
+    if (pad) out.append(3 - rest, '=');
   }
   return out;
 }
 
-std::optional<std::string> base64url_decode(std::string_view text) {
+std::optional<std::string> decode(std::string_view text, int (*sextet)(char)) {
   while (!text.empty() && text.back() == '=') text.remove_suffix(1);
   if (text.size() % 4 == 1) return std::nullopt;  // 6 bits cannot end a byte
   std::string out;
@@ -58,5 +64,17 @@ std::optional<std::string> base64url_decode(std::string_view text) {
   }
   return out;
 }
+
+}  // namespace
+
+std::string base64url_encode(std::string_view bytes) { return encode(bytes, kUrlAlphabet, false); }
+
+std::optional<std::string> base64url_decode(std::string_view text) {
+  return decode(text, url_sextet);
+}
+
+std::string base64_encode(std::string_view bytes) { return encode(bytes, kStdAlphabet, true); }
+
+std::optional<std::string> base64_decode(std::string_view text) { return decode(text, any_sextet); }
 
 }  // namespace fakegcp

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <filesystem>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace fakegcp {
 
@@ -24,6 +26,20 @@ struct ServerConfig {
   std::string project_id = "fake-project";  // metadata server's project
   std::size_t body_limit = 256u << 20;      // largest accepted request body
   std::size_t header_limit = 64u << 10;     // largest accepted request header block
+
+  // Pub/Sub
+  unsigned pull_hold_ms = 5000;      // how long a pull without returnImmediately waits
+  unsigned min_ack_deadline_s = 10;  // Google's floor; tests lower it to see redelivery fast
+  std::vector<std::string> topics;   // created at start: "projects/P/topics/T"
+  // Created at start: {"projects/P/subscriptions/S", "projects/P/topics/T"}.
+  std::vector<std::pair<std::string, std::string>> subscriptions;
+  // GCS OBJECT_FINALIZE notifications: {bucket, "projects/P/topics/T"}; the
+  // topic is created when missing.
+  std::vector<std::pair<std::string, std::string>> notifications;
+
+  // BigQuery
+  unsigned bq_job_delay_ms = 200;     // a load job runs this long before it is DONE
+  std::vector<std::string> datasets;  // created at start: "PROJECT:DATASET"
 };
 
 }  // namespace fakegcp

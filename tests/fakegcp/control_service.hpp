@@ -11,7 +11,7 @@ class ControlService : public Service {
   explicit ControlService(ServiceContext& ctx) : ctx_(ctx) {}
   std::optional<std::string_view> classify(const Request& req) const override;
   Response handle(const Request& req) override;
-  bool is_control() const override { return true; }
+  bool is_control(const Request&) const override { return true; }
 
  private:
   ServiceContext& ctx_;

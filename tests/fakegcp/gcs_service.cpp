@@ -1,14 +1,13 @@
 #include "gcs_service.hpp"
 
-#include <zlib.h>
-
 #include <boost/json/value.hpp>
 #include <charconv>
-#include <ctime>
 
 #include "api_error.hpp"
 #include "base64url.hpp"
 #include "field_mask.hpp"
+#include "gzip_codec.hpp"
+#include "time_text.hpp"
 
 namespace fakegcp {
 namespace json = boost::json;
@@ -49,17 +48,6 @@ std::optional<PathParts> split_bucket_path(std::string_view rest) {
   return parts;
 }
 
-std::string rfc3339(std::int64_t ns) {
-  std::time_t secs = static_cast<std::time_t>(ns / 1'000'000'000);
-  int millis = static_cast<int>((ns / 1'000'000) % 1000);
-  std::tm tm{};
-  gmtime_r(&secs, &tm);
-  char buf[64];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, millis);
-  return buf;
-}
-
 std::string generation_of(const ObjectStat& stat) { return std::to_string(stat.mtime_ns / 1000); }
 
 std::string guess_content_type(std::string_view name) {
@@ -74,33 +62,6 @@ std::string guess_content_type(std::string_view name) {
 
 std::string content_type_of(std::string_view name, const ObjectMeta& meta) {
   return meta.content_type.empty() ? guess_content_type(name) : meta.content_type;
-}
-
-// Inflates gzip (possibly several concatenated members); nullopt when corrupt.
-std::optional<std::string> gunzip(std::string_view in) {
-  z_stream z{};
-  if (inflateInit2(&z, 15 + 32) != Z_OK) return std::nullopt;
-  std::string out;
-  char chunk[64 * 1024];
-  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-  z.avail_in = static_cast<uInt>(in.size());
-  int rc = Z_OK;
-  while (true) {
-    z.next_out = reinterpret_cast<Bytef*>(chunk);
-    z.avail_out = sizeof chunk;
-    rc = inflate(&z, Z_NO_FLUSH);
-    out.append(chunk, sizeof chunk - z.avail_out);
-    if (rc == Z_STREAM_END) {
-      if (z.avail_in == 0) break;
-      inflateReset(&z);  // another gzip member follows
-      continue;
-    }
-    if (rc != Z_OK) break;
-    if (z.avail_in == 0 && z.avail_out != 0) break;  // input ended mid-stream
-  }
-  inflateEnd(&z);
-  if (rc != Z_STREAM_END) return std::nullopt;
-  return out;
 }
 
 Response not_found_object(std::string_view bucket, std::string_view name) {

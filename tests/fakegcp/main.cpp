@@ -1,5 +1,5 @@
-// fakegcp: a local fake of the Google Cloud APIs kettle talks to (GCS, OAuth,
-// metadata), for tests, benchmarks and the demo. See server.hpp and the
+// fakegcp: a local fake of the Google Cloud APIs kettle talks to (GCS, Pub/Sub,
+// BigQuery, OAuth, metadata), for tests, benchmarks and the demo. See server.hpp and the
 // services for the behaviour; this file is only the command line.
 #include <pthread.h>
 
@@ -21,7 +21,12 @@ constexpr std::string_view kUsage =
     "usage: fakegcp --root DIR [--host 127.0.0.1] [--port 0] [--threads N]\n"
     "               [--tls-cert PEM --tls-key PEM] [--sa-public-key PEM]\n"
     "               [--token-ttl SECONDS] [--require-auth] [--faults FILE]\n"
-    "               [--latency-ms N] [--seed N] [--project ID] [-v]\n";
+    "               [--latency-ms N] [--seed N] [--project ID] [-v]\n"
+    "               [--pull-hold-ms N] [--min-ack-deadline SECONDS]\n"
+    "               [--topic projects/P/topics/T] [--subscription "
+    "projects/P/subscriptions/S=TOPIC]\n"
+    "               [--notify BUCKET=projects/P/topics/T] [--dataset PROJECT:DATASET]\n"
+    "               [--bq-job-delay-ms N]\n";
 
 struct UsageError {
   std::string message;
@@ -39,6 +44,14 @@ unsigned short parse_port(const std::string& value) {
   unsigned long n = parse_number("--port", value);
   if (n > 65535) throw UsageError{"--port must be at most 65535"};
   return static_cast<unsigned short>(n);
+}
+
+// "KEY=VALUE" of a repeatable flag.
+std::pair<std::string, std::string> split_pair(std::string_view flag, const std::string& value) {
+  auto eq = value.find('=');
+  if (eq == std::string::npos || eq == 0 || eq + 1 == value.size())
+    throw UsageError{std::string(flag) + " wants KEY=VALUE, got '" + value + "'"};
+  return {value.substr(0, eq), value.substr(eq + 1)};
 }
 
 fakegcp::ServerConfig parse_args(int argc, char** argv) {
@@ -82,6 +95,20 @@ fakegcp::ServerConfig parse_args(int argc, char** argv) {
       config.seed = parse_number(arg, value());
     else if (arg == "--project")
       config.project_id = value();
+    else if (arg == "--pull-hold-ms")
+      config.pull_hold_ms = static_cast<unsigned>(parse_number(arg, value()));
+    else if (arg == "--min-ack-deadline")
+      config.min_ack_deadline_s = static_cast<unsigned>(parse_number(arg, value()));
+    else if (arg == "--topic")
+      config.topics.push_back(value());
+    else if (arg == "--subscription")
+      config.subscriptions.push_back(split_pair(arg, value()));
+    else if (arg == "--notify")
+      config.notifications.push_back(split_pair(arg, value()));
+    else if (arg == "--dataset")
+      config.datasets.push_back(value());
+    else if (arg == "--bq-job-delay-ms")
+      config.bq_job_delay_ms = static_cast<unsigned>(parse_number(arg, value()));
     else if (arg == "-v" || arg == "--verbose")
       kettle::obs::set_verbose(true);
     else if (arg == "-h" || arg == "--help")

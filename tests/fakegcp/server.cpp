@@ -13,16 +13,21 @@
 #include <boost/beast/http.hpp>
 #include <cctype>
 #include <fstream>
+#include <functional>
+#include <mutex>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 #include <thread>
 #include <vector>
 
 #include "api_error.hpp"
+#include "bigquery_service.hpp"
 #include "control_service.hpp"
 #include "gcs_service.hpp"
 #include "kettle/obs/log.hpp"
 #include "oauth_service.hpp"
+#include "pubsub_service.hpp"
 
 namespace fakegcp {
 
@@ -143,6 +148,50 @@ class InFlight {
   Stats& stats_;
 };
 
+// Services schedule work (a held pull's next check) through this, so only
+// server.cpp deals with Asio timers.
+class IoScheduler : public Scheduler {
+ public:
+  explicit IoScheduler(asio::io_context& ioc) : ioc_(ioc) {}
+  void run_after(std::chrono::milliseconds delay, std::function<void()> fn) override {
+    auto timer = std::make_shared<asio::steady_timer>(ioc_, delay);
+    timer->async_wait([timer, fn = std::move(fn)](error_code ec) {
+      if (ec) return;
+      try {
+        fn();
+      } catch (const std::exception& e) {  // never let a service take an io thread down
+        KLOG(error) << "fakegcp: scheduled work failed: " << e.what();
+      }
+    });
+  }
+
+ private:
+  asio::io_context& ioc_;
+};
+
+// A response a service may deliver later, from any thread. The connection's
+// coroutine waits on its timer; the deliverer cancels that wait through the
+// connection's strand, so the timer is only ever touched on the strand.
+struct PendingReply {
+  std::mutex mutex;
+  std::optional<Response> response;
+  asio::steady_timer* waiter = nullptr;  // set while the coroutine waits
+  asio::any_io_executor strand;
+
+  static Reply make(std::shared_ptr<PendingReply> self) {
+    return [self](Response r) {
+      std::lock_guard lock(self->mutex);
+      if (self->response) return;
+      self->response = std::move(r);
+      if (!self->waiter) return;
+      asio::post(self->strand, [self] {
+        std::lock_guard again(self->mutex);
+        if (self->waiter) self->waiter->cancel();
+      });
+    };
+  }
+};
+
 class OpenConnection {
  public:
   explicit OpenConnection(Stats& stats) : stats_(stats) { stats_.connection_accepted(); }
@@ -161,16 +210,25 @@ struct Server::Impl {
       : config(std::move(cfg)),
         faults(config.seed),
         tokens(std::chrono::seconds(config.token_ttl_seconds)),
-        ctx{config, stats, faults, tokens, {}},
+        scheduler(ioc),
+        ctx{config, stats, faults, tokens, scheduler, {}},
         tls(make_tls_context(config)),
         acceptor(ioc) {
     // Order matters: the first service that classifies a request serves it.
-    // Pub/Sub and BigQuery services go here.
+    // Pub/Sub and BigQuery come before Control: they own their /_fake/ paths.
+    auto pubsub_service = std::make_unique<PubSubService>(ctx);
+    pubsub = pubsub_service.get();
+    services.push_back(std::move(pubsub_service));
+    auto bigquery_service = std::make_unique<BigQueryService>(ctx);
+    bigquery = bigquery_service.get();
+    services.push_back(std::move(bigquery_service));
     services.push_back(std::make_unique<ControlService>(ctx));
     auto gcs_service = std::make_unique<GcsService>(ctx);
     gcs = gcs_service.get();
     services.push_back(std::move(gcs_service));
     services.push_back(std::make_unique<OAuthService>(ctx));
+    gcs->on_finalize(
+        [ps = pubsub](const FinalizedObject& object) { ps->object_finalized(object); });
     if (!config.faults_file.empty()) {
       std::string error;
       auto rules = parse_fault_rules(read_text_file(config.faults_file, "--faults"), error);
@@ -200,6 +258,11 @@ struct Server::Impl {
     }
   }
 
+  // Like dispatch, but the service may answer later (a held long poll);
+  // waits on `timer` until it does.
+  asio::awaitable<Response> dispatch_async(const Routed& routed, const Request& req,
+                                           asio::steady_timer& timer);
+
   template <class Stream>
   asio::awaitable<void> serve(Stream& stream);
   template <class Stream>
@@ -212,9 +275,12 @@ struct Server::Impl {
   Stats stats;
   FaultSet faults;
   TokenStore tokens;
+  IoScheduler scheduler;  // refers to ioc below, used only once it runs
   ServiceContext ctx;
   std::vector<std::unique_ptr<Service>> services;
   GcsService* gcs = nullptr;
+  PubSubService* pubsub = nullptr;
+  BigQueryService* bigquery = nullptr;
   std::unique_ptr<ssl::context> tls;
   // Declared last among what sessions use: destroying the io_context destroys
   // the suspended sessions, which still reference the members above.
@@ -254,6 +320,37 @@ asio::awaitable<void> send_truncated(Stream& stream, http::response<http::string
 
 }  // namespace
 
+asio::awaitable<Response> Server::Impl::dispatch_async(const Routed& routed, const Request& req,
+                                                       asio::steady_timer& timer) {
+  if (!routed.service)
+    co_return api_error(404, "Not Found: " + req.method + " " + req.target, "notFound");
+  auto pending = std::make_shared<PendingReply>();
+  pending->strand = co_await asio::this_coro::executor;
+  Reply reply = PendingReply::make(pending);
+  try {
+    routed.service->handle_async(req, reply);
+  } catch (const std::exception& e) {
+    KLOG(error) << "fakegcp: " << req.method << " " << req.target << " failed: " << e.what();
+    reply(api_error(500, std::string("fake internal error: ") + e.what(), "internalError"));
+  }
+  // The timer is armed before the waiter is published; a cancel posted by the
+  // deliverer runs on this strand only after async_wait has started.
+  timer.expires_at(asio::steady_timer::time_point::max());
+  for (;;) {
+    {
+      std::lock_guard lock(pending->mutex);
+      if (pending->response) {
+        pending->waiter = nullptr;
+        break;
+      }
+      pending->waiter = &timer;
+    }
+    co_await timer.async_wait(kUseTuple);
+  }
+  Response out = std::move(*pending->response);
+  co_return out;
+}
+
 // One request: faults, latency, the service, the reply. Returns whether the
 // connection stays open for the next request.
 template <class Stream>
@@ -263,7 +360,7 @@ asio::awaitable<bool> Server::Impl::answer(Stream& stream, asio::steady_timer& t
   bool keep_alive = beast_req.keep_alive();
   Request req = to_request(std::move(beast_req));
   Routed routed = route(req);
-  if (routed.service && routed.service->is_control()) {
+  if (routed.service && routed.service->is_control(req)) {
     auto res = to_beast(dispatch(routed, req), version, keep_alive);
     auto [ec, n] = co_await http::async_write(stream, res, kUseTuple);
     co_return !ec && !res.need_eof();
@@ -293,10 +390,10 @@ asio::awaitable<bool> Server::Impl::answer(Stream& stream, asio::steady_timer& t
   Response response;
   if (fault.action == FaultKind::status) {
     response =
-        api_error(fault.status, "Injected fault (fakegcp).", reason_for_status(fault.status));
+        google_error(fault.status, "Injected fault (fakegcp).", reason_for_status(fault.status));
     if (fault.retry_after) response.set_header("Retry-After", std::to_string(*fault.retry_after));
   } else {
-    response = dispatch(routed, req);
+    response = co_await dispatch_async(routed, req, timer);
   }
   auto res = to_beast(std::move(response), version, keep_alive);
   in_flight.answered(res.result_int());
@@ -412,6 +509,7 @@ void Server::stop() {
   im.ioc.stop();
   for (auto& t : im.threads) t.join();
   im.threads.clear();
+  for (auto& s : im.services) s->shutdown();  // held replies refer to the io_context
 }
 
 unsigned short Server::port() const { return impl_->port; }
@@ -420,5 +518,7 @@ Stats& Server::stats() { return impl_->stats; }
 FaultSet& Server::faults() { return impl_->faults; }
 TokenStore& Server::tokens() { return impl_->tokens; }
 GcsService& Server::gcs() { return *impl_->gcs; }
+PubSubService& Server::pubsub() { return *impl_->pubsub; }
+BigQueryService& Server::bigquery() { return *impl_->bigquery; }
 
 }  // namespace fakegcp

@@ -11,7 +11,9 @@
 namespace fakegcp {
 
 class FaultSet;
+class BigQueryService;
 class GcsService;
+class PubSubService;
 class Stats;
 class TokenStore;
 
@@ -36,6 +38,8 @@ class Server {
   FaultSet& faults();
   TokenStore& tokens();
   GcsService& gcs();  // e.g. to subscribe to object finalize events
+  PubSubService& pubsub();
+  BigQueryService& bigquery();
 
  private:
   struct Impl;

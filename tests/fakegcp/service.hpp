@@ -1,8 +1,10 @@
-// What every emulated API (GCS, OAuth/metadata, control; later Pub/Sub and
-// BigQuery) implements. The server core routes each request to the first
-// service that claims it.
+// What every emulated API (GCS, OAuth/metadata, Pub/Sub, BigQuery, control)
+// implements. The server core routes each request to the first service that
+// claims it.
 #pragma once
 
+#include <chrono>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -15,6 +17,14 @@
 
 namespace fakegcp {
 
+// Runs work later on the server's io threads, without services touching Asio.
+class Scheduler {
+ public:
+  virtual ~Scheduler() = default;
+  // fn runs once after the delay, on any io thread, unless the server stops first.
+  virtual void run_after(std::chrono::milliseconds delay, std::function<void()> fn) = 0;
+};
+
 // State shared by all services. base_url is filled in once the listener is
 // bound and before any request is served, so readers need no lock.
 struct ServiceContext {
@@ -22,8 +32,13 @@ struct ServiceContext {
   Stats& stats;
   FaultSet& faults;
   TokenStore& tokens;
+  Scheduler& scheduler;
   std::string base_url;  // e.g. "http://127.0.0.1:40123"
 };
+
+// Delivers a response that is ready later (a held long poll). Call it exactly
+// once, from any thread; calls after the first are ignored.
+using Reply = std::function<void(Response)>;
 
 class Service {
  public:
@@ -34,9 +49,14 @@ class Service {
   // Called only for requests this service classified. Runs on an io thread;
   // may block briefly on local files. Never throws past the core (it answers 500).
   virtual Response handle(const Request& req) = 0;
+  // For services that may answer later; the default answers at once.
+  virtual void handle_async(const Request& req, Reply reply) { reply(handle(req)); }
   // The fake's own control API: exempt from faults, latency and stats, so
   // tests can always steer the fake and counts show only API traffic.
-  virtual bool is_control() const { return false; }
+  virtual bool is_control(const Request& /*req*/) const { return false; }
+  // The io threads have stopped: drop held replies while the io_context still
+  // exists (they refer to it).
+  virtual void shutdown() {}
 };
 
 }  // namespace fakegcp
