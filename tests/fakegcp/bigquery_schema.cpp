@@ -441,7 +441,7 @@ json::value cell_value(const FieldSchema& f, const json::value& v) {
     case Type::record:
       return v.is_object() ? json::value(record_cells(f.fields, v.as_object())) : json::value();
     case Type::integer:
-      if (v.is_double())
+      if (v.is_double() && std::fabs(v.as_double()) < 9.2e18)
         return json::value(std::to_string(static_cast<std::int64_t>(v.as_double())));
       return json::value(value_text(v));
     case Type::floating:

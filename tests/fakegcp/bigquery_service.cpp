@@ -473,6 +473,7 @@ Response BigQueryService::create_table(const BqRoute& route, const Request& req)
 
 Response BigQueryService::list_tables(const BqRoute& route) {
   std::lock_guard lock(mutex_);
+  settle_jobs(Clock::now());
   Dataset* d = find_dataset(route.project, route.dataset);
   if (!d) return bq_error(404, "Not found: Dataset " + route.dataset_key(), "notFound");
   json::array list;
@@ -586,9 +587,9 @@ Response BigQueryService::insert_all(const BqRoute& route, const Request& req) {
         ++counts.duplicates;
         continue;
       }
-      const json::object& data = rows[i].as_object().at("json").as_object();
-      std::size_t size = json::serialize(data).size();
-      t->rows.push_back(data);
+      std::string data = json::serialize(rows[i].as_object().at("json"));
+      std::size_t size = data.size();
+      t->rows.push_back(std::move(data));
       t->bytes += size;
       t->streamed_bytes += size;
       ++t->streamed_rows;
@@ -628,7 +629,11 @@ Response BigQueryService::list_rows(const BqRoute& route, const Request& req) {
   std::size_t begin = std::min(start, total);
   std::size_t end = max ? std::min(total, begin + *max) : total;
   json::array rows;
-  for (std::size_t i = begin; i < end; ++i) rows.push_back(to_table_row(t->schema, t->rows[i]));
+  for (std::size_t i = begin; i < end; ++i) {
+    boost::system::error_code ec;
+    json::value v = json::parse(t->rows[i], ec);  // stored rows always parse
+    rows.push_back(to_table_row(t->schema, v.is_object() ? v.as_object() : json::object{}));
+  }
   json::object out{{"kind", "bigquery#tableDataList"},
                    {"etag", std::to_string(t->modified_ns)},
                    {"totalRows", std::to_string(total)}};
@@ -686,12 +691,13 @@ Response BigQueryService::continue_upload(const Request& req) {
         return bq_error(400, "Content-Range does not match the body length.", "invalid");
       if (first > have)
         return bq_error(400, "Content-Range starts past the bytes received so far.", "invalid");
+      if (range->total && last + 1 > *range->total)
+        return bq_error(400, "Content-Range goes past its own total.", "invalid");
+      // A resent chunk overlaps what we have: keep only the new bytes.
       if (last + 1 > have) upload.data.append(req.body, have - first, std::string::npos);
     } else if (!req.body.empty()) {
       return bq_error(400, "Content-Range \"bytes */N\" must come with an empty body.", "invalid");
     }
-    if (range->total && upload.data.size() > *range->total)
-      return bq_error(400, "More bytes than the Content-Range total.", "invalid");
     complete = range->total && upload.data.size() == *range->total;
   } else {
     upload.data += req.body;
@@ -791,8 +797,15 @@ void BigQueryService::settle_jobs(Clock::time_point now) {
   while (!pending_jobs_.empty()) {
     Job& job = jobs_.at(pending_jobs_.front());
     if (job.run_at > now) return;
-    run_load(job);
-    pending_jobs_.pop_front();
+    pending_jobs_.pop_front();  // first: a job that throws must not block the others
+    try {
+      run_load(job);
+    } catch (const std::exception& e) {
+      json::object error{{"reason", "internalError"},
+                         {"message", std::string("fake internal error: ") + e.what()}};
+      job.state = "DONE";
+      job.status = {{"state", "DONE"}, {"errorResult", error}, {"errors", json::array{error}}};
+    }
   }
 }
 
@@ -857,7 +870,7 @@ void BigQueryService::run_load(Job& job) {
                   "Error while reading data, error message: the gzip stream is corrupt.");
     data = std::move(*plain);
   }
-  std::vector<json::object> good;
+  std::vector<std::string> good;
   json::array details;
   std::size_t bad = 0, lines = 0, pos = 0;
   while (pos < data.size()) {
@@ -878,7 +891,10 @@ void BigQueryService::run_load(Job& job) {
     else
       error = check_row(schema, v.as_object(), ignore_unknown);
     if (!error) {
-      good.push_back(std::move(v.as_object()));
+      std::string_view text = line;
+      while (!text.empty() && (text.back() == '\r' || text.back() == ' ' || text.back() == '\t'))
+        text.remove_suffix(1);
+      good.emplace_back(text);
       continue;
     }
     ++bad;
@@ -922,7 +938,7 @@ void BigQueryService::run_load(Job& job) {
   }
   std::uint64_t output_bytes = 0;
   for (auto& row : good) {
-    output_bytes += json::serialize(row).size();
+    output_bytes += row.size();
     table->rows.push_back(std::move(row));
   }
   table->bytes += output_bytes;
@@ -1016,9 +1032,14 @@ Response BigQueryService::control(const Request& req) {
     return Response::json(200, out);
   }
   if (!t) return bq_error(404, "Not found: Table " + key, "notFound");
-  json::array rows;
-  for (const auto& row : t->rows) rows.push_back(row);
-  return Response::json(200, rows);
+  // Joined as text: the rows are kept exactly as they came.
+  Response r = Response::text(200, "[", "application/json; charset=UTF-8");
+  for (std::size_t i = 0; i < t->rows.size(); ++i) {
+    if (i > 0) r.body += ',';
+    r.body += t->rows[i];
+  }
+  r.body += ']';
+  return r;
 }
 
 }  // namespace fakegcp
