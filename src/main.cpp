@@ -1,6 +1,8 @@
 // kettle: command-line dispatch only. Each command lives in its own folder.
 #include <chrono>
+#include <atomic>
 #include <csignal>
+#include <filesystem>
 #include <cstdlib>
 #include <iostream>
 #include <string>
@@ -8,7 +10,11 @@
 
 #include "kettle/auth/credentials.hpp"
 #include "kettle/cli/args.hpp"
+#include "kettle/cloud/context.hpp"
 #include "kettle/collect/make_db.hpp"
+#include "kettle/stream/stream.hpp"
+#include "kettle/update/bq_load.hpp"
+#include "kettle/update/monitor.hpp"
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/file_sink.hpp"
 #include "kettle/emit/make_json.hpp"
@@ -135,6 +141,78 @@ int make_db(const std::vector<std::string>& words) {
   return result.listing_errors > 0 ? 1 : 0;
 }
 
+int bq_load(const std::vector<std::string>& words) {
+  Parser p("kettle bq-load --dataset PROJECT:DATASET --table NAME [flags] FILE.ndjson[.gz]",
+           "Loads newline-delimited JSON (gzip or not) into a BigQuery table with a load job and waits for it.");
+  p.option("dataset", "PROJECT:DATASET", "the dataset")
+      .option("table", "NAME", "the table (created with --schema when missing)")
+      .flag("replace", "replace the table's rows (WRITE_TRUNCATE) instead of appending")
+      .option("max-bad-records", "N", "rows BigQuery may reject before the job fails (default 0)")
+      .option("schema", "FILE", "schema.json for the table (default: schema.json when present)")
+      .positionals("FILE", "the NDJSON file");
+  auto args = p.parse(words);
+  if (!args) return 0;
+  apply_common(*args);
+  kettle::update::BqLoadOptions opt;
+  opt.dataset = args->get_or("dataset", "");
+  opt.table = args->get_or("table", "");
+  if (opt.dataset.empty() || opt.table.empty()) throw UsageError("--dataset and --table are required");
+  if (args->positionals().size() != 1) throw UsageError("exactly one FILE to load");
+  opt.file = args->positionals()[0];
+  opt.replace = args->has("replace");
+  opt.max_bad_records = static_cast<int>(args->get_int("max-bad-records").value_or(0));
+  opt.schema_path = args->get_or("schema", std::filesystem::exists("schema.json") ? "schema.json" : "");
+  kettle::cloud::Context cloud;
+  return cloud.run([&]() { return kettle::update::bq_load(cloud, opt); });
+}
+
+int monitor(const std::vector<std::string>& words) {
+  Parser p("kettle monitor --table PROJECT:DATASET.TABLE... [--stale HOURS]",
+           "Prints each table's rows, size and hours since it was modified; exit 1 when one is missing or stale.");
+  p.option("table", "PROJECT:DATASET.TABLE", "tables to check", true)
+      .option("stale", "HOURS", "a table not modified for longer is stale (default 24)");
+  auto args = p.parse(words);
+  if (!args) return 0;
+  apply_common(*args);
+  auto tables = args->all("table");
+  if (tables.empty()) throw UsageError("--table is required");
+  double stale = args->get_double("stale").value_or(24.0);
+  kettle::cloud::Context cloud;
+  return cloud.run([&]() { return kettle::update::monitor(cloud, tables, stale); });
+}
+
+int stream(const std::vector<std::string>& words) {
+  Parser p("kettle stream --poll PROJECT/TOPIC/SUBSCRIPTION --dataset PROJECT:DATASET --tables NAME:DAYS... [flags]",
+           "Streams newly finished builds from GCS notifications (Pub/Sub) into the database and BigQuery.\n"
+           "Stops when the --stop_at hour begins, when a file named 'stop' appears, or on SIGTERM.");
+  add_common(p);
+  p.option("poll", "PROJECT/TOPIC/SUBSCRIPTION", "the Pub/Sub subscription to pull")
+      .option("dataset", "PROJECT:DATASET", "the BigQuery dataset")
+      .option("tables", "NAME:DAYS", "tables to insert into, with their window in days", true)
+      .option("stop_at", "H", "stop when this local hour (0-23) begins")
+      .option("buckets", "FILE", "buckets.yaml (default buckets.yaml)")
+      .option("schema", "FILE", "schema.json for tables created here (default schema.json)");
+  auto args = p.parse(words);
+  if (!args) return 0;
+  apply_common(*args);
+  kettle::stream::StreamOptions opt;
+  opt.db_path = args->get_or("db", default_db());
+  opt.poll = args->get_or("poll", "");
+  opt.dataset = args->get_or("dataset", "");
+  opt.tables = args->all("tables");
+  if (opt.poll.empty() || opt.dataset.empty() || opt.tables.empty())
+    throw UsageError("--poll, --dataset and --tables are required");
+  if (auto h = args->get_int("stop_at")) {
+    if (*h < 0 || *h > 23) throw UsageError("--stop_at must be an hour from 0 to 23");
+    opt.stop_at = static_cast<int>(*h);
+  }
+  opt.buckets_path = args->get_or("buckets", "buckets.yaml");
+  opt.schema_path = args->get_or("schema", "schema.json");
+  std::atomic<bool> stop{false};
+  kettle::cloud::Context cloud;
+  return cloud.run([&]() { return kettle::stream::run_stream(cloud, opt, stop); }, [&stop] { stop = true; });
+}
+
 const char* kUsage =
     "usage: kettle COMMAND [flags]\n"
     "\n"
@@ -165,8 +243,10 @@ int main(int argc, char** argv) {
   try {
     if (command == "make-json" || command == "make_json") return make_json(words);
     if (command == "make-db" || command == "make_db") return make_db(words);
-    if (command == "bq-load" || command == "stream" || command == "update" ||
-        command == "monitor") {
+    if (command == "bq-load") return bq_load(words);
+    if (command == "monitor") return monitor(words);
+    if (command == "stream") return stream(words);
+    if (command == "update") {
       KLOG(error) << "kettle " << command << " is not available in this build yet";
       return 1;
     }

@@ -1,0 +1,119 @@
+#!/usr/bin/env bash
+# kettle stream against the fake cloud (GCS uploads -> Pub/Sub -> BigQuery):
+# the reference's scenario (finished.json of 123 twice, started.json of 124),
+# excluded jobs, builds streamed into every table exactly once, redelivery of
+# unacknowledged messages after a killed stream, and the stop file.
+# usage: stream_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
+set -uo pipefail
+kettle=$(realpath "$1") fake=$(realpath "$2") src=$(realpath "$3")
+work=$(mktemp -d)
+fake_pid="" stream_pid=""
+cleanup() {
+  [[ -n "$stream_pid" ]] && kill -9 "$stream_pid" 2>/dev/null
+  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
+  wait 2>/dev/null; rm -rf "$work"
+}
+trap cleanup EXIT
+[[ -n "${KEEP_WORK:-}" ]] && trap - EXIT
+failures=0
+check() {
+  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
+}
+cd "$work"
+mkdir -p tree/kubernetes-jenkins
+cp "$src/tests/data/spec/schema.json" schema.json
+cat >buckets.yaml <<'YAML'
+gs://kubernetes-jenkins/logs/:
+  prefix: "jenkins:"
+  exclude_jobs:
+    - ^flaky-
+YAML
+"$fake" --root tree --port 0 --pull-hold-ms 300 --topic projects/p/topics/gcs \
+  --subscription projects/p/subscriptions/kettle=projects/p/topics/gcs \
+  --notify kubernetes-jenkins=projects/p/topics/gcs --dataset p:k8s --bq-job-delay-ms 50 >fake.out 2>fake.err &
+fake_pid=$!
+for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
+host=$(sed -E 's#.*//##' fake.out)
+export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
+base=http://$host
+
+upload() {  # upload OBJECT CONTENT
+  curl -sf -X POST --data-binary "$2" "$base/upload/storage/v1/b/kubernetes-jenkins/o?uploadType=media&name=$1" >/dev/null
+}
+rows_in() {  # rows_in TABLE -> paths, one a line, sorted
+  curl -sf "$base/_fake/bigquery/p/k8s/$1" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+rows = d["rows"] if isinstance(d, dict) else d
+for r in rows: print(r["path"])' | sort
+}
+start_stream() {
+  rm -f stop
+  "$kettle" stream --db build.db --buckets buckets.yaml --poll p/gcs/kettle --dataset p:k8s \
+    --tables day:1 all:30 2>>stream.log &
+  stream_pid=$!
+}
+rows_are() { [[ "$(rows_in "$1")" == "$2" ]]; }    # rows_are TABLE "PATHS"
+count_is() { [[ "$(rows_in "$1" | wc -l)" == "$2" ]]; }  # count_is TABLE N
+wait_for() {  # wait_for SECONDS COMMAND... : until the command succeeds (re-run each time)
+  local deadline=$((SECONDS + $1)); shift
+  until "$@"; do [[ $SECONDS -ge $deadline ]] && return 1; sleep 0.2; done
+}
+now=$(date +%s)
+junit='<testsuite><testcase name="t1" time="1"/><testcase name="t2" time="2"><failure message="m">x</failure></testcase></testsuite>'
+
+start_stream
+# The reference scenario: b and c are finished.json of 123, d is started.json of 124.
+upload logs/job/123/started.json "{\"timestamp\": $((now - 60))}"
+upload logs/job/123/artifacts/junit_01.xml "$junit"
+upload logs/job/123/finished.json "{\"timestamp\": $now, \"result\": \"SUCCESS\"}"
+upload logs/job/123/finished.json "{\"timestamp\": $now, \"result\": \"SUCCESS\"}"
+upload logs/job/124/started.json "{\"timestamp\": $now}"
+upload logs/flaky-job/1/finished.json "{\"timestamp\": $now, \"result\": \"FAILURE\"}"
+
+wait_for 30 rows_are day "gs://kubernetes-jenkins/logs/job/123"; check "build 123 is in the day table" 0 $?
+wait_for 10 rows_are all "gs://kubernetes-jenkins/logs/job/123"; check "build 123 is in the all table" 0 $?
+sleep 1
+check "exactly one row for 123, none for 124 or excluded jobs (day)" "gs://kubernetes-jenkins/logs/job/123" "$(rows_in day)"
+tests=$(curl -sf "$base/_fake/bigquery/p/k8s/day" | python3 -c '
+import json, sys
+d = json.load(sys.stdin); rows = d["rows"] if isinstance(d, dict) else d
+print(rows[0]["tests_run"], rows[0]["tests_failed"], rows[0]["job"])')
+check "the row carries its tests" "2 1 jenkins:job" "$tests"
+grep -q 'ACK irrelevant' stream.log; check "irrelevant messages acknowledged" 0 $?
+grep -q 'EXTEND-ACK' stream.log; check "deadlines extended" 0 $?
+grep -q 'ACK "finished.json"' stream.log; check "finished.json messages acknowledged" 0 $?
+outstanding=$(curl -sf "$base/_fake/pubsub/p/kettle" | python3 -c 'import json,sys; print(json.load(sys.stdin).get("outstanding"))')
+check "nothing left unacknowledged" 0 "$outstanding"
+check "124 is not in the database" 0 "$(sqlite3 build.db "select count(*) from build where gcs_path like '%/124'")"
+
+# More builds while it runs: each lands in both tables exactly once.
+for b in 200 201 202 203 204; do
+  upload logs/job/$b/started.json "{\"timestamp\": $((now - 30))}"
+  upload logs/job/$b/finished.json "{\"timestamp\": $now, \"passed\": true}"
+done
+wait_for 30 count_is day 6; check "five more builds streamed (day)" 0 $?
+wait_for 10 count_is all 6; check "five more builds streamed (all)" 0 $?
+
+# The stop file ends the stream cleanly.
+touch stop
+wait_for 30 bash -c "! kill -0 $stream_pid 2>/dev/null"; check "the stop file ends the stream" 0 $?
+wait "$stream_pid"; check "stream exits 0" 0 $?
+stream_pid=""
+
+# A killed stream: builds published meanwhile are delivered after a restart.
+start_stream
+sleep 1
+kill -9 "$stream_pid"; wait "$stream_pid" 2>/dev/null; stream_pid=""
+for b in 300 301; do
+  upload logs/job/$b/started.json "{\"timestamp\": $((now - 30))}"
+  upload logs/job/$b/finished.json "{\"timestamp\": $now, \"passed\": false}"
+done
+start_stream
+wait_for 40 count_is day 8; check "builds published while killed arrive after restart" 0 $?
+check "no duplicates in the day table" 8 "$(rows_in day | uniq | wc -l)"
+touch stop
+wait "$stream_pid"; stream_pid=""
+
+echo "stream end-to-end checks failed: $failures"
+exit $((failures > 0))
