@@ -14,6 +14,7 @@
 #include "kettle/collect/make_db.hpp"
 #include "kettle/stream/stream.hpp"
 #include "kettle/update/bq_load.hpp"
+#include "kettle/update/cycle.hpp"
 #include "kettle/update/monitor.hpp"
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/file_sink.hpp"
@@ -213,6 +214,49 @@ int stream(const std::vector<std::string>& words) {
   return cloud.run([&]() { return kettle::stream::run_stream(cloud, opt, stop); }, [&stop] { stop = true; });
 }
 
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+int update(const std::vector<std::string>& words) {
+  Parser p("kettle update [--once] [--buckets FILE] [--dataset PROJECT:DATASET]",
+           "The whole cycle: collect (make-db --junit), load the tables (make-json + bq-load), stream until the\n"
+           "stop hour; forever. Environment: DEPLOYMENT (prod: tables day, week, all; else one staging table),\n"
+           "SUBSCRIPTION_PATH (PROJECT/TOPIC/SUBSCRIPTION), BUILD_LIMIT, KETTLE_DB.");
+  add_common(p);
+  p.flag("once", "one collect + load cycle, no stream phase")
+      .option("buckets", "FILE", "buckets.yaml (default buckets.yaml)")
+      .option("buckets-url", "URL", "refresh buckets.yaml from this URL each cycle")
+      .option("dataset", "PROJECT:DATASET", "BigQuery dataset (default kubernetes-public:k8s_infra_kettle)")
+      .option("schema", "FILE", "schema.json for the tables (default schema.json)")
+      .option("threads", "N", "HTTP requests in flight while collecting (default 32)")
+      .option("stop_at", "H", "the stream phase ends when this local hour begins (default 1)");
+  auto args = p.parse(words);
+  if (!args) return 0;
+  apply_common(*args);
+  kettle::update::UpdateOptions opt;
+  opt.db_path = args->get_or("db", default_db());
+  opt.buckets_path = args->get_or("buckets", "buckets.yaml");
+  opt.buckets_url = args->get_or("buckets-url", env_or("BUCKETS_URL", ""));
+  opt.dataset = args->get_or("dataset", opt.dataset);
+  opt.schema_path = args->get_or("schema", "schema.json");
+  opt.subscription = env_or("SUBSCRIPTION_PATH", "");
+  opt.prod = env_or("DEPLOYMENT", "staging") == "prod";
+  opt.once = args->has("once");
+  if (auto t = args->get_int("threads")) opt.threads = static_cast<size_t>(std::max(1LL, *t));
+  if (auto h = args->get_int("stop_at")) {
+    if (*h < 0 || *h > 23) throw UsageError("--stop_at must be an hour from 0 to 23");
+    opt.stop_at = static_cast<int>(*h);
+  }
+  std::string limit = env_or("BUILD_LIMIT", "0");
+  char* end = nullptr;
+  opt.build_limit = std::strtoll(limit.c_str(), &end, 10);
+  if (*end != '\0' || opt.build_limit < 0) throw UsageError("BUILD_LIMIT='" + limit + "' is not a count");
+  std::atomic<bool> stop{false};
+  return kettle::update::run_update(opt, stop);
+}
+
 const char* kUsage =
     "usage: kettle COMMAND [flags]\n"
     "\n"
@@ -246,10 +290,7 @@ int main(int argc, char** argv) {
     if (command == "bq-load") return bq_load(words);
     if (command == "monitor") return monitor(words);
     if (command == "stream") return stream(words);
-    if (command == "update") {
-      KLOG(error) << "kettle " << command << " is not available in this build yet";
-      return 1;
-    }
+    if (command == "update") return update(words);
     std::cerr << "kettle: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const UsageError& e) {

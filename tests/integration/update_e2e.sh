@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# kettle update --once against the fake cloud, in staging and prod modes:
+# tables created and loaded with the expected row counts, incremental loads
+# append only new rows, and day/week are rebuilt (replaced) when the day
+# table is stale.
+# usage: update_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
+set -uo pipefail
+kettle=$(realpath "$1") fake=$(realpath "$2") src=$(realpath "$3")
+work=$(mktemp -d)
+fake_pid=""
+cleanup() { [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
+trap cleanup EXIT
+[[ -n "${KEEP_WORK:-}" ]] && trap - EXIT
+failures=0
+check() {
+  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
+}
+cd "$work"
+cp "$src/tests/data/spec/schema.json" schema.json
+python3 "$src/bench/gen_tree.py" --root tree --builds 300 --seed 21 --now "$(date +%s)" >/dev/null 2>&1
+"$fake" --root tree --port 0 --dataset p:k8s --bq-job-delay-ms 50 >fake.out 2>fake.err &
+fake_pid=$!
+for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
+host=$(sed -E 's#.*//##' fake.out)
+export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
+rows_in() { curl -sf "http://$host/_fake/bigquery/p/k8s/$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+finished_since() {  # finished_since DAYS (empty: all) -> builds make-json emits a row for
+  local where="finished_time is not null"
+  [[ -n "$1" ]] && where="finished_time >= strftime('%s','now') - $1 * 86400"
+  # A row needs a buckets.yaml entry above the build, or the PR-logs fallback.
+  local known="gcs_path like 'gs://kubernetes-ci-logs/pr-logs%'"
+  for url in $(grep -oE '^gs://[^:]+' tree.buckets.yaml); do known="$known or gcs_path like '${url%/}/%'"; done
+  sqlite3 "$db" "select count(*) from build where $where and ($known)"
+}
+update() { "$kettle" update --once --db "$db" --buckets tree.buckets.yaml --dataset p:k8s --schema schema.json; }
+
+# staging: one table with everything.
+db=staging.db
+DEPLOYMENT=staging update 2>staging.log; check "staging update --once exits 0" 0 $?
+expected=$(finished_since "")
+check "staging table holds every finished build" "$expected" "$(rows_in staging)"
+DEPLOYMENT=staging update 2>>staging.log
+check "a second cycle adds nothing" "$expected" "$(rows_in staging)"
+
+# prod: day, week and all.
+db=prod.db
+DEPLOYMENT=prod update 2>prod.log; check "prod update --once exits 0" 0 $?
+day=$(finished_since 1) week=$(finished_since 7) all=$(finished_since 30)
+check "day table" "$day" "$(rows_in day)"
+check "week table" "$week" "$(rows_in week)"
+check "all table" "$all" "$(rows_in all)"
+grep -q "rebuilding day and week" prod.log; check "first prod cycle rebuilds day and week" 0 $?
+DEPLOYMENT=prod update 2>prod2.log
+check "a fresh day table is not rebuilt" 0 "$(grep -c 'rebuilding day and week' prod2.log)"
+check "day unchanged by a second cycle" "$day" "$(rows_in day)"
+# A stale day table (nothing recorded) makes the next cycle replace day and week.
+sqlite3 prod.db 'delete from build_emitted_1'
+DEPLOYMENT=prod update 2>prod3.log
+grep -q "rebuilding day and week" prod3.log; check "an empty day table triggers the rebuild" 0 $?
+check "day replaced, not doubled" "$day" "$(rows_in day)"
+check "week replaced, not doubled" "$week" "$(rows_in week)"
+check "all appended only new rows" "$all" "$(rows_in all)"
+
+echo "update end-to-end checks failed: $failures"
+exit $((failures > 0))
