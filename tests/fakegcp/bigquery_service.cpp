@@ -164,13 +164,15 @@ std::optional<json::object> read_body(const Request& req, Response& error) {
   return body;
 }
 
-std::optional<std::size_t> size_param(const Params& params, std::string_view key) {
+// A non-negative integer query parameter: nullopt when absent, false when malformed.
+bool size_param(const Params& params, std::string_view key, std::optional<std::size_t>& out) {
   auto text = find_param(params, key);
-  if (!text || text->empty()) return std::nullopt;
+  if (!text || text->empty()) return true;
   std::size_t n = 0;
   auto [end, ec] = std::from_chars(text->data(), text->data() + text->size(), n);
-  if (ec != std::errc() || end != text->data() + text->size()) return std::nullopt;
-  return n;
+  if (ec != std::errc() || end != text->data() + text->size()) return false;
+  out = n;
+  return true;
 }
 
 json::object dataset_reference(const std::string& project, const std::string& dataset) {
@@ -310,7 +312,9 @@ Response BigQueryService::api(const BqRoute& route, const Request& req) {
         std::lock_guard lock(mutex_);
         Dataset* d = find_dataset(route.project, route.dataset);
         if (!d) return bq_error(404, "Not found: Dataset " + route.dataset_key(), "notFound");
-        return Response::json(200, d->resource);
+        json::object r = d->resource;
+        r["selfLink"] = ctx_.base_url + std::string(kApiPrefix) + d->project + "/datasets/" + d->id;
+        return Response::json(200, r);
       }
       if (m == "DELETE") return delete_dataset(route, req);
       break;
@@ -608,7 +612,10 @@ Response BigQueryService::insert_all(const BqRoute& route, const Request& req) {
 
 Response BigQueryService::list_rows(const BqRoute& route, const Request& req) {
   Params params = parse_params(req.query());
-  std::size_t start = size_param(params, "startIndex").value_or(0);
+  std::optional<std::size_t> start_index, max;
+  if (!size_param(params, "startIndex", start_index) || !size_param(params, "maxResults", max))
+    return bq_error(400, "startIndex and maxResults must be non-negative integers.", "invalid");
+  std::size_t start = start_index.value_or(0);
   if (auto token = find_param(params, "pageToken"); token && !token->empty()) {
     auto decoded = base64url_decode(*token);
     std::size_t n = 0;
@@ -619,7 +626,6 @@ Response BigQueryService::list_rows(const BqRoute& route, const Request& req) {
       return bq_error(400, "Invalid page token.", "invalid");
     start = n;
   }
-  std::optional<std::size_t> max = size_param(params, "maxResults");
 
   std::lock_guard lock(mutex_);
   settle_jobs(Clock::now());

@@ -902,3 +902,86 @@ BOOST_AUTO_TEST_CASE(multipart_loads_and_max_bad_records) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- bad input
+
+BOOST_AUTO_TEST_SUITE(cloud_bad_input)
+
+BOOST_AUTO_TEST_CASE(malformed_calls_get_errors_and_the_server_lives_on) {
+  Fake fake;
+  PubSub ps{fake};
+  ps.create_topic("events");
+  ps.create_subscription("kettle", "events");
+  create_dataset(fake, "ds");
+  create_table(fake, "t", test_schema());
+  const std::string load =
+      R"({"configuration":{"load":{"destinationTable":{"projectId":"proj","datasetId":"ds",)"
+      R"("tableId":"t"},"schema":{"fields":[{"type":"STRING"}]}}}})";
+  struct Case {
+    std::string method, target, body;
+    int status;
+  };
+  const std::vector<Case> cases = {
+      {"PUT", kTopics + "other", "[1,2]", 400},
+      {"PUT", kSubs + "sub1", R"({"topic":5})", 400},
+      {"PUT", kSubs + "sub1", R"({"topic":"projects/proj/topics/events","ackDeadlineSeconds":"x"})",
+       400},
+      {"PUT", kSubs + "sub1",
+       R"({"topic":"projects/proj/topics/events","ackDeadlineSeconds":1e30})", 400},
+      {"POST", kTopics + "events:publish", R"({"messages":"x"})", 400},
+      {"POST", kTopics + "events:publish", R"({"messages":[{"data":"aGk=","attributes":{"a":1}}]})",
+       400},
+      {"POST", kTopics + "events:publish", R"({"messages":[{"data":5}]})", 400},
+      {"POST", kTopics + "events:publish", R"({"messages":[7]})", 400},
+      {"POST", kSubs + "kettle:pull", R"({"maxMessages":"lots"})", 400},
+      {"POST", kSubs + "kettle:pull", R"({"maxMessages":1,"returnImmediately":"yes"})", 400},
+      {"POST", kSubs + "kettle:pull", R"({"maxMessages":-5})", 400},
+      {"POST", kSubs + "kettle:acknowledge", R"({"ackIds":"x"})", 400},
+      {"POST", kSubs + "kettle:acknowledge", R"({"ackIds":[1]})", 400},
+      {"POST", kSubs + "kettle:modifyAckDeadline", R"({"ackIds":["x"],"ackDeadlineSeconds":-1})",
+       400},
+      {"POST", kSubs + "kettle:frobnicate", "{}", 404},
+      {"GET", "/v1/projects//topics/events", "", 404},
+      {"PATCH", kTopics + "events", "{}", 405},
+      {"POST", "/bigquery/v2/projects/proj/datasets", "null", 400},
+      {"POST", "/bigquery/v2/projects/proj/datasets", R"({"datasetReference":5})", 400},
+      {"POST", kTables, R"({"tableReference":{"tableId":"a.b"}})", 400},
+      {"POST", kTables, R"({"tableReference":{"tableId":"u"},"schema":{"fields":"x"}})", 400},
+      {"POST", kTables,
+       R"({"tableReference":{"tableId":"u"},"schema":{"fields":[{"name":"a","type":"RECORD","fields":[{"name":"b","type":"RECORD"}]}]}})",
+       400},
+      {"POST", kTables + "/t/insertAll", R"({"rows":[1,2]})", 200},
+      {"POST", kTables + "/t/insertAll", R"({"rows":"x"})", 400},
+      {"POST", kTables + "/t/insertAll", "{{{{", 400},
+      {"GET", kTables + "/t/data?maxResults=abc", "", 400},
+      {"GET", kTables + "/t/bogus", "", 404},
+      {"POST", kUploadJobs + "?uploadType=resumable", load, 400},
+      {"POST", kUploadJobs + "?uploadType=resumable", "[]", 400},
+      {"POST", kUploadJobs + "?uploadType=media", "{}", 400},
+      {"POST", kUploadJobs + "?uploadType=multipart", "{}", 400},
+      {"PUT", kUploadJobs + "?uploadType=resumable&upload_id=nope", "x", 404},
+      {"GET", kJobs + "none", "", 404},
+      {"POST", "/bigquery/v2/projects/proj/jobs", "{}", 400},
+      {"GET", "/_fake/bigquery/a/b", "", 404},
+      {"POST", "/_fake/bigquery", "", 405},
+      {"GET", "/_fake/pubsub/proj", "", 404},
+      {"POST", "/_fake/notifications", "{}", 400},
+      {"POST", "/_fake/pubsub/publish", R"({"topic":"projects/proj/topics/nothing","text":"x"})",
+       404},
+      {"POST", "/_fake/notifications/event", R"({"bucket":"bkt"})", 400},
+  };
+  for (const auto& c : cases) {
+    BOOST_TEST_CONTEXT(c.method << " " << c.target << " " << c.body) {
+      BOOST_CHECK_EQUAL(fake.call(c.method, c.target, c.body).status, c.status);
+    }
+  }
+  auto bad_gzip = fake.post(kTopics + "events:publish", "not gzip", {{"Content-Encoding", "gzip"}});
+  BOOST_CHECK_EQUAL(bad_gzip.status, 400);
+  auto gzipped = fake.post(kTopics + "events:publish", gzip(R"({"messages":[{"data":"aGk="}]})"),
+                           {{"Content-Encoding", "gzip"}});
+  BOOST_CHECK_EQUAL(gzipped.status, 200);
+  BOOST_CHECK_EQUAL(count_at(fake.stats(), "requests_by_status", "500"), 0u);
+  BOOST_CHECK_EQUAL(ps.pull("kettle").size(), 1u);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
