@@ -486,6 +486,34 @@ BOOST_AUTO_TEST_CASE(long_poll_wakes_on_publish_and_times_out_empty) {
   BOOST_CHECK_EQUAL(empty.body, "{}");
 }
 
+BOOST_AUTO_TEST_CASE(held_pulls_survive_clients_leaving_and_the_fake_stopping) {
+  Fake fake([](fakegcp::ServerConfig& c) { c.pull_hold_ms = 30000; });
+  PubSub ps{fake};
+  ps.create_topic("events");
+  ps.create_subscription("kettle", "events");
+  const std::string body = R"({"maxMessages": 10})";
+
+  // A puller that hangs up while held: the message it was handed comes back.
+  Client gone(fake.port());
+  gone.send("POST", kSubs + "kettle:pull", {}, body);
+  BOOST_REQUIRE(poll_until([&] { return ps.count("kettle", "waiting_pulls") == 1; }));
+  gone.close();
+  ps.publish_texts("events", {"lost in flight"});
+  BOOST_CHECK(ps.pull("kettle").empty());  // leased to the departed puller
+  fake.post("/_fake/pubsub/proj/kettle/expire-leases", "");
+  auto again = ps.pull("kettle");
+  BOOST_REQUIRE_EQUAL(again.size(), 1u);
+  BOOST_CHECK_EQUAL(data_of(again[0]), "lost in flight");
+
+  // Stopping the fake drops a held pull's connection.
+  Background held(fake.port(), kSubs + "kettle:pull", body);
+  BOOST_REQUIRE(poll_until([&] { return ps.count("kettle", "waiting_pulls") == 1; }));
+  fake.server.reset();
+  auto reply = held.wait();
+  BOOST_CHECK(reply.error);
+  BOOST_CHECK_EQUAL(reply.status, 0);
+}
+
 BOOST_AUTO_TEST_CASE(unacked_messages_come_back_after_the_deadline) {
   Fake fake([](fakegcp::ServerConfig& c) {
     c.min_ack_deadline_s = 1;
