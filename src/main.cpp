@@ -210,7 +210,7 @@ int stream(const std::vector<std::string>& words) {
   opt.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.schema_path = args->get_or("schema", "schema.json");
   std::atomic<bool> stop{false};
-  kettle::cloud::Context cloud;
+  kettle::cloud::Context cloud(kettle::stream::stream_http_config());
   return cloud.run([&]() { return kettle::stream::run_stream(cloud, opt, stop); }, [&stop] { stop = true; });
 }
 

@@ -19,6 +19,7 @@
 #include "kettle/config/buckets.hpp"
 #include "kettle/gcs/client.hpp"
 #include "kettle/net/async_semaphore.hpp"
+#include "kettle/net/wait_group.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/rows/build_json.hpp"
 
@@ -49,26 +50,6 @@ std::string last_segment(const std::string& path) {
   auto slash = path.rfind('/');
   return slash == std::string::npos ? path : path.substr(slash + 1);
 }
-
-// Counts tasks spawned and lets one coroutine wait until all are done.
-class WaitGroup {
- public:
-  explicit WaitGroup(asio::any_io_executor ex) : timer_(ex, asio::steady_timer::time_point::max()) {}
-  void add() { ++pending_; }
-  void done() {
-    if (--pending_ == 0) timer_.cancel();
-  }
-  awaitable<void> wait() {
-    while (pending_ > 0) {
-      boost::system::error_code ec;
-      co_await timer_.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    }
-  }
-
- private:
-  asio::steady_timer timer_;
-  int64_t pending_ = 0;
-};
 
 class Collector {
  public:
@@ -321,7 +302,7 @@ class Collector {
   int64_t now_;
   net::AsyncSemaphore build_slots_;
   net::AsyncSemaphore job_slots_;  // jobs being walked at once
-  WaitGroup tasks_;
+  net::WaitGroup tasks_;
   bool stopping_ = false;
   MakeDbResult result_;
 };

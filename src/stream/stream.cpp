@@ -18,6 +18,7 @@
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/row_pipeline.hpp"
 #include "kettle/gcs/client.hpp"
+#include "kettle/net/wait_group.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/pubsub/client.hpp"
 #include "kettle/rows/build_json.hpp"
@@ -154,42 +155,77 @@ class Streamer {
       KLOG(warning) << "extending ack deadlines failed: " << extended.error().what();
     }
 
+    // Every build at once (the HTTP client bounds requests in flight), so a
+    // slow build does not hold up the others.
     std::vector<std::string> to_ack;
     std::vector<std::string> gone;
+    std::vector<std::string> retry;
+    net::WaitGroup group(co_await asio::this_coro::executor);
     for (const auto& [path, ids] : builds) {
-      if (stop_) break;
-      auto gs = gcs::GsPath::parse(path);
-      const std::string started_name = gs->name + "/started.json";
-      const std::string finished_name = gs->name + "/finished.json";
-      auto [started, finished] = co_await (gcs_.read(gs->bucket, started_name) && gcs_.read(gs->bucket, finished_name));
-      if (!started || !finished) {
-        KLOG(error) << "cannot read " << path << " (messages will be redelivered): "
-                    << (!started ? started.error().what() : finished.error().what());
-        continue;
-      }
-      std::optional<std::string> finished_json;
-      if (*finished) finished_json = rows::normalize_build_json(**finished);
-      if (!finished_json) {
-        // D15: give it one redelivery, then let it go with a log line.
-        if (++missing_finished_[path] > 1) {
-          KLOG(warning) << "finished.json of " << path << " is missing or unreadable again; acknowledging";
-          gone.insert(gone.end(), ids.begin(), ids.end());
-          missing_finished_.erase(path);
-        }
-        continue;
-      }
-      missing_finished_.erase(path);
-      collect::BuildWrite write;
-      write.path = path;
-      if (*started) write.started_json = rows::normalize_build_json(**started);
-      write.finished_json = std::move(finished_json);
-      writer_.write(std::move(write));
-      to_ack.insert(to_ack.end(), ids.begin(), ids.end());
+      group.add();
+      // A named coroutine with by-value parameters, not a capturing lambda (g++ 12).
+      asio::co_spawn(co_await asio::this_coro::executor, collect_task(path, ids, &group, &to_ack, &gone, &retry),
+                     asio::detached);
     }
+    co_await group.wait();
     co_await writer_flushed(cloud_.io(), writer_);
     co_await ack(to_ack, "\"finished.json\"");
     co_await ack(gone, "missing finished.json");
+    if (!retry.empty()) {
+      // Not the full extension: have them redelivered soon for another try.
+      auto shortened = co_await ps_.modify_ack_deadline(sub_, retry, opt_.retry_delay_seconds);
+      if (shortened) KLOG(info) << "RETRY later " << retry.size();
+    }
     co_await download_junit();
+  }
+
+  enum class Outcome { written, gone, retry };
+
+  awaitable<void> collect_task(std::string path, std::vector<std::string> ids, net::WaitGroup* group,
+                               std::vector<std::string>* to_ack, std::vector<std::string>* gone,
+                               std::vector<std::string>* retry) {
+    try {
+      auto outcome = co_await collect_one(path);
+      if (outcome == Outcome::written) to_ack->insert(to_ack->end(), ids.begin(), ids.end());
+      if (outcome == Outcome::gone) gone->insert(gone->end(), ids.begin(), ids.end());
+      if (outcome == Outcome::retry) retry->insert(retry->end(), ids.begin(), ids.end());
+    } catch (const std::exception& e) {
+      KLOG(error) << "collecting " << path << " failed: " << e.what();
+      retry->insert(retry->end(), ids.begin(), ids.end());
+    }
+    group->done();
+  }
+
+  // One build's started/finished into the writer; `gone` after its
+  // finished.json was missing twice (D15), `retry` leaves its messages unacked.
+  awaitable<Outcome> collect_one(std::string path) {
+    auto gs = gcs::GsPath::parse(path);
+    const std::string started_name = gs->name + "/started.json";
+    const std::string finished_name = gs->name + "/finished.json";
+    auto [started, finished] = co_await (gcs_.read(gs->bucket, started_name) && gcs_.read(gs->bucket, finished_name));
+    if (!started || !finished) {
+      KLOG(error) << "cannot read " << path << " (messages will be redelivered): "
+                  << (!started ? started.error().what() : finished.error().what());
+      co_return Outcome::retry;
+    }
+    std::optional<std::string> finished_json;
+    if (*finished) finished_json = rows::normalize_build_json(**finished);
+    if (!finished_json) {
+      // D15: give it one redelivery, then let it go with a log line.
+      if (++missing_finished_[path] > 1) {
+        KLOG(warning) << "finished.json of " << path << " is missing or unreadable again; acknowledging";
+        missing_finished_.erase(path);
+        co_return Outcome::gone;
+      }
+      co_return Outcome::retry;
+    }
+    missing_finished_.erase(path);
+    collect::BuildWrite write;
+    write.path = path;
+    if (*started) write.started_json = rows::normalize_build_json(**started);
+    write.finished_json = std::move(finished_json);
+    writer_.write(std::move(write));
+    co_return Outcome::written;
   }
 
   awaitable<void> download_junit() {
@@ -291,6 +327,14 @@ class Streamer {
 };
 
 }  // namespace
+
+net::Config stream_http_config() {
+  net::Config config;
+  config.retry.max_attempts = 5;
+  config.retry.max_backoff = std::chrono::seconds(5);
+  config.retry.max_total = std::chrono::seconds(60);
+  return config;
+}
 
 awaitable<int> run_stream(cloud::Context& cloud, StreamOptions opt, std::atomic<bool>& stop) {
   auto buckets = config::Buckets::load(opt.buckets_path);

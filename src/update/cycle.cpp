@@ -133,7 +133,7 @@ int stream_until_stop_hour(const UpdateOptions& opt, std::atomic<bool>& stop) {
   s.tables = opt.prod ? std::vector<std::string>{"all:30", "day:1", "week:7"} : std::vector<std::string>{"staging:0"};
   s.stop_at = opt.stop_at;
   s.schema_path = opt.schema_path;
-  cloud::Context cloud;
+  cloud::Context cloud(stream::stream_http_config());
   return cloud.run([&]() { return stream::run_stream(cloud, s, stop); }, [&stop] { stop = true; });
 }
 

@@ -115,5 +115,25 @@ check "no duplicates in the day table" 8 "$(rows_in day | uniq | wc -l)"
 touch stop
 wait "$stream_pid"; stream_pid=""
 
+# Faults on every API while streaming: nothing lost, nothing duplicated.
+curl -sf -X POST "$base/_fake/faults" --data '[
+  {"match": "insertAll", "kind": "status", "status": 503, "probability": 0.4},
+  {"match": ":pull", "kind": "status", "status": 503, "probability": 0.2},
+  {"match": ":acknowledge", "kind": "reset", "probability": 0.2},
+  {"match": ":modifyAckDeadline", "kind": "status", "status": 500, "probability": 0.2},
+  {"match": "alt=media", "kind": "status", "status": 503, "probability": 0.2}]' >/dev/null
+check "fault rules installed" 0 $?
+start_stream
+for b in $(seq 400 419); do
+  upload logs/job/$b/started.json "{\"timestamp\": $((now - 30))}"
+  upload logs/job/$b/finished.json "{\"timestamp\": $now, \"passed\": true}"
+done
+wait_for 90 count_is day 28; check "under faults every build reaches the day table" 0 $?
+wait_for 30 count_is all 28; check "under faults every build reaches the all table" 0 $?
+check "no duplicates in the day table under faults" 28 "$(rows_in day | uniq | wc -l)"
+touch stop
+wait "$stream_pid"; check "stream under faults exits 0" 0 $?
+stream_pid=""
+
 echo "stream end-to-end checks failed: $failures"
 exit $((failures > 0))

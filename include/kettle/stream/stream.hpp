@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "kettle/cloud/context.hpp"
+#include "kettle/net/config.hpp"
 
 namespace kettle::stream {
 
@@ -22,9 +23,14 @@ struct StreamOptions {
   std::string schema_path = "schema.json"; // for tables created here (D17); skipped when absent
   std::string stop_file = "stop";          // its existence ends the loop
   int ack_extension_seconds = 180;
+  int retry_delay_seconds = 10;            // redelivery delay of messages whose build failed
   int pull_burst_seconds = 7;              // keep pulling while messages come, this long
   size_t rows_per_insert_round = 2000;     // rows built and sent at once per table
 };
+
+// HTTP settings for streaming: short retry budgets, because an unacknowledged
+// message comes back anyway and one slow build must not delay the others.
+net::Config stream_http_config();
 
 // Returns the exit code; `stop` is set by signals.
 boost::asio::awaitable<int> run_stream(cloud::Context& cloud, StreamOptions options, std::atomic<bool>& stop);
