@@ -1,28 +1,64 @@
 #!/usr/bin/env bash
-# Builds kettle and runs the main job locally on the sample data shipped in
-# tests/data: make-json over a copy of the sample database, gzip NDJSON out.
+# The main job, end to end on the local fake cloud: builds kettle, generates a
+# Prow tree, serves it with tests/fakegcp (GCS + Pub/Sub + BigQuery), runs
+# `kettle update --once` (collect, make-json, load), then publishes a few new
+# builds and shows `kettle stream` putting them into BigQuery.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=${KETTLE_BUILD_DIR:-build}
-NINJA_FLAGS="kettle" bash scripts/build.sh >/dev/null
+NINJA_FLAGS="kettle tests/fakegcp/fakegcp" bash scripts/build.sh >/dev/null
+kettle=$root/$build/kettle
 
 work=${KETTLE_DEMO_DIR:-$root/$build/demo}
 rm -rf "$work" && mkdir -p "$work"
-cp tests/data/sample.db "$work/build.db"
-cp tests/data/sample_buckets.yaml "$work/buckets.yaml"
 cd "$work"
+cp "$root/tests/data/spec/schema.json" schema.json
+echo "== generating a Prow tree (300 builds)"
+python3 "$root/bench/gen_tree.py" --root tree --builds 300 --seed 1 --now "$(date +%s)" \
+  --buckets-out buckets.yaml >/dev/null 2>&1
 
-echo "== kettle make-json (all builds) -> rows.json.gz"
-"$root/$build/kettle" make-json --db build.db --buckets buckets.yaml --output rows.json.gz --gzip
-echo "== kettle make-json again: nothing new to emit"
-"$root/$build/kettle" make-json --db build.db --buckets buckets.yaml --output again.json
+"$root/$build/tests/fakegcp/fakegcp" --root tree --port 0 --pull-hold-ms 1000 \
+  --topic projects/demo/topics/gcs --subscription projects/demo/subscriptions/kettle=projects/demo/topics/gcs \
+  --notify kubernetes-jenkins=projects/demo/topics/gcs --dataset demo:kettle >fake.out 2>fake.log &
+fake_pid=$!
+trap 'kill $fake_pid 2>/dev/null || true' EXIT
+for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
+host=$(sed -E 's#.*//##' fake.out)
+export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
+export DEPLOYMENT=staging SUBSCRIPTION_PATH=demo/gcs/kettle KETTLE_DB=$work/build.db
+echo "== fake cloud at http://$host"
 
-rows=$(gzip -dc rows.json.gz | wc -l)
-tests=$(gzip -dc rows.json.gz | python3 -c 'import json,sys; print(sum(json.loads(l)["tests_run"] for l in sys.stdin))')
+echo "== kettle update --once (make-db --junit, make-json, bq-load into demo:kettle.staging)"
+"$kettle" update --once --buckets buckets.yaml --dataset demo:kettle --schema schema.json 2>update.log
+grep -E "make-db done|loaded demo" update.log | sed 's/^[IWE][0-9]* [0-9:.]*] /   /'
+
+rows() { curl -sf "http://$host/_fake/bigquery/demo/kettle/$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
+before=$(rows staging)
+
+echo "== publishing 3 new builds to gs://kubernetes-jenkins/logs/demo-job/ and streaming them"
+now=$(date +%s)
+"$kettle" stream --buckets buckets.yaml --poll demo/gcs/kettle --dataset demo:kettle --tables staging:0 \
+  --schema schema.json 2>stream.log &
+stream_pid=$!
+for b in 1 2 3; do
+  for f in started finished; do
+    body="{\"timestamp\": $now}"
+    [[ $f == finished ]] && body="{\"timestamp\": $((now + 60)), \"result\": \"SUCCESS\", \"passed\": true}"
+    curl -sf -X POST --data-binary "$body" \
+      "http://$host/upload/storage/v1/b/kubernetes-jenkins/o?uploadType=media&name=logs/demo-job/$b/$f.json" >/dev/null
+  done
+done
+for _ in $(seq 100); do [[ $(rows staging) -ge $((before + 3)) ]] && break; sleep 0.2; done
+touch stop
+wait $stream_pid || true
+rm -f stop
+grep -E "PULLED|ACK|inserted" stream.log | sed 's/^[IWE][0-9]* [0-9:.]*] /   /' | head -8
+
 echo
-echo "summary: $rows rows with $tests tests"
-echo "  database: $work/build.db"
-echo "  rows:     $work/rows.json.gz"
-echo "first row:"
-gzip -dc rows.json.gz | head -1 | cut -c1-400
+echo "summary:"
+echo "  builds in the database: $(sqlite3 build.db 'select count(*) from build')"
+echo "  rows in demo:kettle.staging: $before after update, $(rows staging) after streaming"
+echo "  database:  $work/build.db"
+echo "  NDJSON:    $work/build_staging.json.gz"
+echo "  logs:      $work/update.log, $work/stream.log"

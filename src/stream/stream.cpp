@@ -259,6 +259,7 @@ class Streamer {
       auto produce = [&](const emit::BuildSink& sink) {
         size_t taken = 0;
         reader_.for_each_unemitted(t.emitted, min_finished, [&](store::StoredBuild&& b) {
+          if (no_row_.count(b.id)) return true;  // already logged: not again every iteration
           emit::BuildWork work;
           reader_.for_each_file_of(b.path, [&](store::StoredFile&& f) {
             work.files.push_back(std::move(f));
@@ -279,6 +280,7 @@ class Streamer {
       for (size_t i = 0; i < built.size(); ++i) {
         if (!built[i].error.empty()) {
           KLOG(error) << "no row for " << built[i].path << ": " << built[i].error;
+          no_row_.insert(built[i].build_id);
           continue;
         }
         rows.push_back({bigquery::insert_id_for(built[i].path, built[i].line), std::move(built[i].line)});
@@ -301,7 +303,8 @@ class Streamer {
         }
       }
       if (!done.empty()) reader_.insert_emitted(t.emitted, done);
-      KLOG(info) << "inserted " << accepted << " rows into " << t.ref.str() << (rejected ? ", rejected " : "")
+      if (accepted + rejected > 0)
+        KLOG(info) << "inserted " << accepted << " rows into " << t.ref.str() << (rejected ? ", rejected " : "")
                  << (rejected ? std::to_string(rejected) : std::string());
       if (report.error) {
         KLOG(error) << "inserting into " << t.ref.str() << " failed (rows retried later): " << report.error->what();
@@ -324,6 +327,7 @@ class Streamer {
   collect::DbWriter writer_;
   asio::thread_pool cpu_;
   std::map<std::string, int> missing_finished_;
+  std::set<int64_t> no_row_;  // builds whose row cannot be made (e.g. under no bucket)
 };
 
 }  // namespace
