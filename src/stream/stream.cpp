@@ -228,21 +228,33 @@ class Streamer {
     co_return Outcome::written;
   }
 
+  awaitable<void> junit_task(int64_t id, std::string path, net::WaitGroup* group) {
+    try {
+      auto write = co_await collect::download_junit(gcs_, cpu_, id, path);
+      if (write) {
+        writer_.write(std::move(*write));
+      } else {
+        KLOG(error) << "JUnit of " << path << " not collected (retried later): " << write.error().what();
+      }
+    } catch (const std::exception& e) {
+      KLOG(error) << "JUnit of " << path << " failed: " << e.what();
+    }
+    group->done();
+  }
+
   awaitable<void> download_junit() {
     std::vector<std::pair<int64_t, std::string>> missing;
     reader_.for_each_junit_missing([&](int64_t id, const std::string& path) {
       missing.emplace_back(id, path);
       return missing.size() < 5000;
     });
+    net::WaitGroup group(co_await asio::this_coro::executor);
     for (auto& [id, path] : missing) {
       if (stop_) break;
-      auto write = co_await collect::download_junit(gcs_, cpu_, id, path);
-      if (!write) {
-        KLOG(error) << "JUnit of " << path << " not collected (retried later): " << write.error().what();
-        continue;
-      }
-      writer_.write(std::move(*write));
+      group.add();
+      asio::co_spawn(co_await asio::this_coro::executor, junit_task(id, path, &group), asio::detached);
     }
+    co_await group.wait();
     co_await writer_flushed(cloud_.io(), writer_);
   }
 
