@@ -61,5 +61,12 @@ check "day replaced, not doubled" "$day" "$(rows_in day)"
 check "week replaced, not doubled" "$week" "$(rows_in week)"
 check "all appended only new rows" "$all" "$(rows_in all)"
 
+# monitor: freshness of the loaded tables.
+"$kettle" monitor --table p:k8s.day p:k8s.all --stale 1 >monitor.out 2>monitor.log; check "monitor of fresh tables exits 0" 0 $?
+grep -q "p:k8s.day: $day rows" monitor.out; check "monitor prints the row count" 0 $?
+"$kettle" monitor --table p:k8s.day p:k8s.nothere >monitor.out 2>>monitor.log; check "monitor of a missing table exits 1" 1 $?
+grep -q "p:k8s.nothere: missing" monitor.out; check "monitor names the missing table" 0 $?
+"$kettle" monitor --table p:k8s.day --stale 0 >monitor.out 2>>monitor.log; check "monitor with --stale 0 calls it stale" 1 $?
+
 echo "update end-to-end checks failed: $failures"
 exit $((failures > 0))
