@@ -1,66 +1,16 @@
 #include "api_error.hpp"
 
-#include <boost/json.hpp>
-
 namespace kettle::bigquery::detail {
-namespace json = boost::json;
-
-namespace {
-
-// Enough of a body to recognise it in a log line without flooding it.
-constexpr std::size_t kExcerptBytes = 200;
-
-std::string excerpt(std::string_view body) {
-  std::string text(body.substr(0, kExcerptBytes));
-  for (char& c : text) {
-    if (c == '\n' || c == '\r' || c == '\t') c = ' ';
-  }
-  if (body.size() > kExcerptBytes) text += "...";
-  return text;
-}
-
-std::string string_member(const json::object& object, std::string_view key) {
-  const auto* value = object.if_contains(key);
-  return value && value->is_string() ? std::string(value->get_string()) : std::string();
-}
-
-}  // namespace
 
 ServerWords server_words(std::string_view body) {
-  json::error_code ec;
-  json::value doc = json::parse(body, ec);
-  const auto* root = ec ? nullptr : doc.if_object();
-  const auto* error_value = root ? root->if_contains("error") : nullptr;
-  const auto* error = error_value ? error_value->if_object() : nullptr;
-  if (!error) return ServerWords{{}, excerpt(body)};
-  ServerWords words{{}, string_member(*error, "message")};
-  if (const auto* list = error->if_contains("errors"); list && list->is_array()) {
-    const auto& array = list->get_array();
-    if (!array.empty() && array[0].is_object()) {
-      words.reason = string_member(array[0].get_object(), "reason");
-    }
-  }
-  if (words.reason.empty()) words.reason = string_member(*error, "status");
-  return words;
+  auto error = net::parse_google_error(body);
+  if (!error) return ServerWords{{}, net::error_excerpt(body)};
+  return ServerWords{std::move(error->reason), error->message.value_or(std::string())};
 }
 
 net::Error status_error(const std::string& url, std::string_view what, int status,
                         std::string_view body) {
-  net::Error e;
-  e.kind = net::ErrorKind::http_status;
-  e.status = status;
-  e.url = url;
-  e.message = std::string(what) + " answered HTTP " + std::to_string(status);
-  if (auto words = server_words(body); !words.message.empty()) e.message += ": " + words.message;
-  return e;
-}
-
-net::Error malformed_error(const std::string& url, std::string_view what, std::string_view why) {
-  net::Error e;
-  e.kind = net::ErrorKind::protocol;
-  e.url = url;
-  e.message = std::string(what) + ": " + std::string(why);
-  return e;
+  return net::status_error(url, what, status, server_words(body).message);
 }
 
 }  // namespace kettle::bigquery::detail

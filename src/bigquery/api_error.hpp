@@ -4,6 +4,7 @@
 #include <string>
 #include <string_view>
 
+#include "kettle/net/api_error.hpp"
 #include "kettle/net/error.hpp"
 
 namespace kettle::bigquery::detail {
@@ -21,6 +22,6 @@ ServerWords server_words(std::string_view body);
 net::Error status_error(const std::string& url, std::string_view what, int status,
                         std::string_view body);
 // A 2xx answer whose body is not what was expected: kind protocol.
-net::Error malformed_error(const std::string& url, std::string_view what, std::string_view why);
+using net::malformed_error;
 
 }  // namespace kettle::bigquery::detail

@@ -79,13 +79,8 @@ asio::awaitable<void> sleep_for(net::Duration delay) {
 }  // namespace
 
 Endpoint endpoint_from_env() {
-  if (auto base = net::emulator_base_url_from_env("BIGQUERY_EMULATOR_HOST")) return {*base, true};
-  if (const char* custom = std::getenv("KETTLE_BIGQUERY_ENDPOINT"); custom && *custom) {
-    std::string base = custom;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return {base, false};
-  }
-  return {"https://bigquery.googleapis.com", false};
+  return net::endpoint_from_env({"BIGQUERY_EMULATOR_HOST"}, "KETTLE_BIGQUERY_ENDPOINT",
+                                "https://bigquery.googleapis.com");
 }
 
 std::size_t InsertReport::count(RowStatus status) const {

@@ -21,15 +21,8 @@ std::optional<GsPath> GsPath::parse(std::string_view url) {
 }
 
 Endpoint endpoint_from_env() {
-  for (const char* var : {"STORAGE_EMULATOR_HOST", "CLOUD_STORAGE_EMULATOR_ENDPOINT"}) {
-    if (auto base = net::emulator_base_url_from_env(var)) return {*base, true};
-  }
-  if (const char* custom = std::getenv("KETTLE_GCS_ENDPOINT"); custom && *custom) {
-    std::string base = custom;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return {base, false};
-  }
-  return {"https://storage.googleapis.com", false};
+  return net::endpoint_from_env({"STORAGE_EMULATOR_HOST", "CLOUD_STORAGE_EMULATOR_ENDPOINT"},
+                                "KETTLE_GCS_ENDPOINT", "https://storage.googleapis.com");
 }
 
 Client::Client(net::HttpClient& http, std::shared_ptr<auth::Credentials> credentials, ClientConfig config)

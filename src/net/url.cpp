@@ -189,4 +189,17 @@ std::optional<std::string> emulator_base_url_from_env(const char* variable) {
   return emulator_base_url(value);
 }
 
+Endpoint endpoint_from_env(std::initializer_list<const char*> emulator_variables,
+                           const char* custom_variable, std::string_view default_url) {
+  for (const char* variable : emulator_variables) {
+    if (auto base = emulator_base_url_from_env(variable)) return {*base, true};
+  }
+  if (const char* custom = std::getenv(custom_variable); custom && *custom) {
+    std::string base = custom;
+    while (!base.empty() && base.back() == '/') base.pop_back();
+    return {base, false};
+  }
+  return {std::string(default_url), false};
+}
+
 }  // namespace kettle::net

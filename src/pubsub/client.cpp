@@ -24,13 +24,8 @@ bool is_success(int status) { return status >= 200 && status < 300; }
 }  // namespace
 
 Endpoint endpoint_from_env() {
-  if (auto base = net::emulator_base_url_from_env("PUBSUB_EMULATOR_HOST")) return {*base, true};
-  if (const char* custom = std::getenv("KETTLE_PUBSUB_ENDPOINT"); custom && *custom) {
-    std::string base = custom;
-    while (!base.empty() && base.back() == '/') base.pop_back();
-    return {base, false};
-  }
-  return {"https://pubsub.googleapis.com", false};
+  return net::endpoint_from_env({"PUBSUB_EMULATOR_HOST"}, "KETTLE_PUBSUB_ENDPOINT",
+                                "https://pubsub.googleapis.com");
 }
 
 Client::Client(net::HttpClient& http, std::shared_ptr<auth::Credentials> credentials,

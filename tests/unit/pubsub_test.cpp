@@ -24,6 +24,7 @@
 #include <vector>
 
 #include "kettle/pubsub/client.hpp"
+#include "support/scripted_server.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -32,112 +33,12 @@ namespace json = boost::json;
 using tcp = asio::ip::tcp;
 using namespace kettle;
 using namespace kettle::pubsub;
+using namespace kettle::test_support;
 using namespace std::chrono_literals;
 
 namespace {
 
 constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
-
-// ---------------------------------------------------------------------------
-// A scripted HTTP/1.1 server: answers each request from a script and records
-// what it saw.
-
-struct Seen {
-  std::string method;
-  std::string target;
-  std::string body;
-  std::map<std::string, std::string> headers;  // lower-case names
-};
-
-struct Reply {
-  int status = 200;
-  std::string body{};
-  std::vector<std::pair<std::string, std::string>> headers{};
-  std::chrono::milliseconds delay{0};  // before answering
-};
-
-using Script = std::function<Reply(const Seen&, int index)>;
-
-class ScriptedServer {
- public:
-  ScriptedServer(asio::io_context& ioc, Script script)
-      : ioc_(ioc),
-        acceptor_(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
-        base_url_("http://127.0.0.1:" + std::to_string(acceptor_.local_endpoint().port())),
-        script_(std::move(script)) {
-    asio::co_spawn(ioc, accept_loop(), asio::detached);
-  }
-
-  // Still valid after stop().
-  const std::string& base_url() const { return base_url_; }
-
-  void stop() {
-    boost::system::error_code ignored;
-    acceptor_.close(ignored);
-    for (auto& weak : sockets_) {
-      if (auto socket = weak.lock()) socket->close(ignored);
-    }
-  }
-
-  std::vector<Seen> seen;
-
- private:
-  asio::awaitable<void> accept_loop() {
-    while (true) {
-      auto [ec, socket] = co_await acceptor_.async_accept(use_tuple);
-      if (ec) co_return;
-      auto shared = std::make_shared<tcp::socket>(std::move(socket));
-      sockets_.push_back(shared);
-      asio::co_spawn(ioc_, serve(shared), asio::detached);
-    }
-  }
-
-  asio::awaitable<void> serve(std::shared_ptr<tcp::socket> socket) {
-    beast::flat_buffer buffer;
-    while (true) {
-      http::request_parser<http::string_body> parser;
-      parser.body_limit(std::size_t{64} << 20);
-      auto [ec, n] = co_await http::async_read(*socket, buffer, parser, use_tuple);
-      if (ec) co_return;
-      const auto& request = parser.get();
-      Seen s{
-          std::string(request.method_string()), std::string(request.target()), request.body(), {}};
-      for (const auto& field : request) {
-        std::string name(field.name_string());
-        for (char& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        s.headers[name] = std::string(field.value());
-      }
-      seen.push_back(s);
-      Reply reply = script_(s, static_cast<int>(seen.size()));
-      if (reply.delay.count() > 0) {
-        asio::steady_timer timer(ioc_, reply.delay);
-        co_await timer.async_wait(use_tuple);
-      }
-      http::response<http::string_body> response{static_cast<http::status>(reply.status), 11};
-      for (const auto& [name, value] : reply.headers) response.set(name, value);
-      response.body() = reply.body;
-      response.prepare_payload();
-      auto [write_ec, written] = co_await http::async_write(*socket, response, use_tuple);
-      if (write_ec) co_return;
-    }
-  }
-
-  asio::io_context& ioc_;
-  tcp::acceptor acceptor_;
-  std::string base_url_;
-  Script script_;
-  std::vector<std::weak_ptr<tcp::socket>> sockets_;
-};
-
-// Short deadlines and quick retries so failure paths finish fast.
-net::Config quick_net_config() {
-  net::Config config;
-  config.timeouts.headers = 2s;
-  config.timeouts.total = 10s;
-  config.retry = net::RetryConfig{
-      .max_attempts = 2, .initial_backoff = 1ms, .max_backoff = 5ms, .max_total = 5s};
-  return config;
-}
 
 // A Credentials that always hands out the same token.
 class FixedToken final : public auth::Credentials {

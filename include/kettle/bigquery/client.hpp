@@ -20,6 +20,7 @@
 #include "kettle/bigquery/table_ref.hpp"
 #include "kettle/net/error.hpp"
 #include "kettle/net/http_client.hpp"
+#include "kettle/net/url.hpp"
 
 namespace kettle::bigquery {
 
@@ -48,10 +49,7 @@ struct ClientConfig {
 // The endpoint from the environment: BIGQUERY_EMULATOR_HOST (plain HTTP, no
 // credentials), else KETTLE_BIGQUERY_ENDPOINT, else Google's. `emulator`
 // tells whether to skip auth.
-struct Endpoint {
-  std::string base_url;
-  bool emulator = false;
-};
+using Endpoint = net::Endpoint;
 Endpoint endpoint_from_env();
 
 struct TableInfo {

@@ -13,6 +13,7 @@
 #include "kettle/auth/credentials.hpp"
 #include "kettle/net/error.hpp"
 #include "kettle/net/http_client.hpp"
+#include "kettle/net/url.hpp"
 
 namespace kettle::gcs {
 
@@ -39,10 +40,7 @@ struct ClientConfig {
 // The endpoint from the environment: STORAGE_EMULATOR_HOST or
 // CLOUD_STORAGE_EMULATOR_ENDPOINT (plain HTTP, no credentials), else
 // KETTLE_GCS_ENDPOINT, else Google's. `emulator` tells whether to skip auth.
-struct Endpoint {
-  std::string base_url;
-  bool emulator = false;
-};
+using Endpoint = net::Endpoint;
 Endpoint endpoint_from_env();
 
 class Client {

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <initializer_list>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -61,5 +62,17 @@ std::string join_url(std::string_view base, std::string_view target);
 std::optional<std::string> emulator_base_url(std::string_view env_value);
 // emulator_base_url of the named environment variable; nullopt when unset.
 std::optional<std::string> emulator_base_url_from_env(const char* variable);
+
+// Where an API client sends its requests; `emulator` tells whether to skip auth.
+struct Endpoint {
+  std::string base_url;
+  bool emulator = false;
+};
+// The endpoint from the environment: the first of `emulator_variables` that
+// holds a usable emulator_base_url (plain HTTP, no credentials), else
+// `custom_variable` when set and not empty (trailing '/' removed), else
+// `default_url`.
+Endpoint endpoint_from_env(std::initializer_list<const char*> emulator_variables,
+                           const char* custom_variable, std::string_view default_url);
 
 }  // namespace kettle::net

@@ -14,6 +14,7 @@
 #include "kettle/auth/credentials.hpp"
 #include "kettle/net/error.hpp"
 #include "kettle/net/http_client.hpp"
+#include "kettle/net/url.hpp"
 #include "kettle/pubsub/message.hpp"
 #include "kettle/pubsub/subscription_path.hpp"
 
@@ -36,10 +37,7 @@ struct ClientConfig {
 // The endpoint from the environment: PUBSUB_EMULATOR_HOST (plain HTTP, no
 // credentials), else KETTLE_PUBSUB_ENDPOINT, else Google's. `emulator` tells
 // whether to skip auth.
-struct Endpoint {
-  std::string base_url;
-  bool emulator = false;
-};
+using Endpoint = net::Endpoint;
 Endpoint endpoint_from_env();
 
 // Failures are net::Errors naming the URL: transport errors and retryable
