@@ -174,7 +174,9 @@ class Streamer {
     if (!retry.empty()) {
       // Not the full extension: have them redelivered soon for another try.
       auto shortened = co_await ps_.modify_ack_deadline(sub_, retry, opt_.retry_delay_seconds);
-      if (shortened) KLOG(info) << "RETRY later " << retry.size();
+      if (shortened) {
+        KLOG(info) << "RETRY later " << retry.size();
+      }
     }
     co_await download_junit();
   }
@@ -315,9 +317,10 @@ class Streamer {
         }
       }
       if (!done.empty()) reader_.insert_emitted(t.emitted, done);
-      if (accepted + rejected > 0)
+      if (accepted + rejected > 0) {
         KLOG(info) << "inserted " << accepted << " rows into " << t.ref.str() << (rejected ? ", rejected " : "")
                  << (rejected ? std::to_string(rejected) : std::string());
+      }
       if (report.error) {
         KLOG(error) << "inserting into " << t.ref.str() << " failed (rows retried later): " << report.error->what();
         co_return;

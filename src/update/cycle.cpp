@@ -108,7 +108,9 @@ bool load_tables(const UpdateOptions& opt, std::atomic<bool>& stop) {
   bool ok = true;
   if (opt.prod) {
     bool rebuild = day_table_is_stale(opt);
-    if (rebuild) KLOG(info) << "day table is stale or empty: rebuilding day and week";
+    if (rebuild) {
+      KLOG(info) << "day table is stale or empty: rebuilding day and week";
+    }
     for (const LoadStep& step : {LoadStep{"day", 1.0}, LoadStep{"week", 7.0}}) {
       if (stop) return ok;
       ok = load_table(opt, step, rebuild, stop) && ok;

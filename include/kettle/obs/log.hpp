@@ -28,8 +28,15 @@ class LogLine {
 
 }  // namespace kettle::obs
 
-#define KLOG(sev)                                                          \
-  if (::kettle::obs::Severity::sev == ::kettle::obs::Severity::debug &&   \
-      !::kettle::obs::verbose()) {                                         \
-  } else                                                                   \
-    ::kettle::obs::LogLine(::kettle::obs::Severity::sev).stream()
+namespace kettle::obs {
+// Turns the streamed expression into void so KLOG can sit in a ?: (no
+// dangling else when used as the body of an unbraced if).
+struct LogVoidify {
+  void operator&(std::ostream&) {}
+};
+}  // namespace kettle::obs
+
+#define KLOG(sev)                                                                                   \
+  (::kettle::obs::Severity::sev == ::kettle::obs::Severity::debug && !::kettle::obs::verbose())    \
+      ? (void)0                                                                                     \
+      : ::kettle::obs::LogVoidify() & ::kettle::obs::LogLine(::kettle::obs::Severity::sev).stream()
