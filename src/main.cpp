@@ -54,6 +54,28 @@ void apply_common(const Args& args) {
   kettle::obs::set_verbose(args.has("v"));
 }
 
+// --buildlimit, else env BUILD_LIMIT, else 0 (no limit).
+int64_t build_limit(const Args& args) {
+  std::optional<long long> limit = args.has("buildlimit") ? args.get_int("buildlimit") : std::nullopt;
+  if (!limit) {
+    if (const char* env = std::getenv("BUILD_LIMIT"); env && *env) {
+      char* end = nullptr;
+      limit = std::strtoll(env, &end, 10);
+      if (*end != '\0') throw UsageError(std::string("BUILD_LIMIT='") + env + "' is not an integer");
+    }
+  }
+  if (limit && *limit < 0) throw UsageError("--buildlimit / BUILD_LIMIT must not be negative");
+  return limit.value_or(0);
+}
+
+// --stop_at, an hour of the day.
+std::optional<int> stop_hour(const Args& args) {
+  auto h = args.get_int("stop_at");
+  if (!h) return std::nullopt;
+  if (*h < 0 || *h > 23) throw UsageError("--stop_at must be an hour from 0 to 23");
+  return static_cast<int>(*h);
+}
+
 int make_json(const std::vector<std::string>& words) {
   Parser p("kettle make-json [flags] [gs://build/path ...]",
            "Writes one BigQuery row (JSON) per build not yet emitted, then records them as emitted.");
@@ -114,16 +136,7 @@ int make_db(const std::vector<std::string>& words) {
     if (*t < 1 || *t > 100000) throw UsageError("--threads must be between 1 and 100000");
     opt.threads = static_cast<size_t>(*t);
   }
-  std::optional<long long> limit = args->get_int("buildlimit");
-  if (!limit) {
-    if (const char* env = std::getenv("BUILD_LIMIT"); env && *env) {
-      char* end = nullptr;
-      limit = std::strtoll(env, &end, 10);
-      if (*end != '\0') throw UsageError(std::string("BUILD_LIMIT='") + env + "' is not an integer");
-    }
-  }
-  if (limit && *limit < 0) throw UsageError("--buildlimit must not be negative");
-  opt.build_limit = limit.value_or(0);
+  opt.build_limit = build_limit(*args);
   if (auto secs = args->get_double("request-timeout")) {
     if (*secs <= 0) throw UsageError("--request-timeout must be positive");
     auto d = std::chrono::duration_cast<kettle::net::Duration>(std::chrono::duration<double>(*secs));
@@ -203,10 +216,7 @@ int stream(const std::vector<std::string>& words) {
   opt.tables = args->all("tables");
   if (opt.poll.empty() || opt.dataset.empty() || opt.tables.empty())
     throw UsageError("--poll, --dataset and --tables are required");
-  if (auto h = args->get_int("stop_at")) {
-    if (*h < 0 || *h > 23) throw UsageError("--stop_at must be an hour from 0 to 23");
-    opt.stop_at = static_cast<int>(*h);
-  }
+  opt.stop_at = stop_hour(*args);
   opt.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.schema_path = args->get_or("schema", "schema.json");
   std::atomic<bool> stop{false};
@@ -245,14 +255,8 @@ int update(const std::vector<std::string>& words) {
   opt.prod = env_or("DEPLOYMENT", "staging") == "prod";
   opt.once = args->has("once");
   if (auto t = args->get_int("threads")) opt.threads = static_cast<size_t>(std::max(1LL, *t));
-  if (auto h = args->get_int("stop_at")) {
-    if (*h < 0 || *h > 23) throw UsageError("--stop_at must be an hour from 0 to 23");
-    opt.stop_at = static_cast<int>(*h);
-  }
-  std::string limit = env_or("BUILD_LIMIT", "0");
-  char* end = nullptr;
-  opt.build_limit = std::strtoll(limit.c_str(), &end, 10);
-  if (*end != '\0' || opt.build_limit < 0) throw UsageError("BUILD_LIMIT='" + limit + "' is not a count");
+  opt.stop_at = stop_hour(*args).value_or(opt.stop_at);
+  opt.build_limit = build_limit(*args);
   std::atomic<bool> stop{false};
   return kettle::update::run_update(opt, stop);
 }
