@@ -2,6 +2,8 @@
 #include <chrono>
 #include <atomic>
 #include <csignal>
+#include <pthread.h>
+#include <thread>
 #include <filesystem>
 #include <cstdlib>
 #include <iostream>
@@ -257,8 +259,27 @@ int update(const std::vector<std::string>& words) {
   if (auto t = args->get_int("threads")) opt.threads = static_cast<size_t>(std::max(1LL, *t));
   opt.stop_at = stop_hour(*args).value_or(opt.stop_at);
   opt.build_limit = build_limit(*args);
-  std::atomic<bool> stop{false};
-  return kettle::update::run_update(opt, stop);
+  // The cycle runs several phases, each with its own event loop: one thread
+  // takes the signals for all of them, so SIGTERM is graceful in every phase.
+  static std::atomic<bool> stop{false};
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGINT);
+  sigaddset(&signals, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  std::thread([signals] {
+    int sig = 0;
+    for (int received = 0; sigwait(&signals, &sig) == 0;) {
+      if (++received > 1) {
+        KLOG(error) << "signal " << sig << " again: exiting without finishing";
+        std::_Exit(1);
+      }
+      KLOG(warning) << "signal " << sig << ": finishing the current phase's work in flight, then exiting";
+      stop = true;
+    }
+  }).detach();
+  int code = kettle::update::run_update(opt, stop);
+  return stop ? 0 : code;
 }
 
 const char* kUsage =

@@ -307,6 +307,21 @@ class Collector {
   MakeDbResult result_;
 };
 
+// Polls the caller's stop request (SIGTERM handled elsewhere).
+awaitable<void> watch_stop(asio::steady_timer& timer, Collector& c, std::function<bool()> should_stop) {
+  for (;;) {
+    timer.expires_after(std::chrono::milliseconds(250));
+    boost::system::error_code ec;
+    co_await timer.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return;  // cancelled: the run is over
+    if (should_stop()) {
+      KLOG(warning) << "stop requested: finishing builds in flight, then committing";
+      c.stop();
+      co_return;
+    }
+  }
+}
+
 awaitable<void> report_progress(asio::steady_timer& timer, Collector& c, const net::HttpClient& http,
                                 const DbWriter& writer, const bool& finished) {
   auto start = std::chrono::steady_clock::now();
@@ -358,6 +373,7 @@ MakeDbResult run_make_db(const MakeDbOptions& opt) {
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   asio::steady_timer progress_timer(io);
+  asio::steady_timer stop_timer(io);
   std::unique_ptr<gcs::Client> gcs;
   std::unique_ptr<Collector> collector;
 
@@ -389,6 +405,7 @@ MakeDbResult run_make_db(const MakeDbOptions& opt) {
           });
         });
         asio::co_spawn(io, report_progress(progress_timer, *collector, http, writer, finished), asio::detached);
+        if (opt.should_stop) asio::co_spawn(io, watch_stop(stop_timer, *collector, opt.should_stop), asio::detached);
         co_await collector->run();
       },
       [&](std::exception_ptr e) {
@@ -396,6 +413,7 @@ MakeDbResult run_make_db(const MakeDbOptions& opt) {
         finished = true;
         signals.cancel();
         progress_timer.cancel();
+        stop_timer.cancel();
         http.stop();
       });
   io.run();

@@ -55,13 +55,14 @@ bool refresh_buckets(const UpdateOptions& opt) {
   return true;
 }
 
-bool collect(const UpdateOptions& opt) {
+bool collect(const UpdateOptions& opt, std::atomic<bool>& stop) {
   collect::MakeDbOptions db;
   db.db_path = opt.db_path;
   db.buckets_path = opt.buckets_path;
   db.junit = true;
   db.threads = opt.threads;
   db.build_limit = opt.build_limit;
+  db.should_stop = [&stop] { return stop.load(); };
   auto result = collect::run_make_db(db);
   return result.listing_errors == 0;
 }
@@ -124,7 +125,9 @@ bool load_tables(const UpdateOptions& opt, std::atomic<bool>& stop) {
 
 int stream_until_stop_hour(const UpdateOptions& opt, std::atomic<bool>& stop) {
   if (opt.subscription.empty()) {
-    KLOG(warning) << "no subscription (SUBSCRIPTION_PATH): skipping the stream phase";
+    // Nothing to stream: pause before the next cycle instead of recollecting at once.
+    KLOG(warning) << "no subscription (SUBSCRIPTION_PATH): waiting " << opt.idle_seconds << "s before the next cycle";
+    for (int i = 0; i < opt.idle_seconds * 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
     return 0;
   }
   stream::StreamOptions s;
@@ -147,7 +150,7 @@ int run_update(const UpdateOptions& opt, std::atomic<bool>& stop) {
   int code = 0;
   do {
     bool ok = refresh_buckets(opt);
-    if (!stop) ok = collect(opt) && ok;
+    if (!stop) ok = collect(opt, stop) && ok;
     if (!stop) ok = load_tables(opt, stop) && ok;
     code = ok ? 0 : 1;
     if (opt.once || stop) break;

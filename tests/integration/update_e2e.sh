@@ -68,5 +68,20 @@ grep -q "p:k8s.day: $day rows" monitor.out; check "monitor prints the row count"
 grep -q "p:k8s.nothere: missing" monitor.out; check "monitor names the missing table" 0 $?
 "$kettle" monitor --table p:k8s.day --stale 0 >monitor.out 2>>monitor.log; check "monitor with --stale 0 calls it stale" 1 $?
 
+# SIGTERM during a cycle (collection slowed by latency): exit 0, and a rerun completes.
+kill "$fake_pid"; wait "$fake_pid" 2>/dev/null
+"$fake" --root tree --port "${host##*:}" --dataset p:k8s --bq-job-delay-ms 50 --latency-ms 30 >fake.out 2>fake.err &
+fake_pid=$!
+for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
+DEPLOYMENT=staging "$kettle" update --db term.db --buckets tree.buckets.yaml --dataset p:k8s --schema schema.json \
+  --threads 2 2>term.log &
+pid=$!
+sleep 1.5
+kill -TERM "$pid"
+wait "$pid"; check "update exits 0 on SIGTERM" 0 $?
+grep -q "stop requested" term.log; check "the collection was asked to stop" 0 $?
+db=term.db
+DEPLOYMENT=staging update 2>/dev/null; check "a rerun after SIGTERM completes the cycle" 0 $?
+
 echo "update end-to-end checks failed: $failures"
 exit $((failures > 0))

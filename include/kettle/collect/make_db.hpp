@@ -20,6 +20,9 @@ struct MakeDbOptions {
   size_t commit_every = 200;
   net::Config http;         // deadlines, retries; max_in_flight comes from threads
   std::function<int64_t()> now;  // seconds since the epoch; the clock by default
+  // Polled a few times a second; true stops listing and lets the builds in
+  // flight finish, as SIGTERM does (for callers that handle signals themselves).
+  std::function<bool()> should_stop;
 };
 
 struct MakeDbResult {

@@ -23,6 +23,7 @@ struct UpdateOptions {
   int stop_at = 1;                        // the stream phase ends when this local hour begins
   size_t threads = 32;
   int max_bad_records = 1000;
+  int idle_seconds = 600;                 // pause between cycles when there is nothing to stream
 };
 
 // 0 when every step of the last cycle succeeded.
