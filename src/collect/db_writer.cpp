@@ -17,13 +17,14 @@ DbWriter::~DbWriter() {
   }
 }
 
-void DbWriter::push(Entry entry) {
+bool DbWriter::push(Entry entry) {
   {
     std::lock_guard lock(mu_);
-    if (failure_ || closing_) return;
+    if (failure_ || closing_) return false;
     queue_.push_back(std::move(entry));
   }
   cv_.notify_one();
+  return true;
 }
 
 void DbWriter::write(BuildWrite build, std::function<void()> on_committed) {
@@ -34,7 +35,12 @@ void DbWriter::write(JunitWrite junit, std::function<void()> on_committed) {
   push({std::move(junit), std::move(on_committed)});
 }
 
-void DbWriter::after_commit(std::function<void()> fn) { push({std::monostate{}, std::move(fn)}); }
+void DbWriter::after_commit(std::function<void()> fn) {
+  // A barrier must always fire, or its waiter would wait forever; after a
+  // failure it fires at once and the waiter finds failure() set.
+  auto copy = fn;
+  if (!push({std::monostate{}, std::move(fn)})) copy();
+}
 
 void DbWriter::finish() {
   {
@@ -113,9 +119,15 @@ void DbWriter::run() {
       callbacks.clear();
     }
   } catch (...) {
-    std::lock_guard lock(mu_);
-    failure_ = std::current_exception();
-    queue_.clear();
+    std::deque<Entry> dropped;
+    {
+      std::lock_guard lock(mu_);
+      failure_ = std::current_exception();
+      dropped.swap(queue_);
+    }
+    // Writes are lost with the failure (never reported committed); barriers still fire.
+    for (auto& e : dropped)
+      if (std::holds_alternative<std::monostate>(e.item) && e.on_committed) e.on_committed();
   }
 }
 

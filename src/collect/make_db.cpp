@@ -16,6 +16,7 @@
 #include "kettle/collect/db_writer.hpp"
 #include "kettle/collect/junit_download.hpp"
 #include "kettle/collect/planner.hpp"
+#include "kettle/collect/wait_for_commit.hpp"
 #include "kettle/config/buckets.hpp"
 #include "kettle/gcs/client.hpp"
 #include "kettle/net/async_semaphore.hpp"
@@ -77,7 +78,7 @@ class Collector {
         co_await collect_bucket(bucket);
       }
       co_await tasks_.wait();
-      co_await flush_writer();
+      co_await wait_for_commit(io_, writer_);  // so the JUnit pass sees the new builds
     }
     if (opt_.junit && !stopping_) {
       co_await collect_junit();
@@ -249,15 +250,6 @@ class Collector {
     if (*started) write.started_json = rows::normalize_build_json(**started);
     if (*finished) write.finished_json = rows::normalize_build_json(**finished);
     if (write.started_json || write.finished_json) writer_.write(std::move(write));
-  }
-
-  awaitable<void> flush_writer() {
-    // Wait until the writer committed what was queued, so the JUnit pass sees it.
-    asio::steady_timer done(io_, asio::steady_timer::time_point::max());
-    writer_.after_commit([&done, this] { asio::post(io_, [&done] { done.cancel(); }); });
-    boost::system::error_code ec;
-    co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-    if (auto failure = writer_.failure()) std::rethrow_exception(failure);
   }
 
   // --- JUnit (SPEC §2.5, §3.3, D9) ---

@@ -15,6 +15,7 @@
 #include "kettle/bigquery/client.hpp"
 #include "kettle/collect/db_writer.hpp"
 #include "kettle/collect/junit_download.hpp"
+#include "kettle/collect/wait_for_commit.hpp"
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/row_pipeline.hpp"
 #include "kettle/gcs/client.hpp"
@@ -44,15 +45,6 @@ awaitable<void> sleep_for(std::chrono::milliseconds d) {
 int64_t now_seconds() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
       .count();
-}
-
-// Waits until the writer has committed everything queued before.
-awaitable<void> writer_flushed(asio::io_context& io, collect::DbWriter& writer) {
-  asio::steady_timer done(io, asio::steady_timer::time_point::max());
-  writer.after_commit([&io, &done] { asio::post(io, [&done] { done.cancel(); }); });
-  boost::system::error_code ec;
-  co_await done.async_wait(asio::redirect_error(asio::use_awaitable, ec));
-  if (auto failure = writer.failure()) std::rethrow_exception(failure);
 }
 
 struct Table {
@@ -168,7 +160,7 @@ class Streamer {
                      asio::detached);
     }
     co_await group.wait();
-    co_await writer_flushed(cloud_.io(), writer_);
+    co_await collect::wait_for_commit(cloud_.io(), writer_);
     co_await ack(to_ack, "\"finished.json\"");
     co_await ack(gone, "missing finished.json");
     if (!retry.empty()) {
@@ -257,7 +249,7 @@ class Streamer {
       asio::co_spawn(co_await asio::this_coro::executor, junit_task(id, path, &group), asio::detached);
     }
     co_await group.wait();
-    co_await writer_flushed(cloud_.io(), writer_);
+    co_await collect::wait_for_commit(cloud_.io(), writer_);
   }
 
   awaitable<void> emit_all() {

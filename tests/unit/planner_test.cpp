@@ -3,6 +3,7 @@
 
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
+#include <future>
 #include <set>
 
 #include "kettle/collect/db_writer.hpp"
@@ -157,8 +158,15 @@ BOOST_AUTO_TEST_CASE(batched_writes_commit_and_call_back) {
 
 BOOST_AUTO_TEST_CASE(unusable_database_is_reported_by_finish) {
   DbWriter writer("/nonexistent-dir/build.db", 10);
-  writer.write(BuildWrite{"gs://b/logs/j/1", std::nullopt, "{\"timestamp\": 1}"});
+  std::atomic<bool> write_reported{false};
+  writer.write(BuildWrite{"gs://b/logs/j/1", std::nullopt, "{\"timestamp\": 1}"}, [&] { write_reported = true; });
+  // A barrier still fires after the failure (a waiter must not hang), a write never claims to be committed.
+  std::promise<void> barrier;
+  writer.after_commit([&] { barrier.set_value(); });
+  BOOST_TEST((barrier.get_future().wait_for(std::chrono::seconds(30)) == std::future_status::ready));
   BOOST_CHECK_THROW(writer.finish(), kettle::store::StoreError);
+  BOOST_TEST(!write_reported.load());
+  BOOST_TEST(static_cast<bool>(writer.failure()));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

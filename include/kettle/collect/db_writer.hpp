@@ -51,7 +51,8 @@ class DbWriter {
   // (committed); for stream acknowledgements. Thread-safe.
   void write(BuildWrite build, std::function<void()> on_committed = {});
   void write(JunitWrite junit, std::function<void()> on_committed = {});
-  // Runs `fn` on the writer thread after everything queued before is committed.
+  // Runs `fn` after everything queued before is committed (on the writer
+  // thread), or at once when the writer has failed (check failure()).
   void after_commit(std::function<void()> fn);
 
   // Commits the rest and stops the thread; rethrows a writer failure.
@@ -67,7 +68,7 @@ class DbWriter {
     Item item;
     std::function<void()> on_committed;
   };
-  void push(Entry entry);
+  bool push(Entry entry);  // false: dropped (failed or closing)
   void run();
   void apply(store::Database& db, Item& item);
 
