@@ -65,15 +65,11 @@ struct Fixture {
 
   // Runs `body` with a watchdog that fails the test if it never finishes.
   void run(const std::function<asio::awaitable<void>()>& body) {
-    bool finished = false;
     std::exception_ptr failure;
-    asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
-      finished = true;
-      failure = e;
+    bool finished = test_support::run_with_watchdog(ioc, body, [this] {
       server.stop();
       http.stop();
-    });
-    ioc.run_for(60s);
+    }, failure);
     BOOST_REQUIRE_MESSAGE(finished, "the test did not finish before its watchdog");
     if (failure) std::rethrow_exception(failure);
   }

@@ -16,6 +16,7 @@
 #include <cctype>
 #include <chrono>
 #include <cstddef>
+#include <exception>
 #include <functional>
 #include <map>
 #include <memory>
@@ -129,6 +130,20 @@ inline net::Config quick_net_config() {
   config.retry = net::RetryConfig{
       .max_attempts = 2, .initial_backoff = 1ms, .max_backoff = 5ms, .max_total = 5s};
   return config;
+}
+
+// Runs `body` on `ioc` with a watchdog: fails the test if it never
+// finishes; `on_done` stops the server and client so the context drains.
+inline bool run_with_watchdog(boost::asio::io_context& ioc, const std::function<boost::asio::awaitable<void>()>& body,
+                              const std::function<void()>& on_done, std::exception_ptr& failure) {
+  bool finished = false;
+  boost::asio::co_spawn(ioc, body(), [&](std::exception_ptr e) {
+    finished = true;
+    failure = e;
+    on_done();
+  });
+  ioc.run_for(std::chrono::seconds(60));
+  return finished;
 }
 
 }  // namespace kettle::test_support
