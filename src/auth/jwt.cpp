@@ -1,4 +1,5 @@
 #include "kettle/auth/jwt.hpp"
+#include "kettle/net/base64.hpp"
 
 #include <openssl/bio.h>
 #include <openssl/err.h>
@@ -15,9 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr char kBase64UrlAlphabet[] =
-    "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_";
-
 // Without a callback OpenSSL would prompt on the terminal for an encrypted
 // key's passphrase; key files are never encrypted, so refuse instead.
 int no_passphrase(char*, int, int, void*) { return 0; }
@@ -32,26 +30,7 @@ std::string encoded_json(const json::object& object) {
 
 }  // namespace
 
-std::string base64url_encode(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
-  };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t n = byte(i) << 16 | byte(i + 1) << 8 | byte(i + 2);
-    for (int shift : {18, 12, 6, 0}) out += kBase64UrlAlphabet[(n >> shift) & 63];
-  }
-  std::size_t rest = bytes.size() - i;  // 1 or 2 trailing bytes make 2 or 3 characters
-  if (rest > 0) {
-    std::uint32_t n = byte(i) << 16 | (rest == 2 ? byte(i + 1) << 8 : 0);
-    out += kBase64UrlAlphabet[(n >> 18) & 63];
-    out += kBase64UrlAlphabet[(n >> 12) & 63];
-    if (rest == 2) out += kBase64UrlAlphabet[(n >> 6) & 63];
-  }
-  return out;
-}
+std::string base64url_encode(std::string_view bytes) { return net::base64_encode(bytes, net::Base64::url_unpadded); }
 
 std::optional<RsaSigner> RsaSigner::from_pem(std::string_view pem) {
   if (pem.empty() || pem.size() > INT_MAX) return std::nullopt;

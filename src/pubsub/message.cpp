@@ -1,4 +1,5 @@
 #include "kettle/pubsub/message.hpp"
+#include "kettle/net/base64.hpp"
 
 #include <array>
 #include <boost/json.hpp>
@@ -101,28 +102,7 @@ std::optional<std::string> decode_base64(std::string_view text) {
   return out;
 }
 
-std::string encode_base64(std::string_view bytes) {
-  std::string out;
-  out.reserve((bytes.size() + 2) / 3 * 4);
-  std::size_t i = 0;
-  auto byte = [&](std::size_t k) {
-    return static_cast<std::uint32_t>(static_cast<unsigned char>(bytes[k]));
-  };
-  for (; i + 3 <= bytes.size(); i += 3) {
-    std::uint32_t v = (byte(i) << 16) | (byte(i + 1) << 8) | byte(i + 2);
-    for (int shift = 18; shift >= 0; shift -= 6) out.push_back(kAlphabet[(v >> shift) & 63]);
-  }
-  std::size_t rest = bytes.size() - i;
-  if (rest > 0) {
-    std::uint32_t v = byte(i) << 16;
-    if (rest == 2) v |= byte(i + 1) << 8;
-    out.push_back(kAlphabet[(v >> 18) & 63]);
-    out.push_back(kAlphabet[(v >> 12) & 63]);
-    out.push_back(rest == 2 ? kAlphabet[(v >> 6) & 63] : '=');
-    out.push_back('=');
-  }
-  return out;
-}
+std::string encode_base64(std::string_view bytes) { return net::base64_encode(bytes, net::Base64::standard); }
 
 std::string pull_request_body(int max_messages, bool return_immediately) {
   json::object body;
