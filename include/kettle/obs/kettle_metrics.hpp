@@ -1,0 +1,43 @@
+// Every metric kettle exports, in one place (names, labels, help text live in
+// kettle_metrics.cpp). Components update them through obs::metrics().
+#pragma once
+
+#include <string>
+
+#include "kettle/obs/metrics.hpp"
+
+namespace kettle::obs {
+
+struct KettleMetrics {
+  explicit KettleMetrics(Registry& registry);
+
+  Family<Counter>& builds_collected;    // {stage}
+  Family<Counter>& build_errors;        // {stage}
+  Family<Counter>& junit_files;         // {stage}
+  Family<Counter>& junit_bytes;         // {stage}
+  Family<Counter>& rows_emitted;        // make-json rows written
+  Family<Counter>& http_requests;       // {api, code, outcome}, one per attempt
+  Family<Counter>& http_retries;        // {api}
+  Family<Histogram>& http_duration;     // {api}
+  Family<Gauge>& http_in_flight;        // {api}
+  Family<Counter>& pubsub_pulled;
+  Family<Counter>& pubsub_acked;        // {outcome}
+  Family<Counter>& pubsub_nacked;       // left for redelivery
+  Family<Counter>& bigquery_rows_inserted;  // {table}
+  Family<Counter>& bigquery_rows_failed;    // {table, reason}
+  Family<Counter>& bigquery_load_jobs;      // {table, outcome}
+  Family<Gauge>& bigquery_last_insert;      // {table}
+  Family<Gauge>& db_size;
+  Family<Gauge>& stage_last_progress;  // {stage}
+  Family<Gauge>& stage_busy;           // {stage}
+  Family<Gauge>& build_info;           // {version}
+};
+
+// The process's registry and kettle's metrics in it.
+Registry& registry();
+KettleMetrics& metrics();
+
+// Reports the size of this SQLite database (with its WAL) at each scrape.
+void watch_database_size(std::string db_path);
+
+}  // namespace kettle::obs

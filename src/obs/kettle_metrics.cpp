@@ -1,0 +1,117 @@
+#include "kettle/obs/kettle_metrics.hpp"
+
+#include <sys/resource.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#ifndef KETTLE_VERSION
+#define KETTLE_VERSION "unknown"
+#endif
+
+namespace kettle::obs {
+
+KettleMetrics::KettleMetrics(Registry& r)
+    : builds_collected(r.counter("kettle_builds_collected_total",
+                                 "Builds (started.json, finished.json) written to the database.", {"stage"})),
+      build_errors(r.counter("kettle_build_errors_total",
+                             "Builds that could not be collected this time (retried later).", {"stage"})),
+      junit_files(r.counter("kettle_junit_files_total", "JUnit files downloaded and stored.", {"stage"})),
+      junit_bytes(r.counter("kettle_junit_bytes_total", "Bytes of JUnit XML downloaded, before stripping.",
+                            {"stage"})),
+      rows_emitted(r.counter("kettle_rows_emitted_total", "BigQuery rows written by make-json.")),
+      http_requests(r.counter("kettle_http_requests_total",
+                              "HTTP attempts (retries included) by API, status code (none: no response) and outcome.",
+                              {"api", "code", "outcome"})),
+      http_retries(r.counter("kettle_http_retries_total", "HTTP attempts made after a backoff.", {"api"})),
+      http_duration(r.histogram("kettle_http_request_duration_seconds",
+                                "Duration of one HTTP attempt, connect to last body byte.", {"api"},
+                                latency_buckets())),
+      http_in_flight(r.gauge("kettle_http_requests_in_flight", "HTTP attempts on the wire now.", {"api"})),
+      pubsub_pulled(r.counter("kettle_pubsub_messages_pulled_total", "Pub/Sub messages pulled.")),
+      pubsub_acked(r.counter("kettle_pubsub_messages_acked_total",
+                             "Pub/Sub messages acknowledged, by why: irrelevant, collected, missing_finished.",
+                             {"outcome"})),
+      pubsub_nacked(r.counter("kettle_pubsub_messages_nacked_total",
+                              "Pub/Sub messages left for redelivery because their build could not be collected.")),
+      bigquery_rows_inserted(r.counter("kettle_bigquery_rows_inserted_total",
+                                       "Rows BigQuery accepted through insertAll, per table.", {"table"})),
+      bigquery_rows_failed(r.counter("kettle_bigquery_rows_failed_total",
+                                     "Rows not inserted: rejected (recorded, not retried) or retried (sent again).",
+                                     {"table", "reason"})),
+      bigquery_load_jobs(r.counter("kettle_bigquery_load_jobs_total", "BigQuery load jobs by outcome, per table.",
+                                   {"table", "outcome"})),
+      bigquery_last_insert(r.gauge("kettle_last_bigquery_insert_timestamp_seconds",
+                                   "When rows last reached the table (insertAll or load job), per table.",
+                                   {"table"})),
+      db_size(r.gauge("kettle_db_size_bytes", "Size of the SQLite database file and its WAL.")),
+      stage_last_progress(r.gauge("kettle_stage_last_progress_timestamp_seconds",
+                                  "When the stage last made progress.", {"stage"})),
+      stage_busy(r.gauge("kettle_stage_busy", "1 while the stage has work, else 0.", {"stage"})),
+      build_info(r.gauge("kettle_build_info", "Always 1; labels name the build.", {"version"})) {
+  build_info.with({KETTLE_VERSION}).set(1);
+  rows_emitted.get();
+  pubsub_pulled.get();
+  pubsub_nacked.get();
+}
+
+namespace {
+
+double resident_bytes() {
+  std::ifstream statm("/proc/self/statm");
+  long pages_total = 0, pages_resident = 0;
+  if (!(statm >> pages_total >> pages_resident)) return 0;
+  return static_cast<double>(pages_resident) * static_cast<double>(sysconf(_SC_PAGESIZE));
+}
+
+double cpu_seconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  auto secs = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return secs(usage.ru_utime) + secs(usage.ru_stime);
+}
+
+Registry& make_registry() {
+  static Registry r;
+  // The standard process metrics every Prometheus client exports.
+  auto& rss = r.gauge("process_resident_memory_bytes", "Resident memory size in bytes.").get();
+  auto& cpu = r.counter("process_cpu_seconds_total", "Total user and system CPU time spent in seconds.").get();
+  r.gauge("process_start_time_seconds", "Start time of the process since the Unix epoch in seconds.")
+      .get()
+      .set_to_current_time();
+  r.on_collect([&rss, &cpu] {
+    rss.set(resident_bytes());
+    double now = cpu_seconds();
+    if (now > cpu.value()) cpu.inc(now - cpu.value());  // scrapes may overlap: never step back
+  });
+  return r;
+}
+
+}  // namespace
+
+Registry& registry() {
+  static Registry& r = make_registry();
+  return r;
+}
+
+KettleMetrics& metrics() {
+  static KettleMetrics m(registry());
+  return m;
+}
+
+void watch_database_size(std::string db_path) {
+  Gauge& size = metrics().db_size.get();
+  registry().on_collect([&size, path = std::move(db_path)] {
+    std::error_code ec;
+    double bytes = 0;
+    for (const auto& p : {path, path + "-wal"}) {
+      auto n = std::filesystem::file_size(p, ec);
+      if (!ec) bytes += static_cast<double>(n);
+    }
+    size.set(bytes);
+  });
+}
+
+}  // namespace kettle::obs

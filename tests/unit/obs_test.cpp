@@ -1,0 +1,267 @@
+// Metrics rendering, stage health and the /metrics + /healthz server.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <boost/test/unit_test.hpp>
+#include <cmath>
+#include <stdexcept>
+#include <string>
+#include <thread>
+
+#include "kettle/obs/health.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
+#include "kettle/obs/metrics.hpp"
+#include "kettle/obs/server.hpp"
+
+using namespace kettle::obs;
+using namespace std::chrono_literals;
+
+namespace {
+
+struct HttpReply {
+  int status = 0;
+  std::string head, body;
+};
+
+// A blocking HTTP/1.0 GET against host:port, enough to probe the server.
+HttpReply http_get(const std::string& address, const std::string& target) {
+  auto colon = address.rfind(':');
+  std::string host = address.substr(0, colon);
+  int port = std::stoi(address.substr(colon + 1));
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in sa{};
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(static_cast<uint16_t>(port));
+  ::inet_pton(AF_INET, host == "0.0.0.0" ? "127.0.0.1" : host.c_str(), &sa.sin_addr);
+  if (::connect(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0) {
+    ::close(fd);
+    throw std::runtime_error("cannot connect to " + address);
+  }
+  std::string request = "GET " + target + " HTTP/1.0\r\nHost: test\r\n\r\n";
+  if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
+    ::close(fd);
+    throw std::runtime_error("short write");
+  }
+  std::string raw;
+  char buf[4096];
+  for (ssize_t n; (n = ::read(fd, buf, sizeof buf)) > 0;) raw.append(buf, static_cast<size_t>(n));
+  ::close(fd);
+  HttpReply reply;
+  auto split = raw.find("\r\n\r\n");
+  reply.head = raw.substr(0, split);
+  reply.body = split == std::string::npos ? "" : raw.substr(split + 4);
+  if (raw.size() > 12) reply.status = std::stoi(raw.substr(9, 3));
+  return reply;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(obs_metrics)
+
+BOOST_AUTO_TEST_CASE(counters_and_gauges_render_with_labels) {
+  Registry r;
+  auto& requests = r.counter("x_requests_total", "Requests.", {"api", "code"});
+  requests.with({"gcs", "200"}).inc();
+  requests.with({"gcs", "200"}).inc(2);
+  requests.with({"pubsub", "503"}).inc();
+  r.gauge("x_temperature", "Now.").get().set(-1.5);
+  BOOST_TEST(requests.with({"gcs", "200"}).value() == 3);
+  BOOST_TEST(r.render() ==
+             "# HELP x_requests_total Requests.\n"
+             "# TYPE x_requests_total counter\n"
+             "x_requests_total{api=\"gcs\",code=\"200\"} 3\n"
+             "x_requests_total{api=\"pubsub\",code=\"503\"} 1\n"
+             "# HELP x_temperature Now.\n"
+             "# TYPE x_temperature gauge\n"
+             "x_temperature -1.5\n");
+}
+
+BOOST_AUTO_TEST_CASE(label_values_and_help_are_escaped) {
+  Registry r;
+  r.counter("x_total", "Back\\slash\nnewline.", {"table"}).with({"a\"b\\c\nd"}).inc();
+  BOOST_TEST(r.render() ==
+             "# HELP x_total Back\\\\slash\\nnewline.\n"
+             "# TYPE x_total counter\n"
+             "x_total{table=\"a\\\"b\\\\c\\nd\"} 1\n");
+}
+
+BOOST_AUTO_TEST_CASE(families_without_samples_are_left_out) {
+  Registry r;
+  r.counter("x_never_total", "Never touched.", {"stage"});
+  BOOST_TEST(r.render().empty());
+}
+
+BOOST_AUTO_TEST_CASE(histogram_buckets_are_cumulative) {
+  Registry r;
+  auto& h = r.histogram("x_seconds", "Durations.", {"api"}, {0.1, 1}).with({"gcs"});
+  for (double v : {0.05, 0.1, 0.5, 3.0}) h.observe(v);
+  BOOST_TEST(r.render() ==
+             "# HELP x_seconds Durations.\n"
+             "# TYPE x_seconds histogram\n"
+             "x_seconds_bucket{api=\"gcs\",le=\"0.1\"} 2\n"
+             "x_seconds_bucket{api=\"gcs\",le=\"1\"} 3\n"
+             "x_seconds_bucket{api=\"gcs\",le=\"+Inf\"} 4\n"
+             "x_seconds_sum{api=\"gcs\"} 3.65\n"
+             "x_seconds_count{api=\"gcs\"} 4\n");
+}
+
+BOOST_AUTO_TEST_CASE(misuse_is_refused) {
+  Registry r;
+  auto& f = r.counter("x_total", "X.", {"a", "b"});
+  BOOST_CHECK_THROW(f.with({"only-one"}), std::logic_error);
+  BOOST_CHECK_THROW(r.gauge("x_total", "Again."), std::logic_error);
+  BOOST_CHECK_THROW(r.histogram("x_h_seconds", "Bad.", {}, {1, 0.5}), std::logic_error);
+}
+
+BOOST_AUTO_TEST_CASE(values_format_like_prometheus) {
+  BOOST_TEST(format_value(0) == "0");
+  BOOST_TEST(format_value(1e21) == "1e+21");
+  BOOST_TEST(format_value(0.1) == "0.1");
+  BOOST_TEST(format_value(INFINITY) == "+Inf");
+  BOOST_TEST(format_value(-INFINITY) == "-Inf");
+  BOOST_TEST(format_value(NAN) == "NaN");
+}
+
+BOOST_AUTO_TEST_CASE(scrape_hooks_run_before_render) {
+  Registry r;
+  auto& g = r.gauge("x_calls", "Renders so far.").get();
+  r.on_collect([&g] { g.add(1); });
+  r.render();
+  BOOST_TEST(r.render().find("x_calls 2\n") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(kettle_catalog_exports_build_info_and_process_metrics) {
+  metrics().builds_collected.with({"collect"}).inc(5);
+  std::string text = registry().render();
+  BOOST_TEST(text.find("kettle_build_info{version=\"") != std::string::npos);
+  BOOST_TEST(text.find("kettle_builds_collected_total{stage=\"collect\"} 5\n") != std::string::npos);
+  BOOST_TEST(text.find("process_resident_memory_bytes ") != std::string::npos);
+  BOOST_TEST(text.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(obs_health)
+
+BOOST_AUTO_TEST_CASE(a_busy_stage_without_progress_fails_and_recovers) {
+  Stage& s = stage("test-busy");
+  BOOST_TEST(check_health(50ms).healthy);  // idle: never stalled
+  {
+    auto busy = s.busy();
+    std::this_thread::sleep_for(120ms);
+    auto report = check_health(50ms);
+    BOOST_TEST(!report.healthy);
+    BOOST_TEST(report.text.find("test-busy: no progress for") != std::string::npos, report.text);
+    BOOST_TEST(check_health(10s).healthy);  // within a generous limit
+    s.progress();
+    BOOST_TEST(check_health(50ms).healthy);
+    std::this_thread::sleep_for(120ms);
+    BOOST_TEST(!check_health(50ms).healthy);
+  }
+  BOOST_TEST(check_health(50ms).healthy);  // the work ended
+}
+
+BOOST_AUTO_TEST_CASE(new_work_is_not_stalled_by_an_old_quiet_spell) {
+  Stage& s = stage("test-new-work");
+  s.progress();
+  std::this_thread::sleep_for(120ms);
+  auto busy = s.busy();
+  BOOST_TEST(check_health(50ms).healthy);
+}
+
+BOOST_AUTO_TEST_CASE(progress_and_busy_are_exported) {
+  Stage& s = stage("test-exported");
+  auto busy = s.busy();
+  s.progress();
+  std::string text = registry().render();
+  BOOST_TEST(text.find("kettle_stage_busy{stage=\"test-exported\"} 1\n") != std::string::npos);
+  BOOST_TEST(text.find("kettle_stage_last_progress_timestamp_seconds{stage=\"test-exported\"} 1") !=
+             std::string::npos);  // a Unix time in this century starts with 1
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(obs_server)
+
+BOOST_AUTO_TEST_CASE(listen_addresses) {
+  auto any = parse_listen_address(":9090");
+  BOOST_REQUIRE(any);
+  BOOST_TEST(any->host == "0.0.0.0");
+  BOOST_TEST(any->port == 9090);
+  BOOST_TEST(parse_listen_address("localhost:0")->host == "127.0.0.1");
+  BOOST_TEST(parse_listen_address("[::1]:8081")->host == "::1");
+  std::string error;
+  BOOST_TEST(!parse_listen_address("9090", &error));
+  BOOST_TEST(error.find("no port") != std::string::npos);
+  BOOST_TEST(!parse_listen_address(":99999"));
+  BOOST_TEST(!parse_listen_address("example.com:80"));
+}
+
+BOOST_AUTO_TEST_CASE(serves_metrics_health_and_readiness) {
+  ServerOptions options;
+  options.metrics_addr = "127.0.0.1:0";
+  options.health_addr = "127.0.0.1:0";
+  options.stall_timeout = 100ms;
+  Server server(options);
+  BOOST_TEST(server.metrics_address() != server.health_address());
+
+  auto m = http_get(server.metrics_address(), "/metrics");
+  BOOST_TEST(m.status == 200);
+  BOOST_TEST(m.head.find("text/plain; version=0.0.4") != std::string::npos);
+  BOOST_TEST(m.body.find("# TYPE kettle_build_info gauge") != std::string::npos);
+
+  set_ready(false);
+  BOOST_TEST(http_get(server.health_address(), "/healthz/ready").status == 503);
+  set_ready();
+  BOOST_TEST(http_get(server.health_address(), "/healthz/ready").status == 200);
+
+  BOOST_TEST(http_get(server.health_address(), "/healthz").status == 200);
+  {
+    auto busy = stage("test-server").busy();
+    std::this_thread::sleep_for(200ms);
+    auto stuck = http_get(server.health_address(), "/healthz");
+    BOOST_TEST(stuck.status == 503);
+    BOOST_TEST(stuck.body.find("test-server: no progress") != std::string::npos, stuck.body);
+    stage("test-server").progress();
+    BOOST_TEST(http_get(server.health_address(), "/healthz").status == 200);
+  }
+  BOOST_TEST(http_get(server.health_address(), "/nope").status == 404);
+}
+
+BOOST_AUTO_TEST_CASE(one_address_for_both_and_off) {
+  ServerOptions first;
+  first.metrics_addr = "127.0.0.1:0";
+  std::string fixed = Server(first).metrics_address();  // a port free a moment ago
+  ServerOptions shared;
+  shared.metrics_addr = shared.health_addr = fixed;
+  Server server(shared);
+  BOOST_TEST(server.metrics_address() == server.health_address());
+  BOOST_TEST(http_get(server.health_address(), "/healthz").status == 200);
+  BOOST_TEST(http_get(server.metrics_address(), "/metrics").status == 200);
+
+  Server off(ServerOptions{});
+  BOOST_TEST(off.metrics_address().empty());
+  BOOST_TEST(off.health_address().empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_taken_port_is_a_clear_error) {
+  ServerOptions first;
+  first.metrics_addr = "127.0.0.1:0";
+  Server taken(first);
+  ServerOptions second;
+  second.metrics_addr = taken.metrics_address();
+  try {
+    Server clash(second);
+    BOOST_FAIL("a second server on the same port started");
+  } catch (const std::runtime_error& e) {
+    std::string what = e.what();
+    BOOST_TEST(what.find("--metrics-addr " + taken.metrics_address() + ": cannot listen") != std::string::npos, what);
+  }
+  ServerOptions bad;
+  bad.health_addr = "nowhere";
+  BOOST_CHECK_THROW(Server{bad}, std::runtime_error);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
