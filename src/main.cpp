@@ -21,7 +21,10 @@
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/file_sink.hpp"
 #include "kettle/emit/make_json.hpp"
+#include "kettle/obs/health.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
+#include "kettle/obs/server.hpp"
 #include "kettle/store/database.hpp"
 
 namespace {
@@ -54,6 +57,44 @@ void add_common(Parser& p) {
 
 void apply_common(const Args& args) {
   kettle::obs::set_verbose(args.has("v"));
+}
+
+// Prometheus /metrics and /healthz: on by default for the long-running
+// commands (update, stream), off unless asked for the one-shot ones.
+void add_observability(Parser& p, bool long_running) {
+  const std::string metrics_default = long_running ? "default :9090" : "default off";
+  const std::string health_default = long_running ? "default :8081" : "default off";
+  p.option("metrics-addr", "HOST:PORT", "serve Prometheus /metrics here (" + metrics_default + "; '' = off)")
+      .option("health-addr", "HOST:PORT", "serve /healthz and /healthz/ready here (" + health_default + "; '' = off)")
+      .option("stall-timeout", "DURATION",
+              "/healthz fails when a stage with work made no progress for this long (default 15m)");
+}
+
+std::unique_ptr<kettle::obs::Server> start_observability(const Args& args, bool long_running,
+                                                         const std::string& db_path = {}) {
+  auto address = [&](const char* flag, const char* fallback) {
+    std::string value = args.get_or(flag, long_running ? fallback : "");
+    return value == "off" ? std::string() : value;
+  };
+  kettle::obs::ServerOptions options;
+  options.metrics_addr = address("metrics-addr", ":9090");
+  options.health_addr = address("health-addr", ":8081");
+  if (auto stall = args.get_duration("stall-timeout")) {
+    if (stall->count() <= 0) throw UsageError("--stall-timeout must be positive");
+    options.stall_timeout = *stall;
+  }
+  if (!db_path.empty()) kettle::obs::watch_database_size(db_path);
+  if (options.metrics_addr.empty() && options.health_addr.empty()) return nullptr;
+  return std::make_unique<kettle::obs::Server>(options);
+}
+
+// --request-timeout SECONDS: bounds every HTTP attempt and its phases.
+void apply_request_timeout(const Args& args, kettle::net::Config& http) {
+  if (auto secs = args.get_double("request-timeout")) {
+    if (*secs <= 0) throw UsageError("--request-timeout must be positive");
+    kettle::net::limit_attempt_time(
+        http, std::chrono::duration_cast<kettle::net::Duration>(std::chrono::duration<double>(*secs)));
+  }
 }
 
 // --buildlimit, else env BUILD_LIMIT, else 0 (no limit).
@@ -91,9 +132,11 @@ int make_json(const std::vector<std::string>& words) {
       .flag("gzip", "compress the output with gzip")
       .option("threads", "N", "row-building threads (default: all cores)")
       .positionals("gs://build/path", "emit exactly these builds (scratch table incremental_manual)");
+  add_observability(p, false);
   auto args = p.parse(words);
   if (!args) return 0;
   apply_common(*args);
+  auto observability = start_observability(*args, false, args->get_or("db", default_db()));
 
   kettle::emit::MakeJsonOptions opt;
   opt.db_path = args->get_or("db", default_db());
@@ -125,9 +168,11 @@ int make_db(const std::vector<std::string>& words) {
       .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)")
       .option("request-timeout", "SECONDS", "deadline of one HTTP attempt (default 120)")
       .option("max-attempts", "N", "HTTP attempts per request before giving up (default 10)");
+  add_observability(p, false);
   auto args = p.parse(words);
   if (!args) return 0;
   apply_common(*args);
+  auto observability = start_observability(*args, false, args->get_or("db", default_db()));
 
   kettle::collect::MakeDbOptions opt;
   opt.db_path = args->get_or("db", default_db());
@@ -139,14 +184,7 @@ int make_db(const std::vector<std::string>& words) {
     opt.threads = static_cast<size_t>(*t);
   }
   opt.build_limit = build_limit(*args);
-  if (auto secs = args->get_double("request-timeout")) {
-    if (*secs <= 0) throw UsageError("--request-timeout must be positive");
-    auto d = std::chrono::duration_cast<kettle::net::Duration>(std::chrono::duration<double>(*secs));
-    opt.http.timeouts.total = d;
-    opt.http.timeouts.headers = std::min(opt.http.timeouts.headers, d);
-    opt.http.timeouts.body_idle = std::min(opt.http.timeouts.body_idle, d);
-    opt.http.timeouts.connect = std::min(opt.http.timeouts.connect, d);
-  }
+  apply_request_timeout(*args, opt.http);
   if (auto n = args->get_int("max-attempts")) {
     if (*n < 1) throw UsageError("--max-attempts must be at least 1");
     opt.http.retry.max_attempts = static_cast<int>(*n);
@@ -166,9 +204,11 @@ int bq_load(const std::vector<std::string>& words) {
       .option("max-bad-records", "N", "rows BigQuery may reject before the job fails (default 0)")
       .option("schema", "FILE", "schema.json for the table (default: schema.json when present)")
       .positionals("FILE", "the NDJSON file");
+  add_observability(p, false);
   auto args = p.parse(words);
   if (!args) return 0;
   apply_common(*args);
+  auto observability = start_observability(*args, false);
   kettle::update::BqLoadOptions opt;
   opt.dataset = args->get_or("dataset", "");
   opt.table = args->get_or("table", "");
@@ -187,9 +227,11 @@ int monitor(const std::vector<std::string>& words) {
            "Prints each table's rows, size and hours since it was modified; exit 1 when one is missing or stale.");
   p.option("table", "PROJECT:DATASET.TABLE", "tables to check", true)
       .option("stale", "HOURS", "a table not modified for longer is stale (default 24)");
+  add_observability(p, false);
   auto args = p.parse(words);
   if (!args) return 0;
   apply_common(*args);
+  auto observability = start_observability(*args, false);
   auto tables = args->all("table");
   if (tables.empty()) throw UsageError("--table is required");
   double stale = args->get_double("stale").value_or(24.0);
@@ -207,7 +249,9 @@ int stream(const std::vector<std::string>& words) {
       .option("tables", "NAME:DAYS", "tables to insert into, with their window in days", true)
       .option("stop_at", "H", "stop when this local hour (0-23) begins")
       .option("buckets", "FILE", "buckets.yaml (default buckets.yaml)")
-      .option("schema", "FILE", "schema.json for tables created here (default schema.json)");
+      .option("schema", "FILE", "schema.json for tables created here (default schema.json)")
+      .option("request-timeout", "SECONDS", "deadline of one HTTP attempt, long polls included (default 120)");
+  add_observability(p, true);
   auto args = p.parse(words);
   if (!args) return 0;
   apply_common(*args);
@@ -221,8 +265,11 @@ int stream(const std::vector<std::string>& words) {
   opt.stop_at = stop_hour(*args);
   opt.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.schema_path = args->get_or("schema", "schema.json");
+  auto http = kettle::stream::stream_http_config();
+  apply_request_timeout(*args, http);
+  auto observability = start_observability(*args, true, opt.db_path);
   std::atomic<bool> stop{false};
-  kettle::cloud::Context cloud(kettle::stream::stream_http_config());
+  kettle::cloud::Context cloud(http);
   return cloud.run([&]() { return kettle::stream::run_stream(cloud, opt, stop); }, [&stop] { stop = true; });
 }
 
@@ -243,7 +290,9 @@ int update(const std::vector<std::string>& words) {
       .option("dataset", "PROJECT:DATASET", "BigQuery dataset (default kubernetes-public:k8s_infra_kettle)")
       .option("schema", "FILE", "schema.json for the tables (default schema.json)")
       .option("threads", "N", "HTTP requests in flight while collecting (default 32)")
-      .option("stop_at", "H", "the stream phase ends when this local hour begins (default 1)");
+      .option("stop_at", "H", "the stream phase ends when this local hour begins (default 1)")
+      .option("request-timeout", "SECONDS", "deadline of one HTTP attempt (default 120)");
+  add_observability(p, true);
   auto args = p.parse(words);
   if (!args) return 0;
   apply_common(*args);
@@ -259,6 +308,10 @@ int update(const std::vector<std::string>& words) {
   if (auto t = args->get_int("threads")) opt.threads = static_cast<size_t>(std::max(1LL, *t));
   opt.stop_at = stop_hour(*args).value_or(opt.stop_at);
   opt.build_limit = build_limit(*args);
+  if (auto secs = args->get_double("request-timeout")) {
+    if (*secs <= 0) throw UsageError("--request-timeout must be positive");
+    opt.request_timeout = *secs;
+  }
   // The cycle runs several phases, each with its own event loop: one thread
   // takes the signals for all of them, so SIGTERM is graceful in every phase.
   static std::atomic<bool> stop{false};
@@ -267,6 +320,8 @@ int update(const std::vector<std::string>& words) {
   sigaddset(&signals, SIGINT);
   sigaddset(&signals, SIGTERM);
   pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  // Started after the mask, so that its thread leaves the signals to sigwait.
+  auto observability = start_observability(*args, true, opt.db_path);
   std::thread([signals] {
     int sig = 0;
     for (int received = 0; sigwait(&signals, &sig) == 0;) {
@@ -295,7 +350,8 @@ const char* kUsage =
     "  update     the whole cycle: collect, load, stream (forever or --once)\n"
     "  monitor    check BigQuery table freshness\n"
     "\n"
-    "common flags: --db PATH (env KETTLE_DB, default build.db), -v\n"
+    "common flags: --db PATH (env KETTLE_DB, default build.db), -v,\n"
+    "  --metrics-addr HOST:PORT, --health-addr HOST:PORT (update, stream: :9090, :8081), --stall-timeout 15m\n"
     "Run 'kettle COMMAND --help' for a command's flags.\n";
 
 }  // namespace

@@ -21,6 +21,7 @@ constexpr std::string_view kFlavor = "Google";
 
 net::Request metadata_request(const std::string& url) {
   net::Request request(url);
+  request.api = "metadata";
   request.headers.set(kFlavorHeader, kFlavor);
   return request;
 }

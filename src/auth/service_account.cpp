@@ -48,6 +48,7 @@ class ServiceAccountFetcher final : public TokenFetcher {
                            .message = "cannot sign the JWT with the private key of " + key_.origin,
                            .attempts = 0};
     net::Request request("POST", key_.token_uri);
+    request.api = "oauth";
     request.headers.set("Content-Type", "application/x-www-form-urlencoded");
     request.headers.set("Accept", "application/json");
     // base64url and '.' need no form encoding.

@@ -101,6 +101,7 @@ struct Client::Upload {
   Clock::time_point deadline;
   std::string job_id{};
   std::string session_url{};  // where the chunks go (the start answer's Location)
+  std::function<void()> on_progress{};
 };
 
 Client::Client(net::HttpClient& http, std::shared_ptr<auth::Credentials> credentials,
@@ -112,6 +113,7 @@ std::string Client::url(const std::string& target) const {
 }
 
 asio::awaitable<net::Result<net::Response>> Client::send(net::Request request) {
+  request.api = "bigquery";
   if (credentials_) {
     auto applied = co_await auth::apply_credentials(credentials_, request);
     if (!applied) co_return applied.error();
@@ -268,10 +270,11 @@ asio::awaitable<net::Result<LoadResult>> Client::load(TableRef table, std::strin
   if (!session) co_return session.error();
   upload.session_url = std::move(*session);
   upload.job_id = options.job_id;
+  upload.on_progress = options.on_progress;
   auto job = co_await upload_file(upload);
   if (!job) co_return job.error();
   if (!job->done) {
-    job = co_await wait_for_job(table, std::move(*job), deadline);
+    job = co_await wait_for_job(table, std::move(*job), deadline, options.on_progress);
     if (!job) co_return job.error();
   }
   if (job->ok()) {
@@ -365,6 +368,7 @@ asio::awaitable<net::Result<LoadResult>> Client::upload_file(Upload& upload) {
       // A 308 that keeps nothing new counts as a failure, so it cannot loop forever.
       if (upload.progress.offset() > before) {
         failures = 0;
+        if (upload.on_progress) upload.on_progress();
         continue;
       }
     } else if (!transient) {
@@ -390,7 +394,8 @@ asio::awaitable<net::Result<LoadResult>> Client::upload_file(Upload& upload) {
 }
 
 asio::awaitable<net::Result<LoadResult>> Client::wait_for_job(const TableRef& table, LoadResult job,
-                                                              Clock::time_point deadline) {
+                                                              Clock::time_point deadline,
+                                                              std::function<void()> on_progress) {
   net::Query query;
   query.add_if("location", job.location);
   std::string target = url("/bigquery/v2/projects/" + net::encode_path_segment(table.project) +
@@ -414,6 +419,7 @@ asio::awaitable<net::Result<LoadResult>> Client::wait_for_job(const TableRef& ta
     if (!polled) co_return detail::malformed_error(target, "jobs.get", why);
     if (polled->location.empty()) polled->location = job.location;
     job = std::move(*polled);
+    if (on_progress) on_progress();
   }
   co_return job;
 }

@@ -44,6 +44,39 @@ std::optional<long long> Args::get_int(const std::string& name) const {
   return n;
 }
 
+std::optional<std::chrono::milliseconds> Args::get_duration(const std::string& name) const {
+  auto v = get(name);
+  if (!v) return std::nullopt;
+  auto d = parse_duration(*v);
+  if (!d) throw UsageError("--" + name + ": '" + *v + "' is not a duration (e.g. 20s, 15m, 1h30m)");
+  return d;
+}
+
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
+  if (text.empty()) return std::nullopt;
+  const char* p = text.c_str();
+  char* end = nullptr;
+  double seconds = std::strtod(p, &end);
+  if (*end == '\0') {  // a bare number: seconds
+    if (end == p || !(seconds >= 0)) return std::nullopt;
+    return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
+  }
+  double total = 0;
+  while (*p != '\0') {
+    if (*p == '-' || *p == '+') return std::nullopt;
+    double amount = std::strtod(p, &end);
+    if (end == p || !(amount >= 0)) return std::nullopt;
+    p = end;
+    std::string unit;
+    while (*p >= 'a' && *p <= 'z') unit += *p++;
+    double scale = unit == "ms" ? 0.001 : unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+    if (scale < 0) return std::nullopt;
+    total += amount * scale;
+  }
+  if (total > 1e9) return std::nullopt;
+  return std::chrono::milliseconds(static_cast<long long>(total * 1000 + 0.5));
+}
+
 Parser::Parser(std::string usage_line, std::string description)
     : usage_(std::move(usage_line)), description_(std::move(description)) {}
 

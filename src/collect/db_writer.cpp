@@ -1,11 +1,13 @@
 #include "kettle/collect/db_writer.hpp"
 
+#include "kettle/obs/health.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 
 namespace kettle::collect {
 
-DbWriter::DbWriter(const std::string& db_path, size_t batch_size)
-    : db_path_(db_path), batch_size_(batch_size ? batch_size : 1) {
+DbWriter::DbWriter(const std::string& db_path, size_t batch_size, std::string stage)
+    : db_path_(db_path), batch_size_(batch_size ? batch_size : 1), stage_(std::move(stage)) {
   thread_ = std::thread([this] { run(); });
 }
 
@@ -85,6 +87,10 @@ void DbWriter::apply(store::Database& db, Item& item) {
 }
 
 void DbWriter::run() {
+  auto& stage = obs::stage(stage_);
+  auto& builds_metric = obs::metrics().builds_collected.with({stage_});
+  auto& junit_files_metric = obs::metrics().junit_files.with({stage_});
+  auto& junit_bytes_metric = obs::metrics().junit_bytes.with({stage_});
   try {
     store::Database db(db_path_);
     std::vector<std::function<void()>> callbacks;
@@ -100,6 +106,14 @@ void DbWriter::run() {
           queue_.pop_front();
         }
       }
+      uint64_t junit_files = 0, junit_bytes = 0;
+      for (const auto& e : batch) {
+        if (const auto* j = std::get_if<JunitWrite>(&e.item)) {
+          junit_files += j->files.size();
+          junit_bytes += j->xml_bytes;
+        }
+      }
+      const uint64_t written_before = stats().builds_written;
       db.begin();
       try {
         for (auto& e : batch) {
@@ -111,10 +125,16 @@ void DbWriter::run() {
         db.rollback();
         throw;
       }
+      uint64_t written = 0;
       {
         std::lock_guard lock(mu_);
         ++stats_.commits;
+        written = stats_.builds_written - written_before;
       }
+      builds_metric.inc(static_cast<double>(written));
+      junit_files_metric.inc(static_cast<double>(junit_files));
+      junit_bytes_metric.inc(static_cast<double>(junit_bytes));
+      stage.progress();
       for (auto& cb : callbacks) cb();
       callbacks.clear();
     }

@@ -40,6 +40,7 @@ asio::awaitable<net::Result<JunitWrite>> download_junit(gcs::Client& gcs, asio::
     auto data = co_await gcs.read(path->bucket, name);
     if (!data) co_return data.error();
     if (!*data) continue;  // deleted since the listing
+    write.xml_bytes += (*data)->size();
     std::string blob = co_await asio::co_spawn(cpu, strip_and_compress(std::move(**data)), asio::use_awaitable);
     write.files.push_back({"gs://" + path->bucket + "/" + name, std::move(blob)});
   }

@@ -21,6 +21,8 @@
 #include "kettle/gcs/client.hpp"
 #include "kettle/net/async_semaphore.hpp"
 #include "kettle/net/wait_group.hpp"
+#include "kettle/obs/health.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/rows/build_json.hpp"
 
@@ -100,7 +102,7 @@ class Collector {
           try {
             co_await task();
           } catch (const std::exception& e) {
-            ++result_.errors;
+            count_error("task");
             KLOG(error) << "collection task failed: " << e.what();
           }
           permit.release();
@@ -110,6 +112,14 @@ class Collector {
   }
 
   bool is_present(const std::string& path) { return reader_.is_present(path, now_); }
+
+  // `what`: listing, pointer, build, junit or task. Listings failing means
+  // whole jobs were not seen (exit 1).
+  void count_error(const char* what) {
+    ++result_.errors;
+    if (std::string_view(what) == "listing") ++result_.listing_errors;
+    obs::metrics().collect_errors.with({"collect", what}).inc();
+  }
 
   // --- PR builds (SPEC §2.1, D10, D18) ---
   awaitable<void> collect_pr_builds() {
@@ -124,12 +134,12 @@ class Collector {
         ++taken;
         pointers.push_back(std::move(name));
       }
+      stage_.progress();
       return !stopping_;
     };
     auto listed = co_await gcs_.list(kPrBucket, kPrDirectory, kNoDelimiter, on_page);
     if (!listed) {
-      ++result_.errors;
-      ++result_.listing_errors;
+      count_error("listing");
       KLOG(error) << "cannot list PR builds: " << listed.error().what();
       co_return;
     }
@@ -144,10 +154,11 @@ class Collector {
   awaitable<void> follow_pointer(std::string name) {
     auto content = co_await gcs_.read(kPrBucket, name);
     if (!content) {
-      ++result_.errors;
+      count_error("pointer");
       KLOG(error) << "cannot read PR pointer gs://" << kPrBucket << "/" << name << ": " << content.error().what();
       co_return;
     }
+    stage_.progress();
     if (!*content) co_return;  // gone since the listing
     auto target = parse_pointer_target(**content);
     if (!target) {
@@ -167,11 +178,11 @@ class Collector {
     }
     auto dirs = co_await gcs_.list_dirs(gs->bucket, gs->name);
     if (!dirs) {
-      ++result_.errors;
-      ++result_.listing_errors;
+      count_error("listing");
       KLOG(error) << "cannot list jobs of " << bucket.url << ": " << dirs.error().what();
       co_return;
     }
+    stage_.progress();
     int excluded = 0;
     std::vector<std::string> jobs;
     for (const auto& dir : *dirs) {
@@ -201,17 +212,18 @@ class Collector {
     if (bucket.sequential) {
       const std::string latest_name = job_prefix + "latest-build.txt";
       auto latest = co_await gcs_.read(gs.bucket, latest_name);
+      if (latest) stage_.progress();
       if (latest && *latest) {
         if (auto n = parse_latest_build(**latest)) co_return sequential_candidates(*n, opt_.build_limit);
       }
     }
     auto dirs = co_await gcs_.list_dirs(gs.bucket, job_prefix);
     if (!dirs) {
-      ++result_.errors;
-      ++result_.listing_errors;
+      count_error("listing");
       KLOG(error) << "cannot list builds of " << bucket.url << job << ": " << dirs.error().what();
       co_return Candidates{};
     }
+    stage_.progress();
     std::vector<std::string> names;
     names.reserve(dirs->size());
     for (const auto& d : *dirs) names.push_back(last_segment(strip_slash(d)));
@@ -239,12 +251,13 @@ class Collector {
     const std::string finished_name = dir + "finished.json";
     auto [started, finished] = co_await (gcs_.read(gs->bucket, started_name) && gcs_.read(gs->bucket, finished_name));
     if (!started || !finished) {
-      ++result_.errors;
+      count_error("build");
       const auto& err = !started ? started.error() : finished.error();
       KLOG(error) << "build " << path << " not collected (a later run retries): " << err.what();
       co_return;
     }
     ++result_.builds_fetched;
+    stage_.progress();
     BuildWrite write;
     write.path = path;
     if (*started) write.started_json = rows::normalize_build_json(**started);
@@ -270,11 +283,12 @@ class Collector {
   awaitable<void> fetch_junit(int64_t id, std::string path) {
     auto write = co_await download_junit(gcs_, cpu_, id, path);
     if (!write) {
-      ++result_.errors;
+      count_error("junit");
       KLOG(error) << "JUnit of " << path << " not collected (a later run retries): " << write.error().what();
       co_return;
     }
     ++result_.junit_builds;
+    stage_.progress();
     result_.junit_files += write->files.size();
     writer_.write(std::move(*write));
   }
@@ -297,6 +311,7 @@ class Collector {
   net::WaitGroup tasks_;
   bool stopping_ = false;
   MakeDbResult result_;
+  obs::Stage& stage_ = obs::stage("collect");
 };
 
 // Polls the caller's stop request (SIGTERM handled elsewhere).
@@ -348,7 +363,9 @@ awaitable<void> report_progress(asio::steady_timer& timer, Collector& c, const n
 MakeDbResult run_make_db(const MakeDbOptions& opt) {
   auto buckets = config::Buckets::load(opt.buckets_path);
   store::Database reader(opt.db_path);  // creates the schema when new
-  DbWriter writer(opt.db_path, opt.commit_every);
+  DbWriter writer(opt.db_path, opt.commit_every, "collect");
+  obs::set_ready();
+  auto busy = obs::stage("collect").busy();
 
   asio::io_context io(1);
   asio::thread_pool cpu(std::max(1u, std::thread::hardware_concurrency()));

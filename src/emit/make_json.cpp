@@ -8,6 +8,8 @@
 #include "kettle/emit/gzip_chunks.hpp"
 #include "kettle/emit/row_pipeline.hpp"
 #include "kettle/obs/log.hpp"
+#include "kettle/obs/health.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/progress.hpp"
 #include "kettle/store/database.hpp"
 
@@ -88,6 +90,10 @@ MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
   auto sink = open_output(opt);
   std::vector<int64_t> emitted;
   obs::Progress progress("rows");
+  obs::Stage& stage = obs::stage("emit");
+  auto busy = stage.busy();
+  obs::set_ready();
+  auto& rows_metric = obs::metrics().rows_emitted.get();
 
   auto produce = [&](const BuildSink& to_workers) {
     auto each = [&](store::StoredBuild&& b) { return feed(db, std::move(b), to_workers, opt); };
@@ -98,6 +104,7 @@ MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
     }
   };
   auto consume = [&](BuiltRow&& row) {
+    stage.progress();
     if (!row.error.empty()) {
       KLOG(error) << "no row for " << row.path << ": " << row.error;
       ++result.skipped;
@@ -113,6 +120,7 @@ MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
     emitted.push_back(row.build_id);
     ++result.rows;
     progress.add(1);
+    rows_metric.inc();
   };
   run_row_pipeline(produce, buckets, PipelineConfig{opt.threads}, consume);
   sink->finish();

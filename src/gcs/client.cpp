@@ -29,6 +29,7 @@ Client::Client(net::HttpClient& http, std::shared_ptr<auth::Credentials> credent
     : http_(http), credentials_(std::move(credentials)), config_(std::move(config)) {}
 
 boost::asio::awaitable<net::Result<net::Response>> Client::send(net::Request request) {
+  request.api = "gcs";
   if (credentials_) {
     auto applied = co_await auth::apply_credentials(credentials_, request);
     if (!applied) co_return applied.error();

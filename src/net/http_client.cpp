@@ -20,6 +20,7 @@
 #include "kettle/net/async_semaphore.hpp"
 #include "kettle/net/gzip.hpp"
 #include "kettle/net/url.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 
 namespace kettle::net {
@@ -88,14 +89,33 @@ std::string body_excerpt(const std::string& body) {
 // Counts an attempt as in flight for as long as it lives.
 class InFlightGauge {
  public:
-  explicit InFlightGauge(Stats& stats) : stats_(stats) { ++stats_.in_flight; }
-  ~InFlightGauge() { --stats_.in_flight; }
+  InFlightGauge(Stats& stats, obs::Gauge& metric) : stats_(stats), metric_(metric) {
+    ++stats_.in_flight;
+    metric_.add(1);
+  }
+  ~InFlightGauge() {
+    --stats_.in_flight;
+    metric_.add(-1);
+  }
   InFlightGauge(const InFlightGauge&) = delete;
   InFlightGauge& operator=(const InFlightGauge&) = delete;
 
  private:
   Stats& stats_;
+  obs::Gauge& metric_;
 };
+
+// One attempt in kettle_http_requests_total and the latency histogram.
+void record_attempt(const std::string& api, const Result<Response>& result, Clock::duration took) {
+  auto& m = obs::metrics();
+  std::string code = result ? std::to_string(result->status) : "none";
+  std::string_view outcome = !result                  ? to_string(result.error().kind)
+                             : result->status >= 500  ? "server_error"
+                             : result->status >= 400  ? "client_error"
+                                                      : "success";
+  m.http_requests.with({api, code, outcome}).inc();
+  m.http_duration.with({api}).observe(std::chrono::duration<double>(took).count());
+}
 
 }  // namespace
 
@@ -120,6 +140,8 @@ struct HttpClient::Impl {
   asio::awaitable<Result<Response>> retry_loop(Request request);
   asio::awaitable<Result<Response>> attempt(const Request& request, const Url& url,
                                             const detail::Limits& limits);
+  asio::awaitable<Result<Response>> exchange_on(HostPool& pool, const Request& request, const Url& url,
+                                                const detail::Limits& limits);
   asio::awaitable<void> wait_for_stop();
   HostPool& pool_for(const Url& url);
   std::unique_ptr<Connection> take_idle(HostPool& pool);
@@ -186,12 +208,20 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
                                                             const detail::Limits& limits) {
   auto slot = co_await in_flight.acquire();
   if (!slot) co_return request_error(ErrorKind::cancelled, request.url, "cancelled while queued");
-  InFlightGauge gauge(stats);
+  InFlightGauge gauge(stats, obs::metrics().http_in_flight.with({request.api}));
   HostPool& pool = pool_for(url);
   auto connection_permit = co_await pool.permits.acquire();
   if (!connection_permit)
     co_return request_error(ErrorKind::cancelled, request.url, "cancelled while queued");
+  // Timed from here: queueing for a slot is not the server's latency.
+  auto start = Clock::now();
+  auto result = co_await exchange_on(pool, request, url, limits);
+  if (!stopped) record_attempt(request.api, result, Clock::now() - start);
+  co_return result;
+}
 
+asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool, const Request& request,
+                                                                const Url& url, const detail::Limits& limits) {
   auto deadline = Clock::now() + limits.timeouts.total;
   bool fresh_only = false;
   while (true) {
@@ -284,6 +314,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) 
                   << std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count()
                   << "ms: " << failure.what();
     ++stats.retries;
+    obs::metrics().http_retries.with({request.api}).inc();
     sleeper.expires_after(*delay);
     boost::system::error_code ignored;
     co_await sleeper.async_wait(asio::redirect_error(asio::use_awaitable, ignored));

@@ -16,8 +16,10 @@ namespace kettle::obs {
 KettleMetrics::KettleMetrics(Registry& r)
     : builds_collected(r.counter("kettle_builds_collected_total",
                                  "Builds (started.json, finished.json) written to the database.", {"stage"})),
-      build_errors(r.counter("kettle_build_errors_total",
-                             "Builds that could not be collected this time (retried later).", {"stage"})),
+      collect_errors(r.counter("kettle_collect_errors_total",
+                               "Reads given up after retries, by what: listing (jobs unseen), pointer, build, junit "
+                               "(retried by a later run).",
+                               {"stage", "what"})),
       junit_files(r.counter("kettle_junit_files_total", "JUnit files downloaded and stored.", {"stage"})),
       junit_bytes(r.counter("kettle_junit_bytes_total", "Bytes of JUnit XML downloaded, before stripping.",
                             {"stage"})),

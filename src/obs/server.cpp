@@ -10,6 +10,9 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
+#include <pthread.h>
+
+#include <csignal>
 #include <stdexcept>
 #include <thread>
 
@@ -162,6 +165,10 @@ Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   if (impl_->health || impl_->health_on_metrics)
     KLOG(info) << "serving /healthz and /healthz/ready on " << health_address();
   impl_->thread = std::thread([io = &impl_->io] {
+    // Signals are the commands' business: never run their handlers here.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
     try {
       io->run();
     } catch (const std::exception& e) {

@@ -39,6 +39,7 @@ std::string Client::url(const std::string& name, std::string_view verb) const {
 }
 
 asio::awaitable<net::Result<net::Response>> Client::send(net::Request request) {
+  request.api = "pubsub";
   if (credentials_) {
     auto applied = co_await auth::apply_credentials(credentials_, request);
     if (!applied) co_return applied.error();

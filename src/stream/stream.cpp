@@ -20,6 +20,8 @@
 #include "kettle/emit/row_pipeline.hpp"
 #include "kettle/gcs/client.hpp"
 #include "kettle/net/wait_group.hpp"
+#include "kettle/obs/health.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/pubsub/client.hpp"
 #include "kettle/rows/build_json.hpp"
@@ -59,13 +61,17 @@ class Streamer {
            pubsub::SubscriptionPath sub, std::vector<Table> tables, gcs::Client& gcs, pubsub::Client& ps,
            bigquery::Client& bq)
       : cloud_(cloud), opt_(opt), stop_(stop), buckets_(buckets), sub_(std::move(sub)), tables_(std::move(tables)),
-        gcs_(gcs), ps_(ps), bq_(bq), reader_(opt.db_path), writer_(opt.db_path, 200), cpu_(2) {}
+        gcs_(gcs), ps_(ps), bq_(bq), reader_(opt.db_path), writer_(opt.db_path, 200, "stream"), cpu_(2) {}
 
   ~Streamer() { cpu_.join(); }
 
   awaitable<int> run() {
     std::optional<StopAtHour> stop_hour;
     if (opt_.stop_at) stop_hour.emplace(*opt_.stop_at, local_hour);
+    // Streaming always has work: waiting on the subscription is the job, and
+    // a pull that never answers is a stall.
+    auto busy = stage_.busy();
+    obs::set_ready();
     // Rows of builds already collected but not yet streamed (e.g. after a crash).
     co_await emit_all();
     while (!stop_) {
@@ -93,16 +99,19 @@ class Streamer {
       co_return messages;
     }
     messages = std::move(*first);
+    stage_.progress();
     auto until = std::chrono::steady_clock::now() + std::chrono::seconds(opt_.pull_burst_seconds);
     while (!messages.empty() && std::chrono::steady_clock::now() < until && !stop_) {
       auto more = co_await ps_.pull(sub_, 1000, true);
       if (!more || more->empty()) break;
       for (auto& m : *more) messages.push_back(std::move(m));
     }
+    obs::metrics().pubsub_pulled.get().inc(static_cast<double>(messages.size()));
     co_return messages;
   }
 
-  awaitable<void> ack(const std::vector<std::string>& ids, const char* what) {
+  // `outcome` labels the metric: irrelevant, collected or missing_finished.
+  awaitable<void> ack(const std::vector<std::string>& ids, const char* what, const char* outcome) {
     if (ids.empty()) co_return;
     auto r = co_await ps_.acknowledge(sub_, ids);
     if (!r) {
@@ -111,6 +120,8 @@ class Streamer {
       co_return;
     }
     KLOG(info) << "ACK " << what << " " << ids.size();
+    obs::metrics().pubsub_acked.with({outcome}).inc(static_cast<double>(ids.size()));
+    stage_.progress();
   }
 
   awaitable<void> iteration() {
@@ -131,7 +142,7 @@ class Streamer {
         irrelevant.push_back(m.ack_id);
       }
     }
-    co_await ack(irrelevant, "irrelevant");
+    co_await ack(irrelevant, "irrelevant", "irrelevant");
     if (!builds.empty()) co_await collect(builds);
     co_await emit_all();
   }
@@ -161,9 +172,10 @@ class Streamer {
     }
     co_await group.wait();
     co_await collect::wait_for_commit(cloud_.io(), writer_);
-    co_await ack(to_ack, "\"finished.json\"");
-    co_await ack(gone, "missing finished.json");
+    co_await ack(to_ack, "\"finished.json\"", "collected");
+    co_await ack(gone, "missing finished.json", "missing_finished");
     if (!retry.empty()) {
+      obs::metrics().pubsub_nacked.get().inc(static_cast<double>(retry.size()));
       // Not the full extension: have them redelivered soon for another try.
       auto shortened = co_await ps_.modify_ack_deadline(sub_, retry, opt_.retry_delay_seconds);
       if (shortened) {
@@ -198,6 +210,7 @@ class Streamer {
     const std::string finished_name = gs->name + "/finished.json";
     auto [started, finished] = co_await (gcs_.read(gs->bucket, started_name) && gcs_.read(gs->bucket, finished_name));
     if (!started || !finished) {
+      obs::metrics().collect_errors.with({"stream", "build"}).inc();
       KLOG(error) << "cannot read " << path << " (messages will be redelivered): "
                   << (!started ? started.error().what() : finished.error().what());
       co_return Outcome::retry;
@@ -228,6 +241,7 @@ class Streamer {
       if (write) {
         writer_.write(std::move(*write));
       } else {
+        obs::metrics().collect_errors.with({"stream", "junit"}).inc();
         KLOG(error) << "JUnit of " << path << " not collected (retried later): " << write.error().what();
       }
     } catch (const std::exception& e) {
@@ -309,6 +323,7 @@ class Streamer {
         }
       }
       if (!done.empty()) reader_.insert_emitted(t.emitted, done);
+      count_insert(t.ref.str(), accepted, rejected, rows.size() - accepted - rejected);
       if (accepted + rejected > 0) {
         KLOG(info) << "inserted " << accepted << " rows into " << t.ref.str() << (rejected ? ", rejected " : "")
                  << (rejected ? std::to_string(rejected) : std::string());
@@ -321,6 +336,18 @@ class Streamer {
     }
   }
 
+  void count_insert(const std::string& table, size_t accepted, size_t rejected, size_t retried) {
+    auto& m = obs::metrics();
+    if (accepted > 0) {
+      m.bigquery_rows_inserted.with({table}).inc(static_cast<double>(accepted));
+      m.bigquery_last_insert.with({table}).set_to_current_time();
+      stage_.progress();
+    }
+    if (rejected > 0) m.bigquery_rows_failed.with({table, "rejected"}).inc(static_cast<double>(rejected));
+    if (retried > 0) m.bigquery_rows_failed.with({table, "retried"}).inc(static_cast<double>(retried));
+  }
+
+  obs::Stage& stage_ = obs::stage("stream");
   cloud::Context& cloud_;
   const StreamOptions& opt_;
   std::atomic<bool>& stop_;
@@ -371,6 +398,10 @@ awaitable<int> run_stream(cloud::Context& cloud, StreamOptions opt, std::atomic<
   gcs::Client gcs(cloud.http(), co_await cloud.credentials_for(gcs_endpoint.emulator), gcs_config);
   pubsub::ClientConfig ps_config;
   ps_config.base_url = ps_endpoint.base_url;
+  // A long poll is still one attempt: --request-timeout bounds it too.
+  const auto attempt_limit = cloud.http().config().timeouts.total;
+  ps_config.long_poll_headers_timeout = std::min(ps_config.long_poll_headers_timeout, attempt_limit);
+  ps_config.long_poll_total_timeout = std::min(ps_config.long_poll_total_timeout, attempt_limit);
   pubsub::Client ps(cloud.http(), co_await cloud.credentials_for(ps_endpoint.emulator), ps_config);
   bigquery::ClientConfig bq_config;
   bq_config.base_url = bq_endpoint.base_url;

@@ -7,6 +7,8 @@
 #include <stdexcept>
 
 #include "kettle/bigquery/client.hpp"
+#include "kettle/obs/health.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 
 namespace kettle::update {
@@ -48,19 +50,27 @@ boost::asio::awaitable<int> bq_load(cloud::Context& cloud, const BqLoadOptions& 
       co_return 1;
     }
   }
+  obs::Stage& stage = obs::stage("load");
+  auto busy = stage.busy();
+  load.on_progress = [&stage] { stage.progress(); };
+  auto& jobs = obs::metrics().bigquery_load_jobs;
   load.write_disposition = opt.replace ? bigquery::WriteDisposition::truncate : bigquery::WriteDisposition::append;
   load.max_bad_records = opt.max_bad_records;
   KLOG(info) << "loading " << opt.file << " (" << std::filesystem::file_size(opt.file) << " bytes) into "
              << table->str() << (opt.replace ? " (replace)" : " (append)");
   auto result = co_await bq.load(*table, opt.file, load);
   if (!result) {
+    jobs.with({table->str(), "failed"}).inc();
     KLOG(error) << "load into " << table->str() << " failed: " << result.error().what();
     co_return 1;
   }
   if (!result->ok()) {
+    jobs.with({table->str(), "failed"}).inc();
     KLOG(error) << "load job " << result->job_id << " into " << table->str() << " failed: " << result->summary();
     co_return 1;
   }
+  jobs.with({table->str(), "succeeded"}).inc();
+  obs::metrics().bigquery_last_insert.with({table->str()}).set_to_current_time();
   KLOG(info) << "loaded " << table->str() << ": " << result->summary();
   co_return 0;
 }

@@ -11,6 +11,7 @@
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/make_json.hpp"
 #include "kettle/net/url.hpp"
+#include "kettle/obs/health.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/stream/stream.hpp"
 #include "kettle/update/bq_load.hpp"
@@ -19,6 +20,10 @@ namespace kettle::update {
 namespace asio = boost::asio;
 
 namespace {
+
+net::Duration seconds(double s) {
+  return std::chrono::duration_cast<net::Duration>(std::chrono::duration<double>(s));
+}
 
 struct LoadStep {
   std::string table;
@@ -32,6 +37,7 @@ bool refresh_buckets(const UpdateOptions& opt) {
   std::string body;
   int code = cloud.run([&]() -> asio::awaitable<int> {
     net::Request req("GET", opt.buckets_url, "");
+    req.api = "buckets_url";
     auto resp = co_await cloud.http().request(std::move(req));
     if (!resp || resp->status != 200) {
       KLOG(error) << "cannot fetch " << opt.buckets_url << ": "
@@ -63,6 +69,7 @@ bool collect(const UpdateOptions& opt, std::atomic<bool>& stop) {
   db.threads = opt.threads;
   db.build_limit = opt.build_limit;
   db.should_stop = [&stop] { return stop.load(); };
+  if (opt.request_timeout > 0) net::limit_attempt_time(db.http, seconds(opt.request_timeout));
   auto result = collect::run_make_db(db);
   return result.listing_errors == 0;
 }
@@ -138,7 +145,9 @@ int stream_until_stop_hour(const UpdateOptions& opt, std::atomic<bool>& stop) {
   s.tables = opt.prod ? std::vector<std::string>{"all:30", "day:1", "week:7"} : std::vector<std::string>{"staging:0"};
   s.stop_at = opt.stop_at;
   s.schema_path = opt.schema_path;
-  cloud::Context cloud(stream::stream_http_config());
+  auto http = stream::stream_http_config();
+  if (opt.request_timeout > 0) net::limit_attempt_time(http, seconds(opt.request_timeout));
+  cloud::Context cloud(http);
   return cloud.run([&]() { return stream::run_stream(cloud, s, stop); }, [&stop] { stop = true; });
 }
 
@@ -147,6 +156,7 @@ int stream_until_stop_hour(const UpdateOptions& opt, std::atomic<bool>& stop) {
 int run_update(const UpdateOptions& opt, std::atomic<bool>& stop) {
   KLOG(info) << "update cycle: " << (opt.prod ? "prod (day, week, all)" : "staging") << ", dataset " << opt.dataset
              << (opt.build_limit ? ", BUILD_LIMIT " + std::to_string(opt.build_limit) : std::string());
+  obs::set_ready();
   int code = 0;
   do {
     bool ok = refresh_buckets(opt);

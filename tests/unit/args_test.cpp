@@ -58,3 +58,28 @@ BOOST_AUTO_TEST_CASE(verbose_flag) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cli_durations)
+
+BOOST_AUTO_TEST_CASE(go_style_durations) {
+  using namespace std::chrono_literals;
+  using kettle::cli::parse_duration;
+  BOOST_TEST(parse_duration("20s")->count() == 20000);
+  BOOST_TEST(*parse_duration("15m") == std::chrono::milliseconds(15min));
+  BOOST_TEST(*parse_duration("1h30m") == std::chrono::milliseconds(90min));
+  BOOST_TEST(*parse_duration("500ms") == 500ms);
+  BOOST_TEST(*parse_duration("1.5s") == 1500ms);
+  BOOST_TEST(*parse_duration("90") == 90s);
+  for (const char* bad : {"", "s", "10x", "-5s", "5 s", "1h-3m", "abc", "-2"})
+    BOOST_TEST(!parse_duration(bad), bad);
+}
+
+BOOST_AUTO_TEST_CASE(duration_flags) {
+  Parser p("kettle x", "test");
+  p.option("stall-timeout", "DURATION", "limit");
+  BOOST_TEST(*p.parse({"--stall-timeout", "2m"})->get_duration("stall-timeout") == std::chrono::minutes(2));
+  BOOST_CHECK_THROW(p.parse({"--stall-timeout", "soon"})->get_duration("stall-timeout"), UsageError);
+  BOOST_TEST(!p.parse({})->get_duration("stall-timeout"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,8 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+
+#include "kettle/obs/kettle_metrics.hpp"
 #include <filesystem>
 #include <future>
 #include <set>
@@ -117,7 +119,7 @@ BOOST_AUTO_TEST_CASE(batched_writes_commit_and_call_back) {
   std::string db_path = (dir / "build.db").string();
   std::atomic<int> committed{0};
   {
-    DbWriter writer(db_path, 7);
+    DbWriter writer(db_path, 7, "writer-test");
     for (int i = 0; i < 100; ++i) {
       writer.write(BuildWrite{"gs://b/logs/j/" + std::to_string(i), "{\"timestamp\": 1}",
                               "{\"timestamp\": " + std::to_string(10 + i) + "}"},
@@ -132,6 +134,8 @@ BOOST_AUTO_TEST_CASE(batched_writes_commit_and_call_back) {
     BOOST_TEST(stats.commits >= 100u / 7);
   }
   BOOST_TEST(committed.load() == 100);
+  // Only changed builds count as collected.
+  BOOST_TEST(kettle::obs::metrics().builds_collected.with({"writer-test"}).value() == 100);
   kettle::store::Database db(db_path);
   int missing = 0;
   int64_t some_id = 0;
@@ -142,10 +146,13 @@ BOOST_AUTO_TEST_CASE(batched_writes_commit_and_call_back) {
   });
   BOOST_TEST(missing == 100);
   {
-    DbWriter writer(db_path, 10);
-    writer.write(JunitWrite{some_id, {{"gs://b/logs/j/x/artifacts/junit.xml", kettle::store::zlib_compress("<a/>")}}});
+    DbWriter writer(db_path, 10, "writer-test");
+    writer.write(
+        JunitWrite{some_id, {{"gs://b/logs/j/x/artifacts/junit.xml", kettle::store::zlib_compress("<a/>")}}, 4});
     writer.finish();
     BOOST_TEST(writer.stats().junit_files == 1u);
+    BOOST_TEST(kettle::obs::metrics().junit_files.with({"writer-test"}).value() == 1);
+    BOOST_TEST(kettle::obs::metrics().junit_bytes.with({"writer-test"}).value() == 4);
   }
   missing = 0;
   db.for_each_junit_missing([&](int64_t, const std::string&) {
@@ -157,7 +164,7 @@ BOOST_AUTO_TEST_CASE(batched_writes_commit_and_call_back) {
 }
 
 BOOST_AUTO_TEST_CASE(unusable_database_is_reported_by_finish) {
-  DbWriter writer("/nonexistent-dir/build.db", 10);
+  DbWriter writer("/nonexistent-dir/build.db", 10, "writer-test");
   std::atomic<bool> write_reported{false};
   writer.write(BuildWrite{"gs://b/logs/j/1", std::nullopt, "{\"timestamp\": 1}"}, [&] { write_reported = true; });
   // A barrier still fires after the failure (a waiter must not hang), a write never claims to be committed.

@@ -116,7 +116,8 @@ class Client {
                                                                 std::uint64_t total);
   boost::asio::awaitable<net::Result<LoadResult>> upload_file(Upload& upload);
   boost::asio::awaitable<net::Result<LoadResult>> wait_for_job(
-      const TableRef& table, LoadResult job, std::chrono::steady_clock::time_point deadline);
+      const TableRef& table, LoadResult job, std::chrono::steady_clock::time_point deadline,
+      std::function<void()> on_progress);
   std::string url(const std::string& target) const;
 
   net::HttpClient& http_;

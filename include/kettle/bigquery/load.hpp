@@ -3,6 +3,7 @@
 // status parsing. No I/O.
 #pragma once
 
+#include <functional>
 #include <boost/json/array.hpp>
 #include <cstddef>
 #include <cstdint>
@@ -28,6 +29,9 @@ struct LoadOptions {
   // Empty: a fresh one (make_load_job_id). A fixed id makes a retried load
   // fail as a duplicate instead of loading twice.
   std::string job_id{};
+  // Called after each chunk the server kept and each job status answer
+  // (liveness: a long load is not a stall).
+  std::function<void()> on_progress{};
 };
 
 // One entry of a job's status.errorResult / status.errors.

@@ -2,6 +2,7 @@
 // boolean --name, repeatable flags, flags taking several values, positionals.
 #pragma once
 
+#include <chrono>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -26,6 +27,7 @@ class Args {
   std::vector<std::string> all(const std::string& name) const;
   std::optional<double> get_double(const std::string& name) const;    // UsageError when not a number
   std::optional<long long> get_int(const std::string& name) const;    // UsageError when not an integer
+  std::optional<std::chrono::milliseconds> get_duration(const std::string& name) const;  // see parse_duration
   const std::vector<std::string>& positionals() const { return positionals_; }
 
  private:
@@ -33,6 +35,10 @@ class Args {
   std::map<std::string, std::vector<std::string>> values_;
   std::vector<std::string> positionals_;
 };
+
+// A duration as Go and Prow write them: "20s", "15m", "1h30m", "500ms"; a bare
+// number is seconds. Nullopt when malformed or negative.
+std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
 
 class Parser {
  public:

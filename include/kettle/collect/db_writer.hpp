@@ -28,6 +28,7 @@ struct BuildWrite {
 struct JunitWrite {
   int64_t build_id = 0;
   std::vector<store::StoredFile> files;  // zlib data
+  uint64_t xml_bytes = 0;                // as downloaded, before stripping
 };
 
 struct WriterStats {
@@ -41,8 +42,9 @@ struct WriterStats {
 class DbWriter {
  public:
   // Opens its own connection to `db_path`. A batch is committed after
-  // `batch_size` writes, or as soon as the queue runs dry.
-  DbWriter(const std::string& db_path, size_t batch_size);
+  // `batch_size` writes, or as soon as the queue runs dry. Commits count in
+  // the metrics and as progress of the health stage `stage`.
+  DbWriter(const std::string& db_path, size_t batch_size, std::string stage);
   ~DbWriter();  // finishes (commits) what is queued
   DbWriter(const DbWriter&) = delete;
   DbWriter& operator=(const DbWriter&) = delete;
@@ -74,6 +76,7 @@ class DbWriter {
 
   std::string db_path_;
   size_t batch_size_;
+  std::string stage_;
   mutable std::mutex mu_;
   std::condition_variable cv_;
   std::deque<Entry> queue_;

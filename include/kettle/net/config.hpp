@@ -1,6 +1,7 @@
 // Every timeout and limit of the HTTP client, with its default.
 #pragma once
 
+#include <algorithm>
 #include <chrono>
 #include <cstddef>
 #include <string>
@@ -36,5 +37,13 @@ struct Config {
   std::string ca_file{};
   std::string user_agent = "kettle/0.1";
 };
+
+// Bounds one attempt, and each of its phases, to `total` (--request-timeout).
+inline void limit_attempt_time(Config& config, Duration total) {
+  for (Duration* d : {&config.timeouts.connect, &config.timeouts.handshake, &config.timeouts.write,
+                      &config.timeouts.headers, &config.timeouts.body_idle})
+    *d = std::min(*d, total);
+  config.timeouts.total = total;
+}
 
 }  // namespace kettle::net

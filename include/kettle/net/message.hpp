@@ -64,7 +64,8 @@ struct Request {
       : method(std::move(verb)), url(std::move(target_url)), body(std::move(payload)) {}
 
   std::string method = "GET";
-  std::string url{};  // absolute http(s) URL; see join_url for base + target
+  std::string url{};
+  std::string api = "other";  // metrics label: gcs, pubsub, bigquery, oauth, metadata...  // absolute http(s) URL; see join_url for base + target
   Headers headers{};  // Host, User-Agent and Content-Length are filled in
   std::string body{};
   RequestOptions options{};

@@ -12,7 +12,7 @@ struct KettleMetrics {
   explicit KettleMetrics(Registry& registry);
 
   Family<Counter>& builds_collected;    // {stage}
-  Family<Counter>& build_errors;        // {stage}
+  Family<Counter>& collect_errors;      // {stage, what}
   Family<Counter>& junit_files;         // {stage}
   Family<Counter>& junit_bytes;         // {stage}
   Family<Counter>& rows_emitted;        // make-json rows written

@@ -24,6 +24,7 @@ struct UpdateOptions {
   size_t threads = 32;
   int max_bad_records = 1000;
   int idle_seconds = 600;                 // pause between cycles when there is nothing to stream
+  double request_timeout = 0;             // seconds per HTTP attempt (--request-timeout); 0: defaults
 };
 
 // 0 when every step of the last cycle succeeded.
