@@ -185,10 +185,20 @@ df=Dockerfile
 if [[ -f $df ]]; then
   check "$df: build stage FROM debian:12" grep -Eq '^FROM debian:12( |$)' "$df"
   check "$df: runtime stage FROM debian:12-slim" grep -Eq '^FROM debian:12-slim' "$df"
-  check "$df: runs scripts/setup.sh" grep -q 'bash scripts/setup.sh' "$df"
-  check "$df: meson release build without tests" grep -q 'meson setup build --buildtype=release -Dtests=disabled' "$df"
-  check "$df: ninja builds kettle" grep -q 'ninja -C build kettle' "$df"
-  check "$df: binary at /usr/local/bin/kettle" grep -Eq '^COPY --from=build .*/kettle /usr/local/bin/kettle' "$df"
+  # The build stage is deploy/build-stage.sh (CI runs the same script).
+  bs=build-stage.sh
+  check "$df: build stage runs deploy/$bs" grep -Eq '^RUN bash deploy/build-stage\.sh$' "$df"
+  check "$df: build stage is only that script" test "$(awk '/^FROM /{n++} n==1 && /^RUN /' "$df" | wc -l)" -eq 1
+  check "$bs exists and parses" bash -n "$bs"
+  check "$bs: set -euo pipefail" grep -Eq '^set -euo pipefail' "$bs"
+  check "$bs: default BUILD_DIR build" grep -Fq 'build=${1:-build}' "$bs"
+  check "$bs: removes a stale build dir" grep -Eq 'rm -rf "\$build"' "$bs"
+  check "$bs: runs scripts/setup.sh" grep -q 'bash scripts/setup.sh' "$bs"
+  check "$bs: meson release build without tests" grep -Eq 'meson setup "\$build" --buildtype=release -Dtests=disabled' "$bs"
+  check "$bs: ninja builds kettle" grep -Eq 'ninja -C "\$build" kettle' "$bs"
+  check "$bs: strips the binary" grep -Eq 'strip "\$build/kettle"' "$bs"
+  check "$bs: smoke-runs kettle --help" grep -Eq '"\$build/kettle" --help' "$bs"
+  check "$df: binary from /src/build/kettle to /usr/local/bin/kettle" grep -Eq '^COPY --from=build /src/build/kettle /usr/local/bin/kettle$' "$df"
   check "$df: schema.json" grep -Eq '^COPY tests/data/spec/schema.json /kettle/schema.json' "$df"
   check "$df: buckets.yaml" grep -Eq '^COPY deploy/buckets.yaml /kettle/buckets.yaml' "$df"
   user=$(grep -E '^USER ' "$df" | tail -1 | awk '{print $2}')

@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# Builds kettle and runs every test (unit + integration); ends with the runner's
-# summary and a line "N passed, N failed".
+# Builds kettle and runs every test (unit + integration), then the image smoke
+# test (the Dockerfile's build stage, deploy/build-stage.sh, into build-image/,
+# and the image's `kettle update --once` on the fake cloud; counted as one
+# test; KETTLE_IMAGE_SMOKE=0 skips it). Ends with the runner's summary and a
+# line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${KETTLE_BUILD_DIR:-build}
@@ -12,5 +15,28 @@ rc=${PIPESTATUS[0]}
 passed=$(awk '/^Ok:/ {print $2}' "$log")
 failed=$(awk '/^Fail:/ {f+=$2} /^Timeout:/ {f+=$2} /^Unexpected Pass:/ {f+=$2} END {print f+0}' "$log")
 rm -f "$log"
-echo "${passed:-0} passed, ${failed:-0} failed"
+passed=${passed:-0} failed=${failed:-0}
+
+if [[ ${KETTLE_IMAGE_SMOKE:-1} != 0 ]]; then
+  echo "== image smoke (tests/integration/image_smoke.sh)"
+  start=$SECONDS
+  fake=$build/tests/fakegcp/fakegcp
+  if [[ -x $fake ]]; then
+    timeout --kill-after=10 480 bash tests/integration/image_smoke.sh . "$fake"
+    smoke_rc=$?
+  else
+    echo "FAIL image smoke: $fake not built"
+    smoke_rc=1
+  fi
+  if [[ $smoke_rc -eq 0 ]]; then
+    passed=$((passed + 1))
+    echo "image smoke: OK ($((SECONDS - start))s)"
+  else
+    failed=$((failed + 1))
+    [[ $rc -ne 0 ]] || rc=1
+    echo "image smoke: FAIL, exit $smoke_rc ($((SECONDS - start))s)"
+  fi
+fi
+
+echo "$passed passed, $failed failed"
 exit "$rc"
