@@ -30,7 +30,8 @@ def main():
     env = dict(os.environ, STORAGE_EMULATOR_HOST=f"{host}:{port}", PUBSUB_EMULATOR_HOST=f"{host}:{port}",
                BIGQUERY_EMULATOR_HOST=f"{host}:{port}")
     stream = subprocess.Popen([a.kettle, "stream", "--db", "build.db", "--buckets", "buckets.yaml", "--poll", "b/gcs/kettle",
-                               "--dataset", "b:ds1", "--tables", "day:1"], cwd=work, env=env,
+                               "--dataset", "b:ds1", "--tables", "day:1",
+                               "--metrics-addr", "127.0.0.1:0", "--health-addr", "127.0.0.1:0"], cwd=work, env=env,
                               stderr=open(f"{work}/stream.log", "w"))
     written = {}
     now = int(time.time())

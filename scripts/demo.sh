@@ -30,7 +30,8 @@ export DEPLOYMENT=staging SUBSCRIPTION_PATH=demo/gcs/kettle KETTLE_DB=$work/buil
 echo "== fake cloud at http://$host"
 
 echo "== kettle update --once (make-db --junit, make-json, bq-load into demo:kettle.staging)"
-"$kettle" update --once --buckets buckets.yaml --dataset demo:kettle --schema schema.json 2>update.log
+"$kettle" update --once --buckets buckets.yaml --dataset demo:kettle --schema schema.json \
+  --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>update.log
 grep -E "make-db done|loaded demo" update.log | sed 's/^[IWE][0-9]* [0-9:.]*] /   /'
 
 rows() { curl -sf "http://$host/_fake/bigquery/demo/kettle/$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
@@ -39,7 +40,7 @@ before=$(rows staging)
 echo "== publishing 3 new builds to gs://kubernetes-jenkins/logs/demo-job/ and streaming them"
 now=$(date +%s)
 "$kettle" stream --buckets buckets.yaml --poll demo/gcs/kettle --dataset demo:kettle --tables staging:0 \
-  --schema schema.json 2>stream.log &
+  --schema schema.json --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>stream.log &
 stream_pid=$!
 for b in 1 2 3; do
   for f in started finished; do

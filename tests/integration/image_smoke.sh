@@ -124,7 +124,9 @@ t0=$SECONDS
   export PATH=$work/usr/local/bin:$PATH KETTLE_DB=$work/data/build.db
   export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
   export DEPLOYMENT=staging BUILD_LIMIT=$build_limit
-  exec kettle update --once --dataset "$project:$dataset"
+  # Free ports for /metrics and /healthz: :9090/:8081 may be taken on a CI machine.
+  exec kettle update --once --dataset "$project:$dataset" \
+    --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0
 ) >"$work/update.out" 2>"$work/update.log"
 rc=$?
 check "kettle update --once exits 0 ($((SECONDS - t0))s)" 0 $rc

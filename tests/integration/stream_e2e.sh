@@ -50,7 +50,7 @@ for r in rows: print(r["path"])' | sort
 start_stream() {
   rm -f stop
   "$kettle" stream --db build.db --buckets buckets.yaml --poll p/gcs/kettle --dataset p:k8s \
-    --tables day:1 all:30 2>>stream.log &
+    --tables day:1 all:30 --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>>stream.log &
   stream_pid=$!
 }
 rows_are() { [[ "$(rows_in "$1")" == "$2" ]]; }    # rows_are TABLE "PATHS"

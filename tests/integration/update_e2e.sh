@@ -32,7 +32,11 @@ finished_since() {  # finished_since DAYS (empty: all) -> builds make-json emits
   for url in $(grep -oE '^gs://[^:]+' tree.buckets.yaml); do known="$known or gcs_path like '${url%/}/%'"; done
   sqlite3 "$db" "select count(*) from build where $where and ($known)"
 }
-update() { "$kettle" update --once --db "$db" --buckets tree.buckets.yaml --dataset p:k8s --schema schema.json; }
+# Free ports for /metrics and /healthz: the defaults may be taken on this machine.
+update() {
+  "$kettle" update --once --db "$db" --buckets tree.buckets.yaml --dataset p:k8s --schema schema.json \
+    --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0
+}
 
 # staging: one table with everything.
 db=staging.db
@@ -74,7 +78,7 @@ kill "$fake_pid"; wait "$fake_pid" 2>/dev/null
 fake_pid=$!
 for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
 DEPLOYMENT=staging "$kettle" update --db term.db --buckets tree.buckets.yaml --dataset p:k8s --schema schema.json \
-  --threads 2 2>term.log &
+  --threads 2 --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>term.log &
 pid=$!
 sleep 1.5
 kill -TERM "$pid"
