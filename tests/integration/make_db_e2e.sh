@@ -115,9 +115,10 @@ json.dump({"type": "service_account", "client_email": "kettle@test.iam.gservicea
            "token_uri": sys.argv[1] + "/token"}, open("sa.json", "w"))
 PY
 (unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=$base GOOGLE_APPLICATION_CREDENTIALS=$work/sa.json
- make_db auth.db 2>auth.log); check "make-db with a service-account key exits 0" 0 $?
+ make_db auth.db -v 2>auth.log); check "make-db with a service-account key exits 0" 0 $?
 check "with credentials the database equals the oracle" OK "$(oracle_ok auth.db)"
-grep -q "BEGIN PRIVATE KEY\|Bearer " auth.log; check "no secret in the log" 1 $?
+grep -q "^D" auth.log; check "-v adds debug lines" 0 $?
+grep -q "BEGIN PRIVATE KEY\|Bearer \|ya29\|access_token" auth.log; check "no secret in the log, even with -v" 1 $?
 (unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=$base
  make_db anon.db 2>anon.log); check "anonymous against a fake requiring auth exits 1" 1 $?
 
