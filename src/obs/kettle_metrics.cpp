@@ -45,6 +45,8 @@ KettleMetrics::KettleMetrics(Registry& r)
                                      {"table", "reason"})),
       bigquery_load_jobs(r.counter("kettle_bigquery_load_jobs_total", "BigQuery load jobs by outcome, per table.",
                                    {"table", "outcome"})),
+      bigquery_rows_loaded(r.counter("kettle_bigquery_rows_loaded_total",
+                                     "Rows BigQuery load jobs wrote, per table.", {"table"})),
       bigquery_last_insert(r.gauge("kettle_last_bigquery_insert_timestamp_seconds",
                                    "When rows last reached the table (insertAll or load job), per table.",
                                    {"table"})),

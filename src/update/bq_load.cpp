@@ -70,6 +70,7 @@ boost::asio::awaitable<int> bq_load(cloud::Context& cloud, const BqLoadOptions& 
     co_return 1;
   }
   jobs.with({table->str(), "succeeded"}).inc();
+  obs::metrics().bigquery_rows_loaded.with({table->str()}).inc(static_cast<double>(result->output_rows));
   obs::metrics().bigquery_last_insert.with({table->str()}).set_to_current_time();
   KLOG(info) << "loaded " << table->str() << ": " << result->summary();
   co_return 0;

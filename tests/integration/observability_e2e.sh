@@ -75,6 +75,7 @@ collected=$(value before.txt 'kettle_builds_collected_total{stage="collect"}')
 at_least "$collected" 50; check "builds collected by the collect stage are counted ($collected)" 0 $?
 check "JUnit files counted" 0 "$(at_least "$(value before.txt 'kettle_junit_files_total{stage="collect"}')" 1; echo $?)"
 check "rows emitted equal the rows loaded" "$loaded" "$(value before.txt kettle_rows_emitted_total)"
+check "the load job's rows are counted" "$loaded" "$(value before.txt 'kettle_bigquery_rows_loaded_total{table="p:k8s.staging"}')"
 check "one load job succeeded" 1 "$(value before.txt 'kettle_bigquery_load_jobs_total{table="p:k8s.staging",outcome="succeeded"}')"
 check "GCS requests are counted with their code" 0 \
   "$(at_least "$(value before.txt 'kettle_http_requests_total{api="gcs",code="200",outcome="success"}')" 100; echo $?)"

@@ -26,6 +26,7 @@ struct KettleMetrics {
   Family<Counter>& bigquery_rows_inserted;  // {table}
   Family<Counter>& bigquery_rows_failed;    // {table, reason}
   Family<Counter>& bigquery_load_jobs;      // {table, outcome}
+  Family<Counter>& bigquery_rows_loaded;    // {table}
   Family<Gauge>& bigquery_last_insert;      // {table}
   Family<Gauge>& db_size;
   Family<Gauge>& stage_last_progress;  // {stage}
