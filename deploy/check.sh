@@ -4,6 +4,10 @@
 #   bash deploy/check.sh        exit 0 when every check passes
 # YAML parsing: python3 + PyYAML; else `kubectl kustomize` (offline) with
 # textual checks; else installs python3-yaml with apt-get.
+# Schema: validate_manifests.py checks every document against the API types of
+# the official Python client (python3-kubernetes, installed with apt-get when
+# missing; a FAIL when it cannot be), and validate_manifests_test.py checks
+# that the validator rejects broken variants of prod/kettle.yaml.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,13 +26,18 @@ done
 
 have_pyyaml() { command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' >/dev/null 2>&1; }
 
+# apt_install PKG...: quiet; sudo (never prompting) when not root. Callers
+# only call it when something is missing, so reruns do nothing.
+apt_install() {
+  local sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo -n"
+  export DEBIAN_FRONTEND=noninteractive
+  { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends "$@"; } >/dev/null 2>&1
+}
+
 if ! have_pyyaml && ! command -v kubectl >/dev/null 2>&1; then
   echo "check: installing python3-yaml" >&2
-  sudo=""
-  [[ $(id -u) -eq 0 ]] || sudo="sudo"
-  export DEBIAN_FRONTEND=noninteractive
-  { $sudo apt-get update -qq && $sudo apt-get install -y -qq --no-install-recommends python3 python3-yaml; } >/dev/null 2>&1 \
-    || echo "check: apt-get install python3-yaml failed" >&2
+  apt_install python3 python3-yaml || echo "check: apt-get install python3-yaml failed" >&2
 fi
 
 # ---- manifests -------------------------------------------------------------
@@ -178,6 +187,54 @@ elif command -v kubectl >/dev/null 2>&1; then
   done
 else
   bad "no YAML parser (python3-yaml or kubectl) available"
+fi
+
+# ---- schema: every document against the kubernetes.client models ------------
+# Debian's python3-kubernetes is only importable by /usr/bin/python3, which may
+# not be the python3 first on PATH (pyenv, venv).
+k8s_python() {
+  local py
+  for py in /usr/bin/python3 python3; do
+    if command -v "$py" >/dev/null 2>&1 && "$py" -c 'import kubernetes.client, yaml' >/dev/null 2>&1; then
+      echo "$py"
+      return 0
+    fi
+  done
+  return 1
+}
+
+if ! kpy=$(k8s_python); then
+  echo "check: installing python3-kubernetes" >&2
+  apt_install python3 python3-yaml python3-kubernetes || echo "check: apt-get install python3-kubernetes failed" >&2
+  kpy=$(k8s_python) || kpy=""
+fi
+if [[ -z $kpy ]]; then
+  bad "schema validation: python3-kubernetes is not importable and apt-get could not install it (run scripts/setup.sh)"
+else
+  # One line per document ("ok   - FILE: Kind name valid ...") or per problem
+  # ("FAIL - FILE: Kind name: PATH: problem").
+  out=$("$kpy" validate_manifests.py "${manifests[@]}" 2>&1)
+  rc=$?
+  n_ok=0 n_bad=0
+  while IFS= read -r line; do
+    case $line in
+      "ok   - "*) ok "${line#ok   - }"; n_ok=$((n_ok + 1)) ;;
+      "FAIL - "*) bad "${line#FAIL - }"; n_bad=$((n_bad + 1)) ;;
+      ?*) echo "    $line" ;;
+    esac
+  done <<<"$out"
+  if [[ $rc -ne 0 && $n_bad -eq 0 ]]; then
+    bad "validate_manifests.py exited $rc without a result"
+  elif [[ $rc -eq 0 && ( $n_bad -ne 0 || $n_ok -eq 0 ) ]]; then
+    bad "validate_manifests.py exited 0 but validated no document or reported a problem"
+  fi
+
+  if out=$("$kpy" validate_manifests_test.py 2>&1); then
+    ok "validate_manifests_test.py: broken variants of prod/kettle.yaml rejected, real manifests accepted ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
+  else
+    bad "validate_manifests_test.py: broken variants of prod/kettle.yaml rejected, real manifests accepted"
+    while IFS= read -r line; do echo "    $line"; done <<<"$out"
+  fi
 fi
 
 # ---- Dockerfile --------------------------------------------------------------

@@ -7,7 +7,7 @@ packages=(
   g++ meson ninja-build pkg-config python3 sqlite3
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-system1.81-dev
   libssl-dev liburing-dev libsqlite3-dev libexpat1-dev zlib1g-dev libyaml-cpp-dev
-  ca-certificates curl openssl python3-yaml
+  ca-certificates curl openssl python3-yaml python3-kubernetes
 )
 
 missing=()
