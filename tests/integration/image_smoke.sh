@@ -9,20 +9,11 @@
 # libraries the runtime stage installs (or that debian:12-slim has).
 # usage: image_smoke.sh SOURCE_ROOT FAKEGCP        (KEEP_WORK=1 keeps the temp dir)
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 src=$(realpath "$1") fake=$(realpath "$2")
-work=$(mktemp -d)
-fake_pid=""
-cleanup() { [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
 trap 'exit 143' TERM INT
-[[ -n "${KEEP_WORK:-}" ]] && trap - EXIT
-failures=0
 pass() { echo "ok   $1"; }
 fail() { echo "FAIL $1"; failures=$((failures + 1)); }
-check() {
-  if [[ "$2" == "$3" ]]; then pass "$1"; else fail "$1: expected '$2', got '$3'"; fi
-}
-finish() { echo "image smoke checks failed: $failures"; exit $((failures > 0)); }
 
 dockerfile=$src/deploy/Dockerfile
 build_dir=build-image
@@ -38,7 +29,7 @@ if [[ $rc -eq 0 ]]; then
 else
   fail "build stage: deploy/build-stage.sh $build_dir exited $rc; last lines:"
   tail -n 30 "$work/build-stage.log" | sed 's/^/     /'
-  finish
+  finish "image smoke"
 fi
 bin=$src/$build_dir/kettle
 [[ -x $bin ]]; check "build stage leaves $build_dir/kettle" 0 $?
@@ -108,21 +99,17 @@ python3 "$src/bench/gen_tree.py" --root "$work/tree" --builds 300 --seed 7 --now
   >"$work/gen_tree.log" 2>&1
 check "generate a Prow tree" 0 $?
 
-"$fake" --root "$work/tree" --port 0 --dataset "$project:$dataset" --bq-job-delay-ms 50 \
-  >"$work/fake.out" 2>"$work/fake.err" &
-fake_pid=$!
-for _ in $(seq 100); do grep -q listening "$work/fake.out" 2>/dev/null && break; sleep 0.1; done
-host=$(sed -E 's#.*//##' "$work/fake.out")
+start_fake --root "$work/tree" --port 0 --dataset "$project:$dataset" --bq-job-delay-ms 50
 [[ -n $host ]]; check "fake cloud is listening" 0 $?
-[[ -n $host ]] || finish
+[[ -n $host ]] || finish "image smoke"
 
-# The entrypoint (`kettle update`), --once, plus what the staging deployment adds.
+# The entrypoint (`kettle update`), --once, plus what the staging deployment adds
+# (start_fake has exported STORAGE_, PUBSUB_ and BIGQUERY_EMULATOR_HOST).
 t0=$SECONDS
 (
   cd "$work/kettle" || exit 1
   unset SUBSCRIPTION_PATH GOOGLE_APPLICATION_CREDENTIALS
   export PATH=$work/usr/local/bin:$PATH KETTLE_DB=$work/data/build.db
-  export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
   export DEPLOYMENT=staging BUILD_LIMIT=$build_limit
   # Free ports for /metrics and /healthz: :9090/:8081 may be taken on a CI machine.
   exec kettle update --once --dataset "$project:$dataset" \
@@ -150,4 +137,4 @@ for url in $(grep -oE '^gs://[^:]+' "$work/kettle/buckets.yaml"); do known="$kno
 expected=$(sqlite3 "$db" "select count(*) from build where finished_time is not null and ($known)" 2>/dev/null)
 check "staging table has a row per finished build" "$expected" "$rows"
 
-finish
+finish "image smoke"

@@ -5,22 +5,9 @@
 # and SIGTERM stops cleanly with a rerun completing the work.
 # usage: make_db_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kettle=$(realpath "$1") fake=$(realpath "$2") src=$(realpath "$3")
-work=$(mktemp -d)
-fake_pid=""
-cleanup() { [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
-start_fake() {  # start_fake [extra flags]
-  [[ -n "$fake_pid" ]] && { kill "$fake_pid"; wait "$fake_pid" 2>/dev/null; }
-  "$fake" --root "$work/tree" --port 0 --seed 11 "$@" >"$work/fake.out" 2>"$work/fake.err" &
-  fake_pid=$!
-  for _ in $(seq 50); do grep -q listening "$work/fake.out" 2>/dev/null && break; sleep 0.1; done
-  export STORAGE_EMULATOR_HOST=$(sed -E 's#.*//##' "$work/fake.out")
-}
+serve_tree() { start_fake --root "$work/tree" --port 0 --seed 11 "$@"; }  # serve_tree [extra flags]
 oracle_ok() {  # oracle_ok DB [oracle flags] -> "OK" or the differences
   local db=$1; shift
   python3 "$src/bench/oracle.py" --root "$work/tree" --buckets "$work/tree.buckets.yaml" --junit "$@" >"$work/expected.json" 2>/dev/null
@@ -37,7 +24,7 @@ make_db() {  # make_db DB [flags]
 
 cd "$work"
 python3 "$src/bench/gen_tree.py" --root "$work/tree" --builds 400 --seed 5 --junit-dir "$src/tests/data/spec/junit" >/dev/null 2>&1
-start_fake
+serve_tree
 
 # A fresh collection equals the oracle.
 make_db fresh.db 2>first.log; check "make-db exits 0" 0 $?
@@ -65,7 +52,7 @@ cat >faults.json <<'JSON'
  {"match": "/storage/", "kind": "status", "status": 503, "probability": 0.05},
  {"match": "alt=media", "kind": "truncate", "probability": 0.01}]
 JSON
-start_fake --faults faults.json
+serve_tree --faults faults.json
 make_db faults.db --request-timeout 0.5 --threads 64 2>faults.log; check "make-db under faults exits 0" 0 $?
 check "under faults the database equals the oracle" OK "$(oracle_ok faults.db)"
 injected=$(curl -s "http://$STORAGE_EMULATOR_HOST/_fake/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["faults_injected"] > 0)' 2>/dev/null)
@@ -79,34 +66,35 @@ hung_obj=${hung#gs://*/}
 cat >hang.json <<JSON
 [{"match": "$(python3 -c 'import sys, urllib.parse as u; print(u.quote(sys.argv[1], safe="")[:-1] if False else u.quote(sys.argv[1] + "/finished.json", safe=""))' "$hung_obj")", "kind": "hang"}]
 JSON
-start_fake --faults hang.json
+serve_tree --faults hang.json
 start=$(date +%s)
 make_db hang.db --request-timeout 0.5 --max-attempts 3 2>hang.log; check "make-db with a hung object exits 0" 0 $?
 elapsed=$(( $(date +%s) - start ))
 check "the hung object cost a bounded time" yes "$([[ $elapsed -lt 60 ]] && echo yes || echo "no (${elapsed}s)")"
 grep -q "build $hung not collected" hang.log; check "the hung build is named in an error" 0 $?
 check "the hung build is not stored" 0 "$(sqlite3 hang.db "select count(*) from build where gcs_path = '$hung'")"
-start_fake
+serve_tree
 make_db hang.db 2>/dev/null
 check "a rerun without the fault completes the database" OK "$(oracle_ok hang.db)"
 
 # SIGTERM: finish what is in flight, commit, exit 0; a rerun completes.
-start_fake --latency-ms 20
+serve_tree --latency-ms 20
 # kettle itself in the background (not a shell function), so $! is its pid.
 "$kettle" make-db --db term.db --buckets "$work/tree.buckets.yaml" --junit --threads 4 2>term.log &
-pid=$!
+kettle_pid=$!
 sleep 1.5
-kill -TERM $pid
-wait $pid; check "make-db exits 0 on SIGTERM" 0 $?
+kill -TERM $kettle_pid
+wait $kettle_pid; check "make-db exits 0 on SIGTERM" 0 $?
+kettle_pid=""
 grep -q "interrupted" term.log; check "the interruption is reported" 0 $?
-start_fake
+serve_tree
 make_db term.db 2>/dev/null
 check "a rerun after SIGTERM completes the database" OK "$(oracle_ok term.db)"
 
 # Service-account credentials against a fake that requires a token.
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
 openssl pkey -in sa.key -pubout -out sa.pub 2>/dev/null
-start_fake --require-auth --sa-public-key sa.pub --token-ttl 3600
+serve_tree --require-auth --sa-public-key sa.pub --token-ttl 3600
 base=http://$STORAGE_EMULATOR_HOST
 python3 - "$base" <<'PY'
 import json, sys
@@ -127,7 +115,7 @@ openssl req -x509 -newkey rsa:2048 -nodes -keyout ca.key -out ca.pem -days 2 -su
 openssl req -newkey rsa:2048 -nodes -keyout server.key -out server.csr -subj /CN=127.0.0.1 2>/dev/null
 printf 'subjectAltName=IP:127.0.0.1\n' >san.ext
 openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem -days 2 -extfile san.ext 2>/dev/null
-start_fake --tls-cert server.pem --tls-key server.key
+serve_tree --tls-cert server.pem --tls-key server.key
 port=${STORAGE_EMULATOR_HOST##*:}
 (unset STORAGE_EMULATOR_HOST; export KETTLE_GCS_ENDPOINT=https://127.0.0.1:$port SSL_CERT_FILE=$work/ca.pem
  make_db tls.db 2>tls.log); check "make-db over https with a trusted CA exits 0" 0 $?
@@ -139,5 +127,4 @@ grep -qi "tls" tls_wrong.log; check "a wrong host name is a TLS error in the log
  make_db tls_untrusted.db --max-attempts 2 2>tls_untrusted.log); check "an untrusted certificate exits 1" 1 $?
 grep -qi "certificate\|tls" tls_untrusted.log; check "an untrusted certificate is named in the log" 0 $?
 
-echo "make-db end-to-end checks failed: $failures"
-exit $((failures > 0))
+finish "make-db end-to-end"

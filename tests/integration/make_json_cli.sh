@@ -2,13 +2,8 @@
 # The kettle binary's make-json contract: exit codes, output, emitted state.
 # usage: make_json_cli.sh KETTLE SAMPLE_DB SAMPLE_BUCKETS
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kettle=$(realpath "$1") sample_db=$(realpath "$2") sample_buckets=$(realpath "$3")
-work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
-failures=0
-check() {  # check NAME EXPECTED ACTUAL
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
 
 cp "$sample_db" "$work/build.db"
 cd "$work"
@@ -52,5 +47,4 @@ first=$(head -1 rows.json | python3 -c 'import json,sys; print(json.loads(sys.st
 "$kettle" make-json --buckets "$sample_buckets" "$first" >one.json 2>/dev/null
 check "explicit path emits that build" 1 "$(wc -l <one.json)"
 
-echo "make-json CLI checks failed: $failures"
-exit $((failures > 0))
+finish "make-json CLI"

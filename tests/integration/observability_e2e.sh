@@ -6,37 +6,17 @@
 # SIGTERM still ends the process cleanly.
 # usage: observability_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kettle=$(realpath "$1") fake=$(realpath "$2") src=$(realpath "$3")
 promcheck="python3 $src/tests/support/promcheck.py"
-work=$(mktemp -d)
-fake_pid="" kettle_pid=""
-cleanup() {
-  [[ -n "$kettle_pid" ]] && kill -9 "$kettle_pid" 2>/dev/null
-  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
-  wait 2>/dev/null; rm -rf "$work"
-}
-trap cleanup EXIT
-[[ -n "${KEEP_WORK:-}" ]] && trap - EXIT
-failures=0
-check() {
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
-wait_for() {  # wait_for SECONDS COMMAND... : until the command succeeds
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do [[ $SECONDS -ge $deadline ]] && return 1; sleep 0.2; done
-}
 free_port() { python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
 
 cd "$work"
 cp "$src/tests/data/spec/schema.json" schema.json
 python3 "$src/bench/gen_tree.py" --root tree --builds 120 --seed 5 --now "$(date +%s)" >/dev/null 2>&1
-"$fake" --root tree --port 0 --pull-hold-ms 300 --topic projects/p/topics/gcs \
+start_fake --root tree --port 0 --pull-hold-ms 300 --topic projects/p/topics/gcs \
   --subscription projects/p/subscriptions/kettle=projects/p/topics/gcs \
-  --notify kubernetes-jenkins=projects/p/topics/gcs --dataset p:k8s --bq-job-delay-ms 50 >fake.out 2>fake.err &
-fake_pid=$!
-for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
-host=$(sed -E 's#.*//##' fake.out)
-export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
+  --notify kubernetes-jenkins=projects/p/topics/gcs --dataset p:k8s --bq-job-delay-ms 50
 base=http://$host
 metrics=127.0.0.1:$(free_port) health=127.0.0.1:$(free_port)
 
@@ -45,9 +25,6 @@ is_status() { [[ "$(status_of "$1")" == "$2" ]]; }  # is_status ADDRESS/PATH COD
 scrape() { curl -sf "http://$metrics/metrics" >"$1"; }
 value() { $promcheck "$1" --value "$2" 2>/dev/null || echo 0; }  # value FILE SELECTOR
 at_least() { python3 -c "import sys; sys.exit(0 if float('$1') >= float('$2') else 1)"; }
-upload() {  # upload OBJECT CONTENT
-  curl -sf -X POST --data-binary "$2" "$base/upload/storage/v1/b/kubernetes-jenkins/o?uploadType=media&name=$1" >/dev/null
-}
 rows_in() { curl -sf "$base/_fake/bigquery/p/k8s/staging" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 rows_above() { [[ "$(rows_in)" -gt "$1" ]]; }  # re-evaluated on each wait_for try
 faults() { curl -sf -X POST --data-binary "$1" "$base/_fake/faults" >/dev/null; }
@@ -138,8 +115,5 @@ check "stream refuses to start when the metrics port is taken" 1 $?
 grep -q -- "--metrics-addr 127.0.0.1:$(cat port.txt): cannot listen" taken.log; check "the error names the flag and address" 0 $?
 kill "$holder" 2>/dev/null
 
-if [[ $failures -ne 0 ]]; then
-  echo "--- update.log (tail)"; tail -30 update.log
-  echo "$failures checks failed"; exit 1
-fi
-echo "all checks passed"
+if [[ $failures -ne 0 ]]; then echo "--- update.log (tail)"; tail -30 update.log; fi
+finish "observability end-to-end"

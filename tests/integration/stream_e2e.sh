@@ -5,20 +5,8 @@
 # unacknowledged messages after a killed stream, and the stop file.
 # usage: stream_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kettle=$(realpath "$1") fake=$(realpath "$2") src=$(realpath "$3")
-work=$(mktemp -d)
-fake_pid="" stream_pid=""
-cleanup() {
-  [[ -n "$stream_pid" ]] && kill -9 "$stream_pid" 2>/dev/null
-  [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null
-  wait 2>/dev/null; rm -rf "$work"
-}
-trap cleanup EXIT
-[[ -n "${KEEP_WORK:-}" ]] && trap - EXIT
-failures=0
-check() {
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
 cd "$work"
 mkdir -p tree/kubernetes-jenkins
 cp "$src/tests/data/spec/schema.json" schema.json
@@ -28,18 +16,11 @@ gs://kubernetes-jenkins/logs/:
   exclude_jobs:
     - ^flaky-
 YAML
-"$fake" --root tree --port 0 --pull-hold-ms 300 --topic projects/p/topics/gcs \
+start_fake --root tree --port 0 --pull-hold-ms 300 --topic projects/p/topics/gcs \
   --subscription projects/p/subscriptions/kettle=projects/p/topics/gcs \
-  --notify kubernetes-jenkins=projects/p/topics/gcs --dataset p:k8s --bq-job-delay-ms 50 >fake.out 2>fake.err &
-fake_pid=$!
-for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
-host=$(sed -E 's#.*//##' fake.out)
-export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
+  --notify kubernetes-jenkins=projects/p/topics/gcs --dataset p:k8s --bq-job-delay-ms 50
 base=http://$host
 
-upload() {  # upload OBJECT CONTENT
-  curl -sf -X POST --data-binary "$2" "$base/upload/storage/v1/b/kubernetes-jenkins/o?uploadType=media&name=$1" >/dev/null
-}
 rows_in() {  # rows_in TABLE -> paths, one a line, sorted
   curl -sf "$base/_fake/bigquery/p/k8s/$1" | python3 -c '
 import json, sys
@@ -51,14 +32,10 @@ start_stream() {
   rm -f stop
   "$kettle" stream --db build.db --buckets buckets.yaml --poll p/gcs/kettle --dataset p:k8s \
     --tables day:1 all:30 --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>>stream.log &
-  stream_pid=$!
+  kettle_pid=$!
 }
 rows_are() { [[ "$(rows_in "$1")" == "$2" ]]; }    # rows_are TABLE "PATHS"
 count_is() { [[ "$(rows_in "$1" | wc -l)" == "$2" ]]; }  # count_is TABLE N
-wait_for() {  # wait_for SECONDS COMMAND... : until the command succeeds (re-run each time)
-  local deadline=$((SECONDS + $1)); shift
-  until "$@"; do [[ $SECONDS -ge $deadline ]] && return 1; sleep 0.2; done
-}
 now=$(date +%s)
 junit='<testsuite><testcase name="t1" time="1"/><testcase name="t2" time="2"><failure message="m">x</failure></testcase></testsuite>'
 
@@ -97,14 +74,14 @@ wait_for 10 count_is all 6; check "five more builds streamed (all)" 0 $?
 
 # The stop file ends the stream cleanly.
 touch stop
-wait_for 30 bash -c "! kill -0 $stream_pid 2>/dev/null"; check "the stop file ends the stream" 0 $?
-wait "$stream_pid"; check "stream exits 0" 0 $?
-stream_pid=""
+wait_for 30 bash -c "! kill -0 $kettle_pid 2>/dev/null"; check "the stop file ends the stream" 0 $?
+wait "$kettle_pid"; check "stream exits 0" 0 $?
+kettle_pid=""
 
 # A killed stream: builds published meanwhile are delivered after a restart.
 start_stream
 sleep 1
-kill -9 "$stream_pid"; wait "$stream_pid" 2>/dev/null; stream_pid=""
+kill -9 "$kettle_pid"; wait "$kettle_pid" 2>/dev/null; kettle_pid=""
 for b in 300 301; do
   upload logs/job/$b/started.json "{\"timestamp\": $((now - 30))}"
   upload logs/job/$b/finished.json "{\"timestamp\": $now, \"passed\": false}"
@@ -113,7 +90,7 @@ start_stream
 wait_for 40 count_is day 8; check "builds published while killed arrive after restart" 0 $?
 check "no duplicates in the day table" 8 "$(rows_in day | uniq | wc -l)"
 touch stop
-wait "$stream_pid"; stream_pid=""
+wait "$kettle_pid"; kettle_pid=""
 
 # Faults on every API while streaming: nothing lost, nothing duplicated.
 curl -sf -X POST "$base/_fake/faults" --data '[
@@ -132,8 +109,7 @@ wait_for 90 count_is day 28; check "under faults every build reaches the day tab
 wait_for 30 count_is all 28; check "under faults every build reaches the all table" 0 $?
 check "no duplicates in the day table under faults" 28 "$(rows_in day | uniq | wc -l)"
 touch stop
-wait "$stream_pid"; check "stream under faults exits 0" 0 $?
-stream_pid=""
+wait "$kettle_pid"; check "stream under faults exits 0" 0 $?
+kettle_pid=""
 
-echo "stream end-to-end checks failed: $failures"
-exit $((failures > 0))
+finish "stream end-to-end"

@@ -5,24 +5,12 @@
 # table is stale.
 # usage: update_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
 set -uo pipefail
+source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
 kettle=$(realpath "$1") fake=$(realpath "$2") src=$(realpath "$3")
-work=$(mktemp -d)
-fake_pid=""
-cleanup() { [[ -n "$fake_pid" ]] && kill "$fake_pid" 2>/dev/null; wait 2>/dev/null; rm -rf "$work"; }
-trap cleanup EXIT
-[[ -n "${KEEP_WORK:-}" ]] && trap - EXIT
-failures=0
-check() {
-  if [[ "$2" == "$3" ]]; then echo "ok   $1"; else echo "FAIL $1: expected '$2', got '$3'"; failures=$((failures + 1)); fi
-}
 cd "$work"
 cp "$src/tests/data/spec/schema.json" schema.json
 python3 "$src/bench/gen_tree.py" --root tree --builds 300 --seed 21 --now "$(date +%s)" >/dev/null 2>&1
-"$fake" --root tree --port 0 --dataset p:k8s --bq-job-delay-ms 50 >fake.out 2>fake.err &
-fake_pid=$!
-for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
-host=$(sed -E 's#.*//##' fake.out)
-export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
+start_fake --root tree --port 0 --dataset p:k8s --bq-job-delay-ms 50
 rows_in() { curl -sf "http://$host/_fake/bigquery/p/k8s/$1" | python3 -c 'import json,sys; print(len(json.load(sys.stdin)))'; }
 finished_since() {  # finished_since DAYS (empty: all) -> builds make-json emits a row for
   local where="finished_time is not null"
@@ -73,19 +61,16 @@ grep -q "p:k8s.nothere: missing" monitor.out; check "monitor names the missing t
 "$kettle" monitor --table p:k8s.day --stale 0 >monitor.out 2>>monitor.log; check "monitor with --stale 0 calls it stale" 1 $?
 
 # SIGTERM during a cycle (collection slowed by latency): exit 0, and a rerun completes.
-kill "$fake_pid"; wait "$fake_pid" 2>/dev/null
-"$fake" --root tree --port "${host##*:}" --dataset p:k8s --bq-job-delay-ms 50 --latency-ms 30 >fake.out 2>fake.err &
-fake_pid=$!
-for _ in $(seq 50); do grep -q listening fake.out 2>/dev/null && break; sleep 0.1; done
+start_fake --root tree --port "${host##*:}" --dataset p:k8s --bq-job-delay-ms 50 --latency-ms 30
 DEPLOYMENT=staging "$kettle" update --db term.db --buckets tree.buckets.yaml --dataset p:k8s --schema schema.json \
   --threads 2 --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>term.log &
-pid=$!
+kettle_pid=$!
 sleep 1.5
-kill -TERM "$pid"
-wait "$pid"; check "update exits 0 on SIGTERM" 0 $?
+kill -TERM "$kettle_pid"
+wait "$kettle_pid"; check "update exits 0 on SIGTERM" 0 $?
+kettle_pid=""
 grep -q "stop requested" term.log; check "the collection was asked to stop" 0 $?
 db=term.db
 DEPLOYMENT=staging update 2>/dev/null; check "a rerun after SIGTERM completes the cycle" 0 $?
 
-echo "update end-to-end checks failed: $failures"
-exit $((failures > 0))
+finish "update end-to-end"
