@@ -51,6 +51,13 @@ for b in 1 2 3; do
   done
 done
 for _ in $(seq 100); do [[ $(rows staging) -ge $((before + 3)) ]] && break; sleep 0.2; done
+# What Prometheus and the kubelet would see.
+obs=$(sed -nE 's/.*serving \/metrics on ([^ ]+).*/\1/p' stream.log | head -1)
+health=$(sed -nE 's/.*serving \/healthz and \/healthz\/ready on ([^ ]+).*/\1/p' stream.log | head -1)
+echo "== http://$obs/metrics (a few of them) and http://$health/healthz"
+curl -sf "http://$obs/metrics" | grep -E '^kettle_(builds_collected|pubsub_messages_acked|bigquery_rows_inserted|last_bigquery_insert|stage_busy)' \
+  | sed 's/^/   /'
+echo "   /healthz: $(curl -s -o /dev/null -w '%{http_code}' "http://$health/healthz") $(curl -s "http://$health/healthz" | tr '\n' ' ')"
 touch stop
 wait $stream_pid || true
 rm -f stop

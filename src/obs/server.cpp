@@ -59,6 +59,13 @@ Reply route(const http::request<http::empty_body>& request, std::chrono::steady_
   return {http::status::not_found, "text/plain; charset=utf-8", "not found; try /metrics, /healthz, /healthz/ready\n"};
 }
 
+template <class Response>
+void set_headers(Response& response, const Reply& reply, bool keep_alive) {
+  response.set(http::field::content_type, reply.content_type);
+  response.set(http::field::cache_control, "no-store");
+  response.keep_alive(keep_alive);
+}
+
 asio::awaitable<void> serve_connection(tcp::socket socket, std::chrono::steady_clock::duration stall_timeout) {
   beast::tcp_stream stream(std::move(socket));
   beast::flat_buffer buffer;
@@ -70,15 +77,24 @@ asio::awaitable<void> serve_connection(tcp::socket socket, std::chrono::steady_c
     if (read_error) co_return;  // closed, timed out or malformed: nothing to answer
     const auto& request = parser.get();
     Reply reply = route(request, stall_timeout);
-    http::response<http::string_body> response(reply.status, request.version());
-    response.set(http::field::content_type, reply.content_type);
-    response.set(http::field::cache_control, "no-store");
-    response.keep_alive(request.keep_alive());
-    response.body() = request.method() == http::verb::head ? std::string() : std::move(reply.body);
-    response.prepare_payload();
+    const bool keep_alive = request.keep_alive();
     stream.expires_after(kRequestTimeout);
-    auto [write_error, written] = co_await http::async_write(stream, response, kUseTuple);
-    if (write_error || !response.keep_alive()) co_return;
+    boost::system::error_code write_error;
+    if (request.method() == http::verb::head) {
+      // The GET answer's headers, Content-Length included, without its body.
+      http::response<http::empty_body> response(reply.status, request.version());
+      set_headers(response, reply, keep_alive);
+      response.content_length(reply.body.size());
+      auto [ec, written] = co_await http::async_write(stream, response, kUseTuple);
+      write_error = ec;
+    } else {
+      http::response<http::string_body> response(reply.status, request.version(), std::move(reply.body));
+      set_headers(response, reply, keep_alive);
+      response.prepare_payload();
+      auto [ec, written] = co_await http::async_write(stream, response, kUseTuple);
+      write_error = ec;
+    }
+    if (write_error || !keep_alive) co_return;
   }
 }
 

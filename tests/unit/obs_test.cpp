@@ -26,7 +26,7 @@ struct HttpReply {
 };
 
 // A blocking HTTP/1.0 GET against host:port, enough to probe the server.
-HttpReply http_get(const std::string& address, const std::string& target) {
+HttpReply http_get(const std::string& address, const std::string& target, const std::string& method = "GET") {
   auto colon = address.rfind(':');
   std::string host = address.substr(0, colon);
   int port = std::stoi(address.substr(colon + 1));
@@ -39,7 +39,7 @@ HttpReply http_get(const std::string& address, const std::string& target) {
     ::close(fd);
     throw std::runtime_error("cannot connect to " + address);
   }
-  std::string request = "GET " + target + " HTTP/1.0\r\nHost: test\r\n\r\n";
+  std::string request = method + " " + target + " HTTP/1.0\r\nHost: test\r\n\r\n";
   if (::write(fd, request.data(), request.size()) != static_cast<ssize_t>(request.size())) {
     ::close(fd);
     throw std::runtime_error("short write");
@@ -228,6 +228,11 @@ BOOST_AUTO_TEST_CASE(serves_metrics_health_and_readiness) {
     BOOST_TEST(http_get(server.health_address(), "/healthz").status == 200);
   }
   BOOST_TEST(http_get(server.health_address(), "/nope").status == 404);
+  BOOST_TEST(http_get(server.health_address(), "/healthz", "POST").status == 405);
+  auto head = http_get(server.health_address(), "/healthz/ready", "HEAD");
+  BOOST_TEST(head.status == 200);
+  BOOST_TEST(head.body.empty());
+  BOOST_TEST(head.head.find("Content-Length: 6") != std::string::npos, head.head);  // "ready\n"
 }
 
 BOOST_AUTO_TEST_CASE(one_address_for_both_and_off) {
