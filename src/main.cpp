@@ -79,6 +79,8 @@ std::unique_ptr<kettle::obs::Server> start_observability(const Args& args, bool 
   kettle::obs::ServerOptions options;
   options.metrics_addr = address("metrics-addr", ":9090");
   options.health_addr = address("health-addr", ":8081");
+  options.metrics_addr_is_default = !args.has("metrics-addr");
+  options.health_addr_is_default = !args.has("health-addr");
   if (auto stall = args.get_duration("stall-timeout")) {
     if (stall->count() <= 0) throw UsageError("--stall-timeout must be positive");
     options.stall_timeout = *stall;

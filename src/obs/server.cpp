@@ -148,8 +148,19 @@ struct Server::Impl {
   bool health_on_metrics = false;  // one address for both: one listener serves every path
   std::thread thread;
 
-  std::unique_ptr<tcp::acceptor> listen(const std::string& flag, const std::string& text) {
+  // Null when off, or when a default address is taken (with a warning).
+  std::unique_ptr<tcp::acceptor> listen(const std::string& flag, const std::string& text, bool is_default) {
     if (text.empty()) return nullptr;
+    try {
+      return bind(flag, text);
+    } catch (const std::runtime_error& e) {
+      if (!is_default) throw;
+      KLOG(warning) << e.what() << "; running without it";
+      return nullptr;
+    }
+  }
+
+  std::unique_ptr<tcp::acceptor> bind(const std::string& flag, const std::string& text) {
     std::string error;
     auto address = parse_listen_address(text, &error);
     if (!address) throw std::runtime_error(flag + " " + error);
@@ -168,11 +179,12 @@ struct Server::Impl {
 };
 
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
-  impl_->metrics = impl_->listen("--metrics-addr", options.metrics_addr);
+  impl_->metrics = impl_->listen("--metrics-addr", options.metrics_addr, options.metrics_addr_is_default);
   // The same fixed address for both: one listener (port 0 asks for two ports).
   auto fixed = parse_listen_address(options.health_addr);
   impl_->health_on_metrics = impl_->metrics && options.health_addr == options.metrics_addr && fixed->port != 0;
-  if (!impl_->health_on_metrics) impl_->health = impl_->listen("--health-addr", options.health_addr);
+  if (!impl_->health_on_metrics)
+    impl_->health = impl_->listen("--health-addr", options.health_addr, options.health_addr_is_default);
   for (auto* acceptor : {impl_->metrics.get(), impl_->health.get()}) {
     if (!acceptor) continue;
     asio::co_spawn(impl_->io, accept_loop(*acceptor, options.stall_timeout), asio::detached);

@@ -264,6 +264,15 @@ BOOST_AUTO_TEST_CASE(a_taken_port_is_a_clear_error) {
     std::string what = e.what();
     BOOST_TEST(what.find("--metrics-addr " + taken.metrics_address() + ": cannot listen") != std::string::npos, what);
   }
+  // A default address that is taken is skipped: another kettle may hold it.
+  ServerOptions defaulted;
+  defaulted.metrics_addr = taken.metrics_address();
+  defaulted.metrics_addr_is_default = true;
+  defaulted.health_addr = "127.0.0.1:0";
+  Server without_metrics(defaulted);
+  BOOST_TEST(without_metrics.metrics_address().empty());
+  BOOST_TEST(http_get(without_metrics.health_address(), "/healthz").status == 200);
+
   ServerOptions bad;
   bad.health_addr = "nowhere";
   BOOST_CHECK_THROW(Server{bad}, std::runtime_error);

@@ -14,6 +14,11 @@ struct ServerOptions {
   std::string metrics_addr;  // e.g. ":9090"; empty: no metrics listener
   std::string health_addr;   // e.g. ":8081"; empty: no health listener
   std::chrono::steady_clock::duration stall_timeout = std::chrono::minutes(15);
+  // A default address (not asked for) that cannot be bound is skipped with a
+  // warning, so a second kettle on one host still runs; an address given on
+  // the command line must be served.
+  bool metrics_addr_is_default = false;
+  bool health_addr_is_default = false;
 };
 
 // A listen address: ":9090" (every interface), "127.0.0.1:9090",
@@ -27,7 +32,7 @@ std::optional<ListenAddress> parse_listen_address(const std::string& text, std::
 class Server {
  public:
   // Binds the listeners and starts serving. Throws std::runtime_error naming
-  // the flag's address when it cannot listen.
+  // the flag's address when it cannot listen on an address that was asked for.
   explicit Server(ServerOptions options);
   ~Server();
   Server(const Server&) = delete;
