@@ -615,6 +615,32 @@ std::optional<std::uint64_t> PubSubService::ack_seq(const Subscription& sub,
   return seq;
 }
 
+std::optional<std::vector<std::uint64_t>> PubSubService::ack_seqs(const Subscription& sub,
+                                                                  const std::vector<std::string>& ids,
+                                                                  Response& error) const {
+  std::vector<std::uint64_t> seqs;
+  for (const auto& id : ids) {
+    auto seq = ack_seq(sub, id);
+    if (!seq) {
+      error = google_error(400, "You have passed an invalid ack ID to the service (ack_id=" + id + ").");
+      return std::nullopt;
+    }
+    seqs.push_back(*seq);
+  }
+  return seqs;
+}
+
+std::optional<std::uint64_t> PubSubService::leased_message(Subscription& sub, std::uint64_t ack,
+                                                           Clock::time_point now) {
+  auto current = sub.by_ack.find(ack);
+  auto message = current == sub.by_ack.end() ? sub.messages.end() : sub.messages.find(current->second);
+  if (message == sub.messages.end() || !message->second.lease || message->second.lease->deadline <= now) {
+    ++sub.counts.stale_acks;
+    return std::nullopt;
+  }
+  return message->first;
+}
+
 Response PubSubService::acknowledge(const std::string& name, const Request& req) {
   Response error;
   auto body = read_body(req, error);
@@ -626,27 +652,15 @@ Response PubSubService::acknowledge(const std::string& name, const Request& req)
   auto it = subscriptions_.find(name);
   if (it == subscriptions_.end()) return not_found(name);
   Subscription& sub = it->second;
-  std::vector<std::uint64_t> seqs;
-  for (const auto& id : *ids) {
-    auto seq = ack_seq(sub, id);
-    if (!seq)
-      return google_error(400,
-                          "You have passed an invalid ack ID to the service (ack_id=" + id + ").");
-    seqs.push_back(*seq);
-  }
+  auto seqs = ack_seqs(sub, *ids, error);
+  if (!seqs) return error;
   auto now = Clock::now();
-  for (std::uint64_t seq : seqs) {
-    auto current = sub.by_ack.find(seq);
-    auto message =
-        current == sub.by_ack.end() ? sub.messages.end() : sub.messages.find(current->second);
+  for (std::uint64_t seq : *seqs) {
     // An ack after the deadline is ignored: the message will come again.
-    if (message == sub.messages.end() || !message->second.lease ||
-        message->second.lease->deadline <= now) {
-      ++sub.counts.stale_acks;
-      continue;
-    }
-    sub.messages.erase(message);
-    sub.by_ack.erase(current);
+    auto message = leased_message(sub, seq, now);
+    if (!message) continue;
+    sub.messages.erase(*message);
+    sub.by_ack.erase(seq);
     ++sub.counts.acked;
   }
   return empty_ok();
@@ -673,26 +687,14 @@ Response PubSubService::modify_deadline(const std::string& name, const Request& 
   auto it = subscriptions_.find(name);
   if (it == subscriptions_.end()) return not_found(name);
   Subscription& sub = it->second;
-  std::vector<std::uint64_t> seqs;
-  for (const auto& id : *ids) {
-    auto seq = ack_seq(sub, id);
-    if (!seq)
-      return google_error(400,
-                          "You have passed an invalid ack ID to the service (ack_id=" + id + ").");
-    seqs.push_back(*seq);
-  }
+  auto seqs = ack_seqs(sub, *ids, error);
+  if (!seqs) return error;
   auto now = Clock::now();
   auto deadline = now + std::chrono::seconds(seconds);
-  for (std::uint64_t seq : seqs) {
-    auto current = sub.by_ack.find(seq);
-    auto message =
-        current == sub.by_ack.end() ? sub.messages.end() : sub.messages.find(current->second);
-    if (message == sub.messages.end() || !message->second.lease ||
-        message->second.lease->deadline <= now) {
-      ++sub.counts.stale_acks;
-      continue;
-    }
-    message->second.lease->deadline = deadline;
+  for (std::uint64_t seq : *seqs) {
+    auto message = leased_message(sub, seq, now);
+    if (!message) continue;
+    sub.messages.at(*message).lease->deadline = deadline;
     ++sub.counts.deadline_changes;
   }
   if (seconds == 0) {

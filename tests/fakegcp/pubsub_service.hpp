@@ -109,6 +109,12 @@ class PubSubService : public Service {
   void check_waiter(const std::string& sub, std::uint64_t waiter_id);
   std::string ack_id(const Subscription& sub, std::uint64_t ack_seq) const;
   std::optional<std::uint64_t> ack_seq(const Subscription& sub, std::string_view ack_id) const;
+  // The ack seqs of `ids`; nullopt with a 400 in `error` for an id not issued by `sub`.
+  std::optional<std::vector<std::uint64_t>> ack_seqs(const Subscription& sub, const std::vector<std::string>& ids,
+                                                     Response& error) const;
+  // The seq of the message an ack seq still leases; nullopt (counted as a
+  // stale ack) when the ack id is old or its lease has expired.
+  std::optional<std::uint64_t> leased_message(Subscription& sub, std::uint64_t ack, Clock::time_point now);
   void add_notification(const std::string& bucket, const std::string& topic);
   boost::json::object counts_json(const Subscription& sub, Clock::time_point now) const;
 

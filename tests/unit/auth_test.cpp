@@ -2,10 +2,6 @@
 // metadata server, anonymous fall-through, refresh on expiry and on 401,
 // malformed key files and token answers, and no secrets in the log.
 
-// g++ 12 wrongly pairs Asio's coroutine frame operator delete with another
-// operator new after inlining (a known false positive with coroutines).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <netinet/in.h>
@@ -49,8 +45,11 @@
 #include "kettle/auth/token_response.hpp"
 #include "kettle/net/http_client.hpp"
 #include "kettle/obs/log.hpp"
+#include "support/files.hpp"
 
 extern char** environ;
+
+using kettle::test_support::read_file;
 
 namespace {
 
@@ -83,13 +82,6 @@ class TempDir {
 void write_file(const fs::path& path, const std::string& text) {
   fs::create_directories(path.parent_path());
   std::ofstream(path, std::ios::binary) << text;
-}
-
-std::string read_file(const fs::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream out;
-  out << in.rdbuf();
-  return out.str();
 }
 
 std::string bio_text(BIO* bio) {
@@ -268,6 +260,14 @@ auth::Config test_config() {
   auth::Config config;
   config.default_metadata_host = "127.0.0.1:" + std::to_string(closed_port());
   return config;
+}
+
+// Service-account credentials from a key file the fake trusts.
+std::shared_ptr<auth::Credentials> key_credentials(net::HttpClient& client, FakeGcp& fake,
+                                                   const auth::Config& config) {
+  auto key = auth::load_service_account_key(fake.write_key_file().string());
+  BOOST_REQUIRE(key.has_value());
+  return auth::make_service_account_credentials(client, std::move(*key), config);
 }
 
 // A wall clock tests move forward by hand.
@@ -625,9 +625,7 @@ BOOST_AUTO_TEST_CASE(token_is_refreshed_when_it_expires) {
   asio::io_context ioc;
   net::HttpClient client(ioc.get_executor(), quick_config());
   run(ioc, client, [&]() -> asio::awaitable<void> {
-    auto key = auth::load_service_account_key(fake.write_key_file().string());
-    BOOST_REQUIRE(key.has_value());
-    auto credentials = auth::make_service_account_credentials(client, std::move(*key), config);
+    auto credentials = key_credentials(client, fake, config);
 
     std::string first = co_await bearer_of(*credentials);
     auto again = co_await bearer_of(*credentials);
@@ -656,9 +654,7 @@ BOOST_AUTO_TEST_CASE(a_failed_early_refresh_keeps_the_unexpired_token) {
   asio::io_context ioc;
   net::HttpClient client(ioc.get_executor(), quick_config());
   run(ioc, client, [&]() -> asio::awaitable<void> {
-    auto key = auth::load_service_account_key(fake.write_key_file().string());
-    BOOST_REQUIRE(key.has_value());
-    auto credentials = auth::make_service_account_credentials(client, std::move(*key), config);
+    auto credentials = key_credentials(client, fake, config);
     std::string token = co_await bearer_of(*credentials);
     fake.stop();  // the token endpoint is gone from now on
 
@@ -679,10 +675,7 @@ BOOST_AUTO_TEST_CASE(concurrent_callers_share_one_refresh) {
   asio::io_context ioc;
   net::HttpClient client(ioc.get_executor(), quick_config());
   run(ioc, client, [&]() -> asio::awaitable<void> {
-    auto key = auth::load_service_account_key(fake.write_key_file().string());
-    BOOST_REQUIRE(key.has_value());
-    auto credentials =
-        auth::make_service_account_credentials(client, std::move(*key), test_config());
+    auto credentials = key_credentials(client, fake, test_config());
 
     constexpr int kCallers = 8;
     std::vector<std::string> seen;
@@ -711,10 +704,7 @@ BOOST_AUTO_TEST_CASE(a_401_refreshes_the_token_and_resends_once) {
   asio::io_context ioc;
   net::HttpClient client(ioc.get_executor(), quick_config());
   run(ioc, client, [&]() -> asio::awaitable<void> {
-    auto key = auth::load_service_account_key(fake.write_key_file().string());
-    BOOST_REQUIRE(key.has_value());
-    auto credentials =
-        auth::make_service_account_credentials(client, std::move(*key), test_config());
+    auto credentials = key_credentials(client, fake, test_config());
     std::string before = co_await bearer_of(*credentials);
     auto ok = co_await get_with(client, credentials, fake.object_url());
     BOOST_REQUIRE(ok.has_value());
@@ -737,10 +727,7 @@ BOOST_AUTO_TEST_CASE(a_request_holding_a_replaced_token_reuses_the_new_one) {
   asio::io_context ioc;
   net::HttpClient client(ioc.get_executor(), quick_config());
   run(ioc, client, [&]() -> asio::awaitable<void> {
-    auto key = auth::load_service_account_key(fake.write_key_file().string());
-    BOOST_REQUIRE(key.has_value());
-    auto credentials =
-        auth::make_service_account_credentials(client, std::move(*key), test_config());
+    auto credentials = key_credentials(client, fake, test_config());
     // Two requests prepared with the same token, which is then revoked.
     net::Request first(fake.object_url());
     net::Request second(fake.object_url());

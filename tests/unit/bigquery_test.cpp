@@ -2,10 +2,6 @@
 // bookkeeping, and the REST client (tables, insertAll with split-and-retry,
 // resumable load uploads, job polling) against a scripted HTTP server.
 
-// g++ 12 wrongly pairs Asio's coroutine frame operator delete with another
-// operator new after inlining (a known false positive with coroutines).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include <unistd.h>
 
 #include <boost/asio/as_tuple.hpp>
@@ -30,6 +26,7 @@
 #include <vector>
 
 #include "kettle/bigquery/client.hpp"
+#include "support/scoped_env.hpp"
 #include "support/scripted_server.hpp"
 
 namespace asio = boost::asio;
@@ -114,30 +111,6 @@ std::vector<std::int64_t> row_numbers(const std::string& body) {
     numbers.push_back(row.at("json").at("n").as_int64());
   return numbers;
 }
-
-// Sets an environment variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 // A file of pseudo-random bytes in a fresh temporary directory.
 class TempFile {
@@ -233,6 +206,17 @@ struct FakeUpload {
     return received.size() == total ? ok(job_resource("RUNNING")) : incomplete();
   }
 };
+
+// `file` loaded with default options through a server playing `fake`.
+net::Result<LoadResult> load_via(FakeUpload& fake, const TempFile& file, ClientConfig config = quick_config()) {
+  Fixture f([&fake](const Seen& seen, int) { return fake.handle(seen); }, std::move(config));
+  fake.base = f.server.base_url();
+  net::Result<LoadResult> result = LoadResult{};
+  f.run([&]() -> asio::awaitable<void> {
+    result = co_await f.client.load(kTable, file.path(), kDefaults);
+  });
+  return result;
+}
 
 }  // namespace
 
@@ -872,12 +856,7 @@ BOOST_AUTO_TEST_CASE(a_failed_job_reports_its_errors) {
       R"("errors":[{"reason":"invalid","location":"rows.json.gz","message":"JSON parsing error in row starting at position 17: No such field: nmber."}]})";
   fake.done_statistics = R"({"load":{"badRecords":"1001"}})";
   fake.job_states = {"PENDING", "RUNNING", "RUNNING", "DONE"};
-  Fixture f([&fake](const Seen& seen, int) { return fake.handle(seen); });
-  fake.base = f.server.base_url();
-  net::Result<LoadResult> result = LoadResult{};
-  f.run([&]() -> asio::awaitable<void> {
-    result = co_await f.client.load(kTable, file.path(), kDefaults);
-  });
+  auto result = load_via(fake, file);
   BOOST_REQUIRE_MESSAGE(result.has_value(), why(result));
   BOOST_TEST(fake.ranges == (std::vector<std::string>{"bytes 0-999/1000"}),
              boost::test_tools::per_element());
@@ -897,12 +876,7 @@ BOOST_AUTO_TEST_CASE(an_empty_file_is_one_final_put) {
   TempFile file(0);
   FakeUpload fake;
   fake.job_states = {"DONE"};
-  Fixture f([&fake](const Seen& seen, int) { return fake.handle(seen); });
-  fake.base = f.server.base_url();
-  net::Result<LoadResult> result = LoadResult{};
-  f.run([&]() -> asio::awaitable<void> {
-    result = co_await f.client.load(kTable, file.path(), kDefaults);
-  });
+  auto result = load_via(fake, file);
   BOOST_REQUIRE_MESSAGE(result.has_value(), why(result));
   BOOST_TEST(result->ok());
   BOOST_TEST(fake.ranges == (std::vector<std::string>{"bytes */0"}),
@@ -952,12 +926,7 @@ BOOST_AUTO_TEST_CASE(a_job_that_never_finishes_hits_the_deadline) {
   fake.job_states = {"RUNNING"};
   auto config = quick_config();
   config.load_deadline = 200ms;
-  Fixture f([&fake](const Seen& seen, int) { return fake.handle(seen); }, config);
-  fake.base = f.server.base_url();
-  net::Result<LoadResult> result = LoadResult{};
-  f.run([&]() -> asio::awaitable<void> {
-    result = co_await f.client.load(kTable, file.path(), kDefaults);
-  });
+  auto result = load_via(fake, file, config);
   BOOST_REQUIRE(!result.has_value());
   BOOST_TEST((result.error().kind == net::ErrorKind::timeout));
   BOOST_TEST(!fake.job_id.empty());
@@ -971,12 +940,7 @@ BOOST_AUTO_TEST_CASE(an_upload_that_never_progresses_gives_up) {
   fake.on_put = [](const Seen&, int) -> std::optional<Reply> { return Reply{.status = 308}; };
   auto config = quick_config();
   config.max_upload_recoveries = 2;
-  Fixture f([&fake](const Seen& seen, int) { return fake.handle(seen); }, config);
-  fake.base = f.server.base_url();
-  net::Result<LoadResult> result = LoadResult{};
-  f.run([&]() -> asio::awaitable<void> {
-    result = co_await f.client.load(kTable, file.path(), kDefaults);
-  });
+  auto result = load_via(fake, file, config);
   BOOST_REQUIRE(!result.has_value());
   BOOST_TEST((result.error().kind == net::ErrorKind::protocol));
   BOOST_TEST(result.error().message.find("no progress") != std::string::npos,

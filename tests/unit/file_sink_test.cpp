@@ -9,9 +9,12 @@
 
 #include "kettle/emit/file_sink.hpp"
 #include "kettle/emit/gzip_chunks.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 using namespace kettle::emit;
+
+using kettle::test_support::read_file;
 
 namespace {
 
@@ -23,13 +26,6 @@ struct TempDir {
   }
   ~TempDir() { fs::remove_all(path); }
 };
-
-std::string read_file(const fs::path& p) {
-  std::ifstream in(p, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 std::string gunzip(const std::string& data) {
   z_stream z{};

@@ -11,6 +11,7 @@
 
 #include "kettle/junit/parser.hpp"
 #include "kettle/junit/strip.hpp"
+#include "support/files.hpp"
 
 namespace json = boost::json;
 using kettle::junit::parse;
@@ -20,18 +21,12 @@ using kettle::junit::sanitize_utf8;
 using kettle::junit::strip_output;
 using kettle::junit::TestCase;
 
+using kettle::test_support::read_file;
+
 namespace {
 
 const std::filesystem::path kSpecDir = std::filesystem::path(KETTLE_TEST_DATA) / "spec";
 const std::string kReplacement = "\xEF\xBF\xBD";
-
-std::string read_file(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(in, "cannot open " << path);
-  std::ostringstream content;
-  content << in.rdbuf();
-  return content.str();
-}
 
 // Boost.JSON 1.81 may miss the nearest double by one bit (100.10000000000001
 // reads as 100.09999999999999), so times are compared via their text, read

@@ -14,6 +14,7 @@
 #include "kettle/rows/build_json.hpp"
 #include "kettle/store/database.hpp"
 #include "kettle/store/zlib_codec.hpp"
+#include "support/files.hpp"
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
@@ -89,12 +90,7 @@ struct Fixture {
     return rows;
   }
 
-  std::string read_text() const {
-    std::ifstream in(out_path, std::ios::binary);
-    std::ostringstream s;
-    s << in.rdbuf();
-    return s.str();
-  }
+  std::string read_text() const { return kettle::test_support::read_file(out_path); }
 
   std::vector<std::string> emitted_paths(const MakeJsonOptions& o) {
     auto r = run_make_json(o);

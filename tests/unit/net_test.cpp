@@ -1,10 +1,6 @@
 // net/: URL encoding, retry policy, gzip, the in-flight semaphore, and the HTTP
 // client against a scripted server on 127.0.0.1 (plain and TLS).
 
-// g++ 12 wrongly pairs Asio's coroutine frame operator delete with another
-// operator new after inlining (a known false positive with coroutines).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include <zlib.h>
 
 #include <boost/asio/as_tuple.hpp>

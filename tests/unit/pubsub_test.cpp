@@ -1,10 +1,6 @@
 // pubsub/: subscription paths, base64, request bodies, pull parsing, ack
 // batching, and the REST client against a scripted HTTP server on 127.0.0.1.
 
-// g++ 12 wrongly pairs Asio's coroutine frame operator delete with another
-// operator new after inlining (a known false positive with coroutines).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
@@ -24,6 +20,7 @@
 #include <vector>
 
 #include "kettle/pubsub/client.hpp"
+#include "support/scoped_env.hpp"
 #include "support/scripted_server.hpp"
 
 namespace asio = boost::asio;
@@ -99,30 +96,6 @@ std::vector<std::string> numbered_ids(int n) {
 std::size_t id_count(const std::string& body) {
   return json::parse(body).at("ackIds").as_array().size();
 }
-
-// Sets an environment variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value) {
-      ::setenv(name, value, 1);
-    } else {
-      ::unsetenv(name);
-    }
-  }
-  ~ScopedEnv() {
-    if (old_) {
-      ::setenv(name_, old_->c_str(), 1);
-    } else {
-      ::unsetenv(name_);
-    }
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 }  // namespace
 

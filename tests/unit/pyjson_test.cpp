@@ -9,19 +9,14 @@
 
 #include "kettle/rows/build_json.hpp"
 #include "kettle/rows/pyjson.hpp"
+#include "support/files.hpp"
 
 namespace json = boost::json;
 using namespace kettle::rows;
 
-namespace {
+using kettle::test_support::read_spec_file;
 
-std::string read_spec_file(const std::string& name) {
-  std::ifstream in(std::string(KETTLE_TEST_DATA) + "/spec/" + name, std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(in, "cannot open spec/" << name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
+namespace {
 
 std::string repr(double d) {
   std::string out;

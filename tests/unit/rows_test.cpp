@@ -10,6 +10,7 @@
 #include "kettle/rows/build_json.hpp"
 #include "kettle/rows/builder.hpp"
 #include "kettle/rows/pyjson.hpp"
+#include "support/files.hpp"
 
 namespace json = boost::json;
 using namespace kettle;
@@ -18,17 +19,11 @@ using namespace kettle;
 BOOST_TEST_DONT_PRINT_LOG_VALUE(std::optional<int64_t>)
 using namespace kettle::rows;
 
+using kettle::test_support::read_spec_file;
+
 namespace {
 
 constexpr const char* kCiPath = "gs://kubernetes-ci-logs/logs/ci-kubernetes-e2e-gci-gce/1595284709000001";
-
-std::string read_spec_file(const std::string& name) {
-  std::ifstream in(std::string(KETTLE_TEST_DATA) + "/spec/" + name, std::ios::binary);
-  BOOST_REQUIRE_MESSAGE(in, "cannot open spec/" << name);
-  std::ostringstream text;
-  text << in.rdbuf();
-  return text.str();
-}
 
 const config::Buckets& spec_buckets() {
   static const config::Buckets buckets = config::Buckets::parse(read_spec_file("buckets.yaml"), "buckets.yaml");
