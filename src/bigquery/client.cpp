@@ -27,27 +27,15 @@ constexpr std::string_view kBytes = "application/octet-stream";
 bool is_success(int status) { return status >= 200 && status < 300; }
 
 net::Error file_error(const std::string& path, std::string message) {
-  net::Error e;
-  e.kind = net::ErrorKind::invalid_request;
-  e.url = path;
-  e.message = std::move(message);
-  return e;
+  return {.kind = net::ErrorKind::invalid_request, .url = path, .message = std::move(message)};
 }
 
 net::Error deadline_error(const std::string& url, std::string message) {
-  net::Error e;
-  e.kind = net::ErrorKind::timeout;
-  e.url = url;
-  e.message = std::move(message);
-  return e;
+  return {.kind = net::ErrorKind::timeout, .url = url, .message = std::move(message)};
 }
 
 net::Error cancelled_error(const std::string& url) {
-  net::Error e;
-  e.kind = net::ErrorKind::cancelled;
-  e.url = url;
-  e.message = "the HTTP client was stopped";
-  return e;
+  return {.kind = net::ErrorKind::cancelled, .url = url, .message = "the HTTP client was stopped"};
 }
 
 std::int64_t int64_field(const json::object& object, std::string_view key) {
@@ -147,12 +135,8 @@ asio::awaitable<net::Result<std::optional<TableInfo>>> Client::get_table(TableRe
 }
 
 asio::awaitable<net::Result<bool>> Client::insert_table(TableRef table, json::array schema) {
-  json::object reference;
-  reference["projectId"] = table.project;
-  reference["datasetId"] = table.dataset;
-  reference["tableId"] = table.table;
   json::object resource;
-  resource["tableReference"] = std::move(reference);
+  resource["tableReference"] = table_reference(table);
   resource["schema"] = json::object{{"fields", std::move(schema)}};
   std::string target = url("/bigquery/v2" + table.dataset_path() + "/tables");
   net::Request request("POST", target, json::serialize(resource));

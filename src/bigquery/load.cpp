@@ -102,14 +102,14 @@ std::string make_load_job_id(const TableRef& table) {
   return id;
 }
 
+json::object table_reference(const TableRef& table) {
+  return {{"projectId", table.project}, {"datasetId", table.dataset}, {"tableId", table.table}};
+}
+
 std::string load_job_body(const TableRef& table, const LoadOptions& options,
                           std::string_view job_id) {
-  json::object destination;
-  destination["projectId"] = table.project;
-  destination["datasetId"] = table.dataset;
-  destination["tableId"] = table.table;
   json::object load;
-  load["destinationTable"] = std::move(destination);
+  load["destinationTable"] = table_reference(table);
   load["sourceFormat"] = "NEWLINE_DELIMITED_JSON";
   load["writeDisposition"] =
       options.write_disposition == WriteDisposition::truncate ? "WRITE_TRUNCATE" : "WRITE_APPEND";

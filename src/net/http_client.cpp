@@ -1,7 +1,3 @@
-// g++ 12 wrongly pairs Asio's coroutine frame operator delete with another
-// operator new after inlining (a known false positive with coroutines).
-#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
-
 #include "kettle/net/http_client.hpp"
 
 #include <algorithm>

@@ -22,26 +22,27 @@ std::atomic<bool> g_ready{false};
 
 }  // namespace
 
-Stage::Stage(std::string name)
-    : name_(std::move(name)),
-      progress_gauge_(metrics().stage_last_progress.with({name_})),
-      busy_gauge_(metrics().stage_busy.with({name_})) {}
-
-void Stage::progress() {
-  last_progress_.store(ticks(Clock::now()), std::memory_order_relaxed);
-  progress_gauge_.set_to_current_time();
+Stage::Stage(std::string name) : name_(std::move(name)) {
+  // The gauges are read from the stage at scrape time, not kept up to date.
+  Gauge& last_progress = metrics().stage_last_progress.with({name_});
+  Gauge& busy = metrics().stage_busy.with({name_});
+  registry().on_collect([this, &last_progress, &busy] {
+    busy.set(has_work() ? 1 : 0);
+    std::int64_t at = last_progress_.load(std::memory_order_relaxed);
+    if (at == 0) return;
+    auto ago = std::chrono::duration<double>(std::chrono::nanoseconds(ticks(Clock::now()) - at)).count();
+    auto wall_now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    last_progress.set(wall_now - ago);
+  });
 }
+
+void Stage::progress() { last_progress_.store(ticks(Clock::now()), std::memory_order_relaxed); }
 
 Stage::Busy::Busy(Stage& stage) : stage_(stage) {
-  if (stage_.busy_.fetch_add(1) == 0) {
-    stage_.busy_since_.store(ticks(Clock::now()));
-    stage_.busy_gauge_.set(1);
-  }
+  if (stage_.busy_.fetch_add(1) == 0) stage_.busy_since_.store(ticks(Clock::now()));
 }
 
-Stage::Busy::~Busy() {
-  if (stage_.busy_.fetch_sub(1) == 1) stage_.busy_gauge_.set(0);
-}
+Stage::Busy::~Busy() { stage_.busy_.fetch_sub(1); }
 
 Clock::duration Stage::stalled_for(Clock::time_point now) const {
   if (!has_work()) return Clock::duration::zero();

@@ -181,8 +181,8 @@ struct Server::Impl {
 Server::Server(ServerOptions options) : impl_(std::make_unique<Impl>()) {
   impl_->metrics = impl_->listen("--metrics-addr", options.metrics_addr, options.metrics_addr_is_default);
   // The same fixed address for both: one listener (port 0 asks for two ports).
-  auto fixed = parse_listen_address(options.health_addr);
-  impl_->health_on_metrics = impl_->metrics && options.health_addr == options.metrics_addr && fixed->port != 0;
+  impl_->health_on_metrics = impl_->metrics && options.health_addr == options.metrics_addr &&
+                             parse_listen_address(options.health_addr)->port != 0;
   if (!impl_->health_on_metrics)
     impl_->health = impl_->listen("--health-addr", options.health_addr, options.health_addr_is_default);
   for (auto* acceptor : {impl_->metrics.get(), impl_->health.get()}) {

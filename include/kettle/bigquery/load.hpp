@@ -3,10 +3,11 @@
 // status parsing. No I/O.
 #pragma once
 
-#include <functional>
 #include <boost/json/array.hpp>
+#include <boost/json/object.hpp>
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -20,6 +21,9 @@ enum class WriteDisposition {
   truncate,  // WRITE_TRUNCATE: the file replaces the table's rows (--replace)
   append,    // WRITE_APPEND
 };
+
+// {"projectId", "datasetId", "tableId"}: how BigQuery's resources name a table.
+boost::json::object table_reference(const TableRef& table);
 
 struct LoadOptions {
   // Fields as in schema.json; empty: the table's own schema.

@@ -11,14 +11,13 @@
 
 namespace kettle::obs {
 
-class Gauge;
-
 class Stage {
  public:
   explicit Stage(std::string name);
   const std::string& name() const { return name_; }
 
-  // Work advanced (a build written, a page listed, a pull answered...). Cheap.
+  // Work advanced (a build written, a page listed, a pull answered...). One
+  // clock read and a store: fine on hot paths.
   void progress();
 
   // The stage has work while a Busy lives; nesting is fine.
@@ -42,9 +41,7 @@ class Stage {
   std::string name_;
   std::atomic<int> busy_{0};
   std::atomic<std::int64_t> busy_since_{0};     // steady ns
-  std::atomic<std::int64_t> last_progress_{0};  // steady ns
-  Gauge& progress_gauge_;
-  Gauge& busy_gauge_;
+  std::atomic<std::int64_t> last_progress_{0};  // steady ns; 0: none yet
 };
 
 // The stage of this name (created on first use; lives for the process).
