@@ -47,34 +47,10 @@ class FixedToken final : public auth::Credentials {
   std::string description() const override { return "fixed test token"; }
 };
 
-struct Fixture {
+struct Fixture : test_support::ClientFixture<Client, ClientConfig> {
   explicit Fixture(Script script, net::Config net_config = quick_net_config(),
-                   std::shared_ptr<auth::Credentials> credentials = nullptr,
-                   ClientConfig config = {})
-      : server(ioc, std::move(script)),
-        http(ioc.get_executor(), std::move(net_config)),
-        client(http, std::move(credentials), with_base(std::move(config))) {}
-
-  ClientConfig with_base(ClientConfig config) {
-    config.base_url = server.base_url();
-    return config;
-  }
-
-  // Runs `body` with a watchdog that fails the test if it never finishes.
-  void run(const std::function<asio::awaitable<void>()>& body) {
-    std::exception_ptr failure;
-    bool finished = test_support::run_with_watchdog(ioc, body, [this] {
-      server.stop();
-      http.stop();
-    }, failure);
-    BOOST_REQUIRE_MESSAGE(finished, "the test did not finish before its watchdog");
-    if (failure) std::rethrow_exception(failure);
-  }
-
-  asio::io_context ioc;
-  ScriptedServer server;
-  net::HttpClient http;
-  Client client;
+                   std::shared_ptr<auth::Credentials> credentials = nullptr, ClientConfig config = {})
+      : ClientFixture(std::move(script), std::move(config), std::move(net_config), std::move(credentials)) {}
 };
 
 const SubscriptionPath kSub{"proj", "gcs-changes", "kettle"};

@@ -24,7 +24,9 @@
 #include <utility>
 #include <vector>
 
+#include "kettle/auth/credentials.hpp"
 #include "kettle/net/config.hpp"
+#include "kettle/net/http_client.hpp"
 #include "kettle/net/retry.hpp"
 
 namespace kettle::test_support {
@@ -145,5 +147,37 @@ inline bool run_with_watchdog(boost::asio::io_context& ioc, const std::function<
   ioc.run_for(std::chrono::seconds(60));
   return finished;
 }
+
+// A scripted server, an HTTP client, and an API client (gcs, pubsub,
+// bigquery) whose base URL is the server.
+template <class ApiClient, class ApiConfig>
+struct ClientFixture {
+  ClientFixture(Script script, ApiConfig config, net::Config net_config,
+                std::shared_ptr<auth::Credentials> credentials)
+      : server(ioc, std::move(script)),
+        http(ioc.get_executor(), std::move(net_config)),
+        client(http, std::move(credentials), with_base(std::move(config))) {}
+
+  ApiConfig with_base(ApiConfig config) {
+    config.base_url = server.base_url();
+    return config;
+  }
+
+  // Runs `body` with a watchdog that fails the test if it never finishes.
+  void run(const std::function<boost::asio::awaitable<void>()>& body) {
+    std::exception_ptr failure;
+    bool finished = run_with_watchdog(ioc, body, [this] {
+      server.stop();
+      http.stop();
+    }, failure);
+    BOOST_REQUIRE_MESSAGE(finished, "the test did not finish before its watchdog");
+    if (failure) std::rethrow_exception(failure);
+  }
+
+  boost::asio::io_context ioc;
+  ScriptedServer server;
+  net::HttpClient http;
+  ApiClient client;
+};
 
 }  // namespace kettle::test_support
