@@ -91,12 +91,14 @@ std::unique_ptr<kettle::obs::Server> start_observability(const Args& args, bool 
 }
 
 // --request-timeout SECONDS: bounds every HTTP attempt and its phases.
+std::optional<double> request_timeout(const Args& args) {
+  auto secs = args.get_double("request-timeout");
+  if (secs && *secs <= 0) throw UsageError("--request-timeout must be positive");
+  return secs;
+}
+
 void apply_request_timeout(const Args& args, kettle::net::Config& http) {
-  if (auto secs = args.get_double("request-timeout")) {
-    if (*secs <= 0) throw UsageError("--request-timeout must be positive");
-    kettle::net::limit_attempt_time(
-        http, std::chrono::duration_cast<kettle::net::Duration>(std::chrono::duration<double>(*secs)));
-  }
+  if (auto secs = request_timeout(args)) kettle::net::limit_attempt_time(http, *secs);
 }
 
 // --buildlimit, else env BUILD_LIMIT, else 0 (no limit).
@@ -310,10 +312,7 @@ int update(const std::vector<std::string>& words) {
   if (auto t = args->get_int("threads")) opt.threads = static_cast<size_t>(std::max(1LL, *t));
   opt.stop_at = stop_hour(*args).value_or(opt.stop_at);
   opt.build_limit = build_limit(*args);
-  if (auto secs = args->get_double("request-timeout")) {
-    if (*secs <= 0) throw UsageError("--request-timeout must be positive");
-    opt.request_timeout = *secs;
-  }
+  opt.request_timeout = request_timeout(*args).value_or(0);
   // The cycle runs several phases, each with its own event loop: one thread
   // takes the signals for all of them, so SIGTERM is graceful in every phase.
   static std::atomic<bool> stop{false};

@@ -110,8 +110,16 @@ class Streamer {
     co_return messages;
   }
 
-  // `outcome` labels the metric: irrelevant, collected or missing_finished.
-  awaitable<void> ack(const std::vector<std::string>& ids, const char* what, const char* outcome) {
+  // Why messages are acknowledged: the log line's words (the reference's) and the metric's label.
+  struct AckReason {
+    const char* log_words;
+    const char* outcome;
+  };
+  static constexpr AckReason kIrrelevant{"irrelevant", "irrelevant"};
+  static constexpr AckReason kCollected{"\"finished.json\"", "collected"};
+  static constexpr AckReason kMissingFinished{"missing finished.json", "missing_finished"};
+
+  awaitable<void> ack(const std::vector<std::string>& ids, const AckReason& why) {
     if (ids.empty()) co_return;
     auto r = co_await ps_.acknowledge(sub_, ids);
     if (!r) {
@@ -119,8 +127,8 @@ class Streamer {
                   << r.error().what();
       co_return;
     }
-    KLOG(info) << "ACK " << what << " " << ids.size();
-    obs::metrics().pubsub_acked.with({outcome}).inc(static_cast<double>(ids.size()));
+    KLOG(info) << "ACK " << why.log_words << " " << ids.size();
+    obs::metrics().pubsub_acked.with({why.outcome}).inc(static_cast<double>(ids.size()));
     stage_.progress();
   }
 
@@ -142,7 +150,7 @@ class Streamer {
         irrelevant.push_back(m.ack_id);
       }
     }
-    co_await ack(irrelevant, "irrelevant", "irrelevant");
+    co_await ack(irrelevant, kIrrelevant);
     if (!builds.empty()) co_await collect(builds);
     co_await emit_all();
   }
@@ -172,8 +180,8 @@ class Streamer {
     }
     co_await group.wait();
     co_await collect::wait_for_commit(cloud_.io(), writer_);
-    co_await ack(to_ack, "\"finished.json\"", "collected");
-    co_await ack(gone, "missing finished.json", "missing_finished");
+    co_await ack(to_ack, kCollected);
+    co_await ack(gone, kMissingFinished);
     if (!retry.empty()) {
       obs::metrics().pubsub_nacked.get().inc(static_cast<double>(retry.size()));
       // Not the full extension: have them redelivered soon for another try.

@@ -21,10 +21,6 @@ namespace asio = boost::asio;
 
 namespace {
 
-net::Duration seconds(double s) {
-  return std::chrono::duration_cast<net::Duration>(std::chrono::duration<double>(s));
-}
-
 struct LoadStep {
   std::string table;
   std::optional<double> days;  // make-json window and incremental table
@@ -69,7 +65,7 @@ bool collect(const UpdateOptions& opt, std::atomic<bool>& stop) {
   db.threads = opt.threads;
   db.build_limit = opt.build_limit;
   db.should_stop = [&stop] { return stop.load(); };
-  if (opt.request_timeout > 0) net::limit_attempt_time(db.http, seconds(opt.request_timeout));
+  if (opt.request_timeout > 0) net::limit_attempt_time(db.http, opt.request_timeout);
   auto result = collect::run_make_db(db);
   return result.listing_errors == 0;
 }
@@ -146,7 +142,7 @@ int stream_until_stop_hour(const UpdateOptions& opt, std::atomic<bool>& stop) {
   s.stop_at = opt.stop_at;
   s.schema_path = opt.schema_path;
   auto http = stream::stream_http_config();
-  if (opt.request_timeout > 0) net::limit_attempt_time(http, seconds(opt.request_timeout));
+  if (opt.request_timeout > 0) net::limit_attempt_time(http, opt.request_timeout);
   cloud::Context cloud(http);
   return cloud.run([&]() { return stream::run_stream(cloud, s, stop); }, [&stop] { stop = true; });
 }

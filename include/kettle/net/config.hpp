@@ -38,8 +38,9 @@ struct Config {
   std::string user_agent = "kettle/0.1";
 };
 
-// Bounds one attempt, and each of its phases, to `total` (--request-timeout).
-inline void limit_attempt_time(Config& config, Duration total) {
+// Bounds one attempt, and each of its phases, to `seconds` (--request-timeout).
+inline void limit_attempt_time(Config& config, double seconds) {
+  const auto total = std::chrono::duration_cast<Duration>(std::chrono::duration<double>(seconds));
   for (Duration* d : {&config.timeouts.connect, &config.timeouts.handshake, &config.timeouts.write,
                       &config.timeouts.headers, &config.timeouts.body_idle})
     *d = std::min(*d, total);
