@@ -56,9 +56,11 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
   if (text.empty()) return std::nullopt;
   const char* p = text.c_str();
   char* end = nullptr;
+  constexpr double kMaxSeconds = 1e9;  // ~31 years; also keeps the cast below defined
+  if (text.find_first_of("xXnN") != std::string::npos) return std::nullopt;  // no hex, inf or nan
   double seconds = std::strtod(p, &end);
   if (*end == '\0') {  // a bare number: seconds
-    if (end == p || !(seconds >= 0)) return std::nullopt;
+    if (end == p || !(seconds >= 0 && seconds <= kMaxSeconds)) return std::nullopt;
     return std::chrono::milliseconds(static_cast<long long>(seconds * 1000 + 0.5));
   }
   double total = 0;
@@ -73,7 +75,7 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     if (scale < 0) return std::nullopt;
     total += amount * scale;
   }
-  if (total > 1e9) return std::nullopt;
+  if (!(total <= kMaxSeconds)) return std::nullopt;
   return std::chrono::milliseconds(static_cast<long long>(total * 1000 + 0.5));
 }
 

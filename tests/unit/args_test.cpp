@@ -70,7 +70,7 @@ BOOST_AUTO_TEST_CASE(go_style_durations) {
   BOOST_TEST(*parse_duration("500ms") == 500ms);
   BOOST_TEST(*parse_duration("1.5s") == 1500ms);
   BOOST_TEST(*parse_duration("90") == 90s);
-  for (const char* bad : {"", "s", "10x", "-5s", "5 s", "1h-3m", "abc", "-2"})
+  for (const char* bad : {"", "s", "10x", "-5s", "5 s", "1h-3m", "abc", "-2", "inf", "nan", "1e300", "0x10s", "infs"})
     BOOST_TEST(!parse_duration(bad), bad);
 }
 
