@@ -281,9 +281,9 @@ assert isinstance(b, dict) and b
 for k, v in b.items():
     assert k.startswith("gs://") and k.endswith("/"), k
     assert "contact" in v and "prefix" in v, k
-assert b["gs://kubernetes-ci-logs/logs/"]["prefix"] == ""
-assert b["gs://kubernetes-ci-logs/logs/"]["sequential"] is False
-assert b["gs://kubernetes-jenkins/logs/"]["prefix"] == "jenkins:"
+main = b["gs://kubernetes-ci-logs/logs/"]
+assert main["prefix"] == "" and main["sequential"] is False
+assert isinstance(main["exclude_jobs"], list) and main["exclude_jobs"]
 PY
 else
   check "buckets.yaml: main bucket" grep -q '^gs://kubernetes-ci-logs/logs/:' buckets.yaml

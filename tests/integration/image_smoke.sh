@@ -92,9 +92,9 @@ cp "$bin" "$work/usr/local/bin/kettle"
 cp "$src/tests/data/spec/schema.json" "$work/kettle/schema.json"
 cp "$src/deploy/buckets.yaml" "$work/kettle/buckets.yaml"
 
-# A Prow tree: gen_tree.py's buckets include the three deploy/buckets.yaml names
-# (kubernetes-ci-logs/logs, kubernetes-jenkins/logs, kubernetes-jenkins/pr-logs/directory)
-# and two more (istio-prow, oddities) that the default config must leave alone.
+# A Prow tree: gen_tree.py's buckets include the deploy/buckets.yaml one
+# (kubernetes-ci-logs/logs) and others (kubernetes-jenkins, istio-prow,
+# oddities) that the default config must leave alone.
 python3 "$src/bench/gen_tree.py" --root "$work/tree" --builds 300 --seed 7 --now "$(date +%s)" \
   >"$work/gen_tree.log" 2>&1
 check "generate a Prow tree" 0 $?
@@ -125,7 +125,7 @@ check "no database in the working dir" 0 "$(find "$work/kettle" -name '*.db' | w
 builds=$(sqlite3 "$db" 'select count(*) from build' 2>/dev/null || echo 0)
 [[ $builds -gt 0 ]]; check "database holds builds ($builds)" 0 $?
 # (A pr-logs/directory entry may point into another bucket: only the job trees count.)
-others=$(sqlite3 "$db" "select count(*) from build where gcs_path like 'gs://istio-prow/logs/%' or gcs_path like 'gs://oddities/logs/%'" 2>/dev/null || echo error)
+others=$(sqlite3 "$db" "select count(*) from build where gcs_path like 'gs://istio-prow/logs/%' or gcs_path like 'gs://oddities/logs/%' or gcs_path like 'gs://kubernetes-jenkins/logs/%'" 2>/dev/null || echo error)
 check "buckets missing from the default buckets.yaml are not collected" 0 "$others"
 
 rows=$(curl -sf "http://$host/_fake/bigquery/$project/$dataset/staging" \
