@@ -2,12 +2,15 @@
 # Validates deploy/ without a cluster or Docker: parses every manifest, asserts
 # the fields kettle's deployment relies on, and checks the Dockerfile.
 #   bash deploy/check.sh        exit 0 when every check passes
-# YAML parsing: python3 + PyYAML; else `kubectl kustomize` (offline) with
-# textual checks; else installs python3-yaml with apt-get.
+# Rules: checks.py (python3 + PyYAML) checks what a deployment over a running
+# Python kettle relies on (names, namespaces, volume names and sizes, env,
+# the image tag: the project version, never `latest`) and buckets.yaml;
+# checks_test.py tests those rules. Without PyYAML: `kubectl kustomize`
+# (offline) with textual checks; else installs python3-yaml with apt-get.
 # Schema: validate_manifests.py checks every document against the API types of
 # the official Python client (python3-kubernetes, installed with apt-get when
 # missing; a FAIL when it cannot be), and validate_manifests_test.py checks
-# that the validator rejects broken variants of prod/kettle.yaml.
+# that the validator rejects broken variants of the manifests.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -42,122 +45,26 @@ fi
 
 # ---- manifests -------------------------------------------------------------
 if have_pyyaml; then
-  # Full structural checks. Each output line is "ok|FAIL<TAB>message".
+  # Full structural checks (checks.py: names, sizes, env, image tag). Each
+  # output line is "ok|FAIL<TAB>message".
+  n_lines=0
   while IFS=$'\t' read -r status msg; do
+    n_lines=$((n_lines + 1))
     if [[ $status == ok ]]; then ok "$msg"; else bad "$msg"; fi
-  done < <(python3 - "${manifests[@]}" <<'PY'
-import sys, yaml
-
-def out(cond, msg):
-    print(("ok" if cond else "FAIL") + "\t" + msg, flush=True)
-
-def get(d, *path):
-    for p in path:
-        if isinstance(d, dict):
-            d = d.get(p)
-        elif isinstance(d, list) and isinstance(p, int) and p < len(d):
-            d = d[p]
-        else:
-            return None
-    return d
-
-def qty_gi(s):
-    s = str(s)
-    return int(s[:-2]) if s.endswith("Gi") and s[:-2].isdigit() else None
-
-expect = {
-    "prod":    {"deployment": "prod", "pvc_gi": 1001, "sub": "kubernetes-public/kubernetes-ci-logs-updates/k8s-infra-kettle", "build_limit": None},
-    "staging": {"deployment": "staging", "pvc_gi": 101, "sub": "kubernetes-public/kubernetes-ci-logs-updates/k8s-infra-kettle-staging", "build_limit": "1000"},
-}
-
-for path in sys.argv[1:]:
-    env_name = path.split("/")[0]
-    exp = expect[env_name]
-    try:
-        with open(path) as fh:
-            docs = [d for d in yaml.safe_load_all(fh) if d is not None]
-        out(True, f"{path}: parses ({len(docs)} documents)")
-    except Exception as e:  # noqa: BLE001
-        out(False, f"{path}: parses ({e})")
-        continue
-
-    by_kind = {}
-    for i, d in enumerate(docs):
-        where = f"{path}[{i}]"
-        out(isinstance(d, dict) and bool(d.get("apiVersion")), f"{where}: apiVersion")
-        out(isinstance(d, dict) and bool(d.get("kind")), f"{where}: kind")
-        out(bool(get(d, "metadata", "name")), f"{where}: metadata.name")
-        if isinstance(d, dict):
-            by_kind.setdefault(d.get("kind"), []).append(d)
-
-    # ServiceAccount
-    sas = by_kind.get("ServiceAccount", [])
-    out(len(sas) == 1, f"{path}: one ServiceAccount")
-    sa = sas[0] if sas else {}
-    out(get(sa, "metadata", "annotations", "iam.gke.io/gcp-service-account")
-        == "kettle@kubernetes-public.iam.gserviceaccount.com",
-        f"{path}: ServiceAccount workload identity annotation")
-
-    # PersistentVolumeClaim
-    pvcs = by_kind.get("PersistentVolumeClaim", [])
-    out(len(pvcs) == 1, f"{path}: one PersistentVolumeClaim")
-    pvc = pvcs[0] if pvcs else {}
-    out(qty_gi(get(pvc, "spec", "resources", "requests", "storage")) == exp["pvc_gi"],
-        f"{path}: PVC size {exp['pvc_gi']}Gi")
-    out(get(pvc, "spec", "storageClassName") == "ssd", f"{path}: PVC storage class ssd")
-
-    # Deployment
-    deps = by_kind.get("Deployment", [])
-    out(len(deps) == 1, f"{path}: one Deployment")
-    dep = deps[0] if deps else {}
-    out(get(dep, "apiVersion") == "apps/v1", f"{path}: Deployment apiVersion apps/v1")
-    out(get(dep, "spec", "replicas") == 1, f"{path}: Deployment 1 replica")
-    out(get(dep, "spec", "strategy", "type") == "Recreate", f"{path}: Deployment strategy Recreate")
-    sel = get(dep, "spec", "selector", "matchLabels") or {}
-    labels = get(dep, "spec", "template", "metadata", "labels") or {}
-    out(bool(sel) and all(labels.get(k) == v for k, v in sel.items()),
-        f"{path}: selector matches template labels")
-    pod = get(dep, "spec", "template", "spec") or {}
-    out(pod.get("serviceAccountName") == get(sa, "metadata", "name"),
-        f"{path}: pod uses the ServiceAccount")
-    out(pod.get("terminationGracePeriodSeconds") == 300, f"{path}: terminationGracePeriodSeconds 300")
-    ann = get(dep, "spec", "template", "metadata", "annotations") or {}
-    out(str(ann.get("prometheus.io/scrape")) == "true" and str(ann.get("prometheus.io/port")) == "9090",
-        f"{path}: prometheus.io scrape annotations on 9090")
-    uid = get(pod, "securityContext", "runAsUser")
-    out(uid is not None and uid != 0, f"{path}: pod runs as non-root")
-
-    containers = pod.get("containers") or []
-    out(len(containers) == 1, f"{path}: one container")
-    c = containers[0] if containers else {}
-    out(str(c.get("image", "")).startswith("gcr.io/k8s-staging-test-infra/kettle:"), f"{path}: image")
-    env = {e.get("name"): e.get("value") for e in (c.get("env") or [])}
-    out(env.get("DEPLOYMENT") == exp["deployment"], f"{path}: env DEPLOYMENT={exp['deployment']}")
-    out(env.get("SUBSCRIPTION_PATH") == exp["sub"], f"{path}: env SUBSCRIPTION_PATH")
-    out(env.get("BUILD_LIMIT") == exp["build_limit"],
-        f"{path}: env BUILD_LIMIT={exp['build_limit'] or '(unset)'}")
-    for probe, p in (("livenessProbe", "/healthz"), ("readinessProbe", "/healthz/ready")):
-        out(get(c, probe, "httpGet", "path") == p and get(c, probe, "httpGet", "port") == 8081,
-            f"{path}: {probe} httpGet {p} on 8081")
-    ports = {get(p, "containerPort") for p in (c.get("ports") or [])}
-    out({9090, 8081} <= ports, f"{path}: container ports 9090 and 8081")
-    res = c.get("resources") or {}
-    out(all(get(res, k, r) for k in ("requests", "limits") for r in ("cpu", "memory")),
-        f"{path}: resources requests and limits (cpu, memory)")
-    mounts = {m.get("name"): m.get("mountPath") for m in (c.get("volumeMounts") or [])}
-    data_vol = next((n for n, mp in mounts.items() if mp == "/data"), None)
-    out(data_vol is not None, f"{path}: volume mounted at /data")
-    vols = {v.get("name"): v for v in (pod.get("volumes") or [])}
-    out(get(vols.get(data_vol), "persistentVolumeClaim", "claimName") == get(pvc, "metadata", "name"),
-        f"{path}: /data volume is the PVC")
-    ns = {get(d, "metadata", "namespace") for k in ("ServiceAccount", "PersistentVolumeClaim", "Deployment")
-          for d in by_kind.get(k, [])}
-    out(len(ns) == 1, f"{path}: one namespace for all objects")
-PY
-)
+  done < <(python3 checks.py "${manifests[@]}" 2>&1)
+  [[ $n_lines -gt 0 ]] || bad "checks.py ran no check"
+  if out=$(python3 checks_test.py 2>&1); then
+    ok "checks_test.py: variants with other names or sizes, a latest image, no BUCKETS_URL or a TZ refused ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
+  else
+    bad "checks_test.py: variants with other names or sizes, a latest image, no BUCKETS_URL or a TZ refused"
+    while IFS= read -r line; do echo "    $line"; done <<<"$out"
+  fi
 elif command -v kubectl >/dev/null 2>&1; then
   # Offline fallback: kustomize parses the YAML; the assertions are textual.
   echo "check: PyYAML not available, minimal checks with kubectl kustomize" >&2
+  # The project version (what `kettle --version` prints) is the image tag.
+  version=$(sed -nE "s/^[[:space:]]*version:[[:space:]]*'([^']+)'.*/\1/p" ../meson.build | head -1)
+  [[ -n $version ]] && ok "project version $version (meson.build)" || bad "project version in meson.build"
   for f in "${manifests[@]}"; do
     tmp=$(mktemp -d)
     cp "$f" "$tmp/kettle.yaml"
@@ -167,9 +74,21 @@ elif command -v kubectl >/dev/null 2>&1; then
       n_docs=$(grep -c '^kind:' <<<"$rendered")
       n_api=$(grep -c '^apiVersion:' <<<"$rendered")
       [[ $n_docs -ge 4 && $n_docs -eq $n_api ]] && ok "$f: apiVersion and kind on every document" || bad "$f: apiVersion and kind on every document"
-      for k in Namespace ServiceAccount PersistentVolumeClaim Deployment; do
+      if [[ $f == prod/* ]]; then
+        kinds="Namespace ServiceAccount PersistentVolumeClaim Deployment" size=3001Gi pvc=kettle-data ns=kettle
+      else
+        kinds="ServiceAccount PersistentVolume PersistentVolumeClaim Deployment" size=201Gi pvc=kettle-data-staging ns=default
+      fi
+      for k in $kinds; do
         check "$f: has $k" grep -qx "kind: $k" <<<"$rendered"
       done
+      check "$f: PVC $pvc" grep -q "claimName: $pvc\$" <<<"$rendered"
+      check "$f: PVC size $size" grep -q "storage: $size" <<<"$rendered"
+      check "$f: namespace $ns" grep -q "namespace: $ns\$" <<<"$rendered"
+      check "$f: image tagged $version (meson.build)" grep -q "image: gcr.io/k8s-staging-test-infra/kettle:$version\$" <<<"$rendered"
+      check "$f: no latest or untagged image" bash -c '! grep -Eq "image: [^@]*/kettle(:latest)?([@[:space:]]|\$)" <<<"$1"' _ "$rendered"
+      check "$f: env BUCKETS_URL" grep -q 'name: BUCKETS_URL' <<<"$rendered"
+      check "$f: env TZ not set" bash -c '! grep -q "name: TZ\$" <<<"$1"' _ "$rendered"
       check "$f: workload identity annotation" grep -q 'iam.gke.io/gcp-service-account: kettle@kubernetes-public.iam.gserviceaccount.com' <<<"$rendered"
       check "$f: probes on 8081" test "$(grep -c 'port: 8081' <<<"$rendered")" -ge 2
       check "$f: liveness /healthz" grep -q 'path: /healthz$' <<<"$rendered"
@@ -178,8 +97,6 @@ elif command -v kubectl >/dev/null 2>&1; then
       check "$f: /data mount" grep -q 'mountPath: /data$' <<<"$rendered"
       check "$f: resources" grep -q 'requests:' <<<"$rendered"
       check "$f: strategy Recreate" grep -q 'type: Recreate' <<<"$rendered"
-      if [[ $f == prod/* ]]; then size=1001Gi; else size=101Gi; fi
-      check "$f: PVC size $size" grep -q "storage: $size" <<<"$rendered"
     else
       bad "$f: parses ($rendered)"
     fi
@@ -230,9 +147,9 @@ else
   fi
 
   if out=$("$kpy" validate_manifests_test.py 2>&1); then
-    ok "validate_manifests_test.py: broken variants of prod/kettle.yaml rejected, real manifests accepted ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
+    ok "validate_manifests_test.py: broken variants of the manifests rejected, real manifests accepted ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
   else
-    bad "validate_manifests_test.py: broken variants of prod/kettle.yaml rejected, real manifests accepted"
+    bad "validate_manifests_test.py: broken variants of the manifests rejected, real manifests accepted"
     while IFS= read -r line; do echo "    $line"; done <<<"$out"
   fi
 fi
@@ -265,6 +182,9 @@ if [[ -f $df ]]; then
   check "$df: VOLUME /data" grep -Eq '^VOLUME /data' "$df"
   check "$df: EXPOSE 9090 8081" grep -Eq '^EXPOSE 9090 8081' "$df"
   check "$df: ENTRYPOINT kettle update" grep -Fxq 'ENTRYPOINT ["kettle", "update"]' "$df"
+  # The stop hour is read in America/Los_Angeles unless TZ is set: the image
+  # leaves TZ unset (tzdata is installed for the zone files).
+  check "$df: TZ not set" bash -c '! grep -Eq "^(ENV|ARG)[[:space:]].*\<TZ[[:space:]=]" "$1"' _ "$df"
   for pkg in libboost-json1.81.0 libssl3 liburing2 libsqlite3-0 libexpat1 zlib1g libyaml-cpp0.7 ca-certificates tzdata; do
     check "$df: runtime package $pkg" grep -Eq "(^|[[:space:]])$pkg([[:space:]]|$)" "$df"
   done
@@ -273,20 +193,17 @@ else
 fi
 
 # ---- buckets.yaml ------------------------------------------------------------
+# The image's default list (the copy of the published list; BUCKETS_URL
+# refreshes it every cycle). It must parse and every entry keep its keys.
 if have_pyyaml; then
-  check "buckets.yaml: parses, gs:// keys with contact and prefix" python3 - <<'PY'
-import yaml
-b = yaml.safe_load(open("buckets.yaml"))
-assert isinstance(b, dict) and b
-for k, v in b.items():
-    assert k.startswith("gs://") and k.endswith("/"), k
-    assert "contact" in v and "prefix" in v, k
-main = b["gs://kubernetes-ci-logs/logs/"]
-assert main["prefix"] == "" and main["sequential"] is False
-assert isinstance(main["exclude_jobs"], list) and main["exclude_jobs"]
-PY
+  while IFS=$'\t' read -r status msg; do
+    if [[ $status == ok ]]; then ok "$msg"; else bad "$msg"; fi
+  done < <(python3 checks.py --buckets buckets.yaml 2>&1)
 else
   check "buckets.yaml: main bucket" grep -q '^gs://kubernetes-ci-logs/logs/:' buckets.yaml
+  for key in contact prefix sequential exclude_jobs; do
+    check "buckets.yaml: main bucket keeps $key" grep -Eq "^  $key:" buckets.yaml
+  done
 fi
 
 echo "$passed passed, $failed failed"

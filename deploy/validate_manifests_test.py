@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
-"""Self-test of deploy/validate_manifests.py: broken variants of the real prod
-manifest are rejected with the right path, the real manifests are accepted.
+"""Self-test of deploy/validate_manifests.py: broken variants of the real
+manifests are rejected with the right path, the real manifests are accepted.
 
     python3 deploy/validate_manifests_test.py [-v]
 
@@ -74,9 +74,12 @@ class ValidateManifests(unittest.TestCase):
         rc, lines = run(PROD, STAGING)
         self.assertEqual(rc, 0, "\n".join(lines))
         version = vm.CLIENT_VERSION
-        for f, names in ((PROD, ("kettle", "kettle", "kettle-data", "kettle")),
-                         (STAGING, ("kettle", "kettle-staging", "kettle-staging-data", "kettle-staging"))):
-            for kind, name in zip(("Namespace", "ServiceAccount", "PersistentVolumeClaim", "Deployment"), names):
+        for f, objects in ((PROD, (("Namespace", "kettle"), ("ServiceAccount", "kettle"),
+                                   ("PersistentVolumeClaim", "kettle-data"), ("Deployment", "kettle"))),
+                           (STAGING, (("ServiceAccount", "kettle"), ("PersistentVolume", "kettle-data-staging"),
+                                      ("PersistentVolumeClaim", "kettle-data-staging"),
+                                      ("Deployment", "kettle-staging")))):
+            for kind, name in objects:
                 self.assertIn(f"ok   - {f}: {kind} {name} valid against kubernetes.client {version} models", lines)
         self.assertEqual(len(lines), 8, "\n".join(lines))
 
@@ -98,6 +101,20 @@ class ValidateManifests(unittest.TestCase):
             f"{CONTAINER}.livenessProbe.httpGet.prot: unknown field",
             f"{CONTAINER}.livenessProbe.httpGet.port: missing required field")
         self.assertEqual(len(fails), 2, "\n".join(fails))
+
+    def test_staging_volume(self):
+        # The staging manifest's PersistentVolume is checked like every other document.
+        with open(STAGING) as fh:
+            text = fh.read()
+        for old, new, expected in (
+                ("gcePersistentDisk:", "gcePersistentDisc:",
+                 "PersistentVolume kettle-data-staging: spec.gcePersistentDisc: unknown field"),
+                ("pdName: kettle-data-staging", "pdname: kettle-data-staging",
+                 "PersistentVolume kettle-data-staging: spec.gcePersistentDisk.pdName: missing required field"),
+                ("    storage: 201Gi\n  accessModes", "    storage: 201 GiB\n  accessModes",
+                 "PersistentVolume kettle-data-staging: spec.capacity.storage: invalid quantity '201 GiB'")):
+            self.assertEqual(text.count(old), 1, old)
+            self.assertRejected(self.write(text.replace(old, new)), expected)
 
     def test_typo_top_level_and_metadata(self):
         self.assertRejected(self.variant(("  strategy:\n", "  stratgy:\n")),
@@ -121,7 +138,7 @@ class ValidateManifests(unittest.TestCase):
                             "spec.template.spec.securityContext.runAsNonRoot: expected bool")
 
     def test_missing_container_name(self):
-        self.assertRejected(self.variant(("        - name: kettle\n          image:", "        - image:")),
+        self.assertRejected(self.variant(("        - name: kettle\n", "        -\n")),
                             f"{CONTAINER}.name: missing required field")
 
     def test_missing_required_nested(self):
@@ -147,8 +164,8 @@ class ValidateManifests(unittest.TestCase):
                             "apiVersion: missing required field")
 
     def test_bad_quantity(self):
-        self.assertRejected(self.variant(("storage: 1001Gi", "storage: 1001GB")),
-                            "PersistentVolumeClaim kettle-data: spec.resources.requests.storage: invalid quantity '1001GB'")
+        self.assertRejected(self.variant(("storage: 3001Gi", "storage: 3001GB")),
+                            "PersistentVolumeClaim kettle-data: spec.resources.requests.storage: invalid quantity '3001GB'")
         self.assertRejected(self.variant(("memory: 8Gi", "memory: 8 Gi")),
                             f"{CONTAINER}.resources.requests.memory: invalid quantity '8 Gi'")
         self.assertRejected(self.variant(('cpu: "8"', "cpu: true")),
