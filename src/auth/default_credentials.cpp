@@ -1,9 +1,10 @@
 #include "kettle/auth/default_credentials.hpp"
 
 #include <cstdlib>
+#include <filesystem>
 
+#include "kettle/auth/credentials_file.hpp"
 #include "kettle/auth/metadata.hpp"
-#include "kettle/auth/service_account.hpp"
 #include "kettle/obs/log.hpp"
 
 namespace kettle::auth {
@@ -14,12 +15,60 @@ namespace {
 
 constexpr std::string_view kKeyFileVariable = "GOOGLE_APPLICATION_CREDENTIALS";
 constexpr std::string_view kMetadataHostVariables[] = {"GCE_METADATA_HOST", "GCE_METADATA_ROOT"};
+constexpr std::string_view kWellKnownFileName = "application_default_credentials.json";
 
 // The variable's value; nullopt when unset or empty (as Google's libraries treat it).
 std::optional<std::string> lookup(const Environment& environment, std::string_view name) {
   auto value = environment(name);
   if (!value || value->empty()) return std::nullopt;
   return value;
+}
+
+// A credentials file and who named it.
+struct CredentialsFile {
+  std::string path;
+  std::string named_by;  // for messages: the variable, or gcloud's convention
+  std::string advice;    // what to do when the file cannot be read
+};
+
+// Where gcloud keeps application default credentials; nullopt when neither
+// CLOUDSDK_CONFIG nor HOME is set. CLOUDSDK_CONFIG replaces gcloud's whole
+// configuration directory, so HOME is not consulted when it is set.
+std::optional<CredentialsFile> well_known_file(const Environment& environment) {
+  std::filesystem::path directory;
+  std::string named_by;
+  if (auto config = lookup(environment, "CLOUDSDK_CONFIG")) {
+    directory = *config;
+    named_by = "gcloud's well-known file, through CLOUDSDK_CONFIG";
+  } else if (auto home = lookup(environment, "HOME")) {
+    directory = std::filesystem::path(*home) / ".config" / "gcloud";
+    named_by = "gcloud's well-known file";
+  } else {
+    return std::nullopt;
+  }
+  return CredentialsFile{
+      .path = (directory / kWellKnownFileName).string(),
+      .named_by = std::move(named_by),
+      .advice = "make it readable, or run `gcloud auth application-default login` again"};
+}
+
+// Whether the file is there. Any failure to look counts as absent, as in
+// Google's libraries: an unreadable HOME (a container running as another
+// user) must not stop the metadata server from being used.
+bool present(const std::string& path) {
+  std::error_code ec;
+  return std::filesystem::exists(path, ec) && !ec;
+}
+
+SetupResult<std::shared_ptr<Credentials>> file_credentials(net::HttpClient& client,
+                                                           const CredentialsFile& file,
+                                                           const Config& config) {
+  std::string origin = file.path + " (" + file.named_by + ")";
+  auto text = read_credentials_file(file.path, origin);
+  if (!text) return SetupError{text.error().message + "; " + file.advice};
+  auto credentials = make_file_credentials(client, *text, origin, config);
+  if (credentials) KLOG(info) << "auth: using " << (*credentials)->description();
+  return credentials;
 }
 
 struct MetadataHost {
@@ -34,16 +83,6 @@ std::optional<MetadataHost> configured_metadata_host(const Environment& environm
   return std::nullopt;
 }
 
-SetupResult<std::shared_ptr<Credentials>> key_file_credentials(net::HttpClient& client,
-                                                               const std::string& path,
-                                                               const Config& config) {
-  auto key = load_service_account_key(path);
-  if (!key) return SetupError{std::string(kKeyFileVariable) + ": " + key.error().message};
-  auto credentials = make_service_account_credentials(client, std::move(*key), config);
-  KLOG(info) << "auth: using " << credentials->description() << " from " << kKeyFileVariable;
-  return credentials;
-}
-
 }  // namespace
 
 Environment process_environment() {
@@ -56,8 +95,17 @@ Environment process_environment() {
 
 asio::awaitable<SetupResult<std::shared_ptr<Credentials>>> make_default_credentials(
     net::HttpClient& client, Environment environment, Config config) {
-  if (auto path = lookup(environment, kKeyFileVariable))
-    co_return key_file_credentials(client, *path, config);
+  if (auto path = lookup(environment, kKeyFileVariable)) {
+    CredentialsFile file{.path = *path,
+                         .named_by = std::string(kKeyFileVariable),
+                         .advice = "point " + std::string(kKeyFileVariable) +
+                                   " at a readable JSON credentials file, or unset it"};
+    co_return file_credentials(client, file, config);
+  }
+
+  auto gcloud_file = well_known_file(environment);
+  if (gcloud_file && present(gcloud_file->path))
+    co_return file_credentials(client, *gcloud_file, config);
 
   if (auto host = configured_metadata_host(environment)) {
     auto base = metadata_base_url(host->value);
@@ -78,8 +126,10 @@ asio::awaitable<SetupResult<std::shared_ptr<Credentials>>> make_default_credenti
     }
   }
 
-  KLOG(info) << "auth: no credentials found (" << kKeyFileVariable
-             << " unset, no metadata server): anonymous access, public buckets only";
+  KLOG(info) << "auth: no credentials found (" << kKeyFileVariable << " unset, "
+             << (gcloud_file ? "no " + gcloud_file->path
+                             : "no gcloud directory (CLOUDSDK_CONFIG and HOME unset)")
+             << ", no metadata server): anonymous access, public buckets only";
   co_return make_anonymous_credentials();
 }
 

@@ -2,11 +2,9 @@
 
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
-#include <cerrno>
-#include <cstring>
-#include <filesystem>
-#include <fstream>
 
+#include "json_fields.hpp"
+#include "kettle/auth/credentials_file.hpp"
 #include "kettle/auth/token_cache.hpp"
 #include "kettle/auth/token_response.hpp"
 #include "kettle/net/url.hpp"
@@ -18,7 +16,6 @@ namespace json = boost::json;
 
 namespace {
 
-constexpr std::size_t kKeyFileLimit = 1 << 20;  // real key files are ~2.4 KB; refuse junk
 constexpr std::string_view kJwtBearerForm =
     "grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=";
 constexpr std::string_view kKeyAdvice = "; create a new JSON key for the service account";
@@ -27,12 +24,7 @@ SetupError key_error(const std::string& origin, const std::string& what) {
   return SetupError{"service-account key file " + origin + ": " + what + std::string(kKeyAdvice)};
 }
 
-// A string field; nullopt when absent, empty or not a string.
-std::optional<std::string> string_field(const json::object& object, std::string_view key) {
-  const json::value* v = object.if_contains(key);
-  if (!v || !v->is_string() || v->as_string().empty()) return std::nullopt;
-  return std::string(v->as_string());
-}
+using detail::string_field;
 
 class ServiceAccountFetcher final : public TokenFetcher {
  public:
@@ -62,7 +54,7 @@ class ServiceAccountFetcher final : public TokenFetcher {
   }
 
   std::string description() const override {
-    return "service account " + key_.client_email + " (key file " + key_.origin + ")";
+    return "service account " + key_.client_email + " from " + key_.origin;
   }
 
  private:
@@ -106,18 +98,9 @@ SetupResult<ServiceAccountKey> parse_service_account_key(std::string_view text,
 }
 
 SetupResult<ServiceAccountKey> load_service_account_key(const std::string& path) {
-  std::error_code ec;
-  if (std::filesystem::is_directory(path, ec)) return key_error(path, "is a directory, not a file");
-  std::ifstream file(path, std::ios::binary);
-  if (!file) return key_error(path, std::string("cannot open: ") + std::strerror(errno));
-  std::string text(kKeyFileLimit + 1, '\0');
-  file.read(text.data(), static_cast<std::streamsize>(text.size()));
-  if (file.bad()) return key_error(path, "cannot read");
-  text.resize(static_cast<std::size_t>(file.gcount()));
-  if (text.size() > kKeyFileLimit)
-    return key_error(path,
-                     "larger than " + std::to_string(kKeyFileLimit) + " bytes, not a key file");
-  return parse_service_account_key(text, path);
+  auto text = read_credentials_file(path, path);
+  if (!text) return text.error();
+  return parse_service_account_key(*text, path);
 }
 
 std::optional<std::string> make_service_account_assertion(const ServiceAccountKey& key,

@@ -5,6 +5,8 @@
 #include <boost/json/value.hpp>
 #include <cmath>
 
+#include "json_fields.hpp"
+
 namespace kettle::auth {
 
 namespace json = boost::json;
@@ -35,9 +37,9 @@ std::optional<json::object> parse_object(std::string_view body) {
   return std::move(value.as_object());
 }
 
+// The field's text; empty when absent.
 std::string string_field(const json::object& object, std::string_view key) {
-  const json::value* v = object.if_contains(key);
-  return v && v->is_string() ? std::string(v->as_string()) : std::string();
+  return detail::string_field(object, key).value_or("");
 }
 
 // The server's own words about a refusal: OAuth's error/error_description,

@@ -27,6 +27,12 @@ struct ServerConfig {
   std::size_t body_limit = 256u << 20;      // largest accepted request body
   std::size_t header_limit = 64u << 10;     // largest accepted request header block
 
+  // OAuth refresh_token grant (authorized_user credentials): each value, when
+  // set, must be sent exactly; when empty, any non-empty value is accepted.
+  std::string oauth_client_id;
+  std::string oauth_client_secret;
+  std::string refresh_token;
+
   // Pub/Sub
   unsigned pull_hold_ms = 5000;      // how long a pull without returnImmediately waits
   unsigned min_ack_deadline_s = 10;  // Google's floor; tests lower it to see redelivery fast

@@ -529,6 +529,45 @@ BOOST_AUTO_TEST_CASE(jwt_bearer_grant) {
   BOOST_CHECK_EQUAL(a.fake->post("/token", "grant_type=password", kForm).status, 400);
 }
 
+BOOST_AUTO_TEST_CASE(refresh_token_grant) {
+  Fake configured([](fakegcp::ServerConfig& c) {
+    c.oauth_client_id = "client.apps";
+    c.oauth_client_secret = "client-secret";
+    c.refresh_token = "1//refresh";
+  });
+  auto grant = [&](Fake& fake, const std::string& id, const std::string& secret,
+                   const std::string& token) {
+    return fake.post("/token",
+                     "grant_type=refresh_token&client_id=" + id + "&client_secret=" + secret +
+                         "&refresh_token=" + token,
+                     kForm);
+  };
+  auto error_of = [](const HttpReply& r) { return std::string(r.json().at("error").as_string()); };
+
+  auto good = grant(configured, "client.apps", "client-secret", "1%2F%2Frefresh");
+  BOOST_CHECK_EQUAL(good.status, 200);
+  BOOST_CHECK(!good.json().at("access_token").as_string().empty());
+  BOOST_CHECK_EQUAL(good.json().at("token_type").as_string(), "Bearer");
+
+  auto revoked = grant(configured, "client.apps", "client-secret", "1%2F%2Fother");
+  BOOST_CHECK_EQUAL(revoked.status, 400);
+  BOOST_CHECK_EQUAL(error_of(revoked), "invalid_grant");
+  BOOST_CHECK(revoked.body.find("other") == std::string::npos);  // nothing sent is echoed
+  auto wrong_secret = grant(configured, "client.apps", "guess", "1%2F%2Frefresh");
+  BOOST_CHECK_EQUAL(wrong_secret.status, 401);
+  BOOST_CHECK_EQUAL(error_of(wrong_secret), "invalid_client");
+  auto wrong_client = grant(configured, "other.apps", "client-secret", "1%2F%2Frefresh");
+  BOOST_CHECK_EQUAL(wrong_client.status, 401);
+  auto missing = grant(configured, "client.apps", "client-secret", "");
+  BOOST_CHECK_EQUAL(missing.status, 400);
+  BOOST_CHECK_EQUAL(error_of(missing), "invalid_request");
+
+  // Unconfigured: any non-empty values pass.
+  Fake unconfigured;
+  BOOST_CHECK_EQUAL(grant(unconfigured, "a", "b", "c").status, 200);
+  BOOST_CHECK_EQUAL(grant(unconfigured, "a", "", "c").status, 400);
+}
+
 BOOST_AUTO_TEST_CASE(metadata_server_needs_its_header) {
   AuthFake a;
   const std::string path = "/computeMetadata/v1/instance/service-accounts/default/token";

@@ -21,6 +21,7 @@ constexpr std::string_view kUsage =
     "usage: fakegcp --root DIR [--host 127.0.0.1] [--port 0] [--threads N]\n"
     "               [--tls-cert PEM --tls-key PEM] [--sa-public-key PEM]\n"
     "               [--token-ttl SECONDS] [--require-auth] [--faults FILE]\n"
+    "               [--client-id ID] [--client-secret SECRET] [--refresh-token TOKEN]\n"
     "               [--latency-ms N] [--seed N] [--project ID] [-v]\n"
     "               [--pull-hold-ms N] [--min-ack-deadline SECONDS]\n"
     "               [--topic projects/P/topics/T] [--subscription "
@@ -85,6 +86,12 @@ fakegcp::ServerConfig parse_args(int argc, char** argv) {
       config.sa_public_key = value();
     else if (arg == "--token-ttl")
       config.token_ttl_seconds = static_cast<unsigned>(parse_number(arg, value()));
+    else if (arg == "--client-id")
+      config.oauth_client_id = value();
+    else if (arg == "--client-secret")
+      config.oauth_client_secret = value();
+    else if (arg == "--refresh-token")
+      config.refresh_token = value();
     else if (arg == "--require-auth")
       config.require_auth = true;
     else if (arg == "--faults")

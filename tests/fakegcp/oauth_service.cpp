@@ -8,10 +8,17 @@ namespace {
 constexpr std::string_view kTokenPath = "/token";
 constexpr std::string_view kMetadataPrefix = "/computeMetadata/v1/";
 constexpr std::string_view kJwtBearer = "urn:ietf:params:oauth:grant-type:jwt-bearer";
+constexpr std::string_view kRefreshToken = "refresh_token";
 
-Response invalid_grant(std::string_view why) {
-  return Response::json(
-      400, boost::json::object{{"error", "invalid_grant"}, {"error_description", why}});
+Response oauth_error(unsigned status, std::string_view error, std::string_view why) {
+  return Response::json(status, boost::json::object{{"error", error}, {"error_description", why}});
+}
+
+Response invalid_grant(std::string_view why) { return oauth_error(400, "invalid_grant", why); }
+
+// A configured value must match; an unconfigured one matches anything sent.
+bool matches(const std::string& configured, const std::string& sent) {
+  return configured.empty() || sent == configured;
 }
 
 Response metadata_text(unsigned status, std::string body) {
@@ -57,19 +64,44 @@ std::vector<std::string> OAuthService::audiences(const Request& req) const {
 }
 
 Response OAuthService::token_grant(const Request& req) {
-  if (req.method != "POST")
-    return Response::json(
-        405, boost::json::object{{"error", "invalid_request"}, {"error_description", "use POST"}});
+  if (req.method != "POST") return oauth_error(405, "invalid_request", "use POST");
   Params form = parse_params(req.body);
   auto grant = find_param(form, "grant_type");
-  if (!grant || *grant != kJwtBearer)
-    return Response::json(400, boost::json::object{{"error", "unsupported_grant_type"},
-                                                   {"error_description", "Invalid grant_type"}});
+  if (grant == kJwtBearer) return jwt_grant(req, form);
+  if (grant == kRefreshToken) return refresh_grant(form);
+  return oauth_error(400, "unsupported_grant_type", "Invalid grant_type");
+}
+
+Response OAuthService::jwt_grant(const Request& req, const Params& form) {
   auto assertion = find_param(form, "assertion");
   if (!assertion || assertion->empty()) return invalid_grant("missing assertion");
   if (!verifier_) return invalid_grant("the fake was started without --sa-public-key");
   JwtCheck check = verifier_->verify(*assertion, audiences(req), std::chrono::system_clock::now());
   if (!check.ok) return invalid_grant(check.error);
+  return token_json();
+}
+
+// Google's answers, in Google's order: the client is checked before the
+// refresh token. Nothing sent is echoed back (those are secrets).
+Response OAuthService::refresh_grant(const Params& form) {
+  struct Sent {
+    std::string_view name;
+    std::string value;
+  };
+  Sent client_id{"client_id", find_param(form, "client_id").value_or("")};
+  Sent client_secret{"client_secret", find_param(form, "client_secret").value_or("")};
+  Sent refresh_token{"refresh_token", find_param(form, "refresh_token").value_or("")};
+  for (const Sent* sent : {&client_id, &client_secret, &refresh_token})
+    if (sent->value.empty())
+      return oauth_error(400, "invalid_request",
+                         "Missing required parameter: " + std::string(sent->name));
+  const ServerConfig& config = ctx_.config;
+  if (!matches(config.oauth_client_id, client_id.value))
+    return oauth_error(401, "invalid_client", "The OAuth client was not found.");
+  if (!matches(config.oauth_client_secret, client_secret.value))
+    return oauth_error(401, "invalid_client", "Unauthorized");
+  if (!matches(config.refresh_token, refresh_token.value))
+    return invalid_grant("Token has been expired or revoked.");
   return token_json();
 }
 

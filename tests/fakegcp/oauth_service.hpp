@@ -1,4 +1,5 @@
-// OAuth2 token endpoint (jwt-bearer grant) and the GCE metadata server.
+// OAuth2 token endpoint (jwt-bearer and refresh_token grants) and the GCE
+// metadata server.
 #pragma once
 
 #include <memory>
@@ -17,6 +18,8 @@ class OAuthService : public Service {
 
  private:
   Response token_grant(const Request& req);
+  Response jwt_grant(const Request& req, const Params& form);
+  Response refresh_grant(const Params& form);
   Response metadata(const Request& req);
   Response token_json();
   // Token URLs an assertion may name as aud: ours by bound address and by Host header.

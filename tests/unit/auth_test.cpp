@@ -1,6 +1,8 @@
 // Credentials against the fakegcp binary (env FAKEGCP): key-file JWT flow,
-// metadata server, anonymous fall-through, refresh on expiry and on 401,
-// malformed key files and token answers, and no secrets in the log.
+// authorized_user refresh-token grant, gcloud's well-known file, metadata
+// server, anonymous fall-through and the order between them, refresh on
+// expiry and on 401, malformed credentials files and token answers, and no
+// secrets in the log or in error messages.
 
 #include <arpa/inet.h>
 #include <fcntl.h>
@@ -36,7 +38,9 @@
 #include <string>
 #include <vector>
 
+#include "kettle/auth/authorized_user.hpp"
 #include "kettle/auth/credentials.hpp"
+#include "kettle/auth/credentials_file.hpp"
 #include "kettle/auth/default_credentials.hpp"
 #include "kettle/auth/jwt.hpp"
 #include "kettle/auth/metadata.hpp"
@@ -126,6 +130,41 @@ std::string service_account_json(const std::string& token_uri, const std::string
   return json::serialize(key);
 }
 
+// The user credentials the fake is started with (user_grant_args) and the
+// files below hold. The secrets are long enough that finding one in a text
+// cannot be chance.
+constexpr const char* kClientId = "764086051850-kettle-test.apps.googleusercontent.com";
+constexpr const char* kClientSecret = "d-FL95Q19q7MQmFpd7hHD0Ty-kettle-client-secret";
+constexpr const char* kRefreshToken = "1//0gKettleTestRefreshToken-Lz8WnXo3pQrStUvWxYz";
+constexpr const char* kWellKnownName = "application_default_credentials.json";
+
+std::string authorized_user_json(const std::string& token_uri,
+                                 const std::string& refresh_token = kRefreshToken,
+                                 std::string type = "authorized_user") {
+  // As `gcloud auth application-default login` writes it, plus token_uri.
+  json::object user{{"type", type},
+                    {"client_id", kClientId},
+                    {"client_secret", kClientSecret},
+                    {"refresh_token", refresh_token},
+                    {"quota_project_id", "kettle-test"},
+                    {"token_uri", token_uri}};
+  return json::serialize(user);
+}
+
+// Flags making the fake accept exactly the user credentials above.
+std::vector<std::string> user_grant_args(std::vector<std::string> more = {}) {
+  std::vector<std::string> args{"--client-id", kClientId,         "--client-secret",
+                                kClientSecret, "--refresh-token", kRefreshToken};
+  args.insert(args.end(), more.begin(), more.end());
+  return args;
+}
+
+// Whether `text` holds any of the user credentials' secrets.
+bool holds_user_secret(const std::string& text) {
+  return text.find(kClientSecret) != std::string::npos ||
+         text.find(kRefreshToken) != std::string::npos;
+}
+
 // A port on 127.0.0.1 that nothing listens on: bound, then closed.
 unsigned short closed_port() {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -179,6 +218,13 @@ class FakeGcp {
     return base_url_ + "/storage/v1/b/" + kBucket + "/o/" + kObject + "?alt=media";
   }
   fs::path dir() const { return root_.path(); }
+
+  // Writes an authorized_user file whose token_uri is this fake's; returns its path.
+  fs::path write_user_file(const fs::path& path,
+                           const std::string& refresh_token = kRefreshToken) const {
+    write_file(path, authorized_user_json(token_uri(), refresh_token));
+    return path;
+  }
 
   // Writes a key file whose token_uri is this fake's; returns its path.
   fs::path write_key_file(const std::string& private_pem = KeyPair::shared().private_pem) const {
@@ -569,6 +615,108 @@ BOOST_AUTO_TEST_CASE(unreadable_key_files_are_errors_naming_the_file) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(authorized_user_files_are_read_and_errors_name_the_file_not_secrets) {
+  const std::string origin = "/home/u/.config/gcloud/application_default_credentials.json";
+  auto user = auth::parse_authorized_user(authorized_user_json("https://o/token"), origin);
+  BOOST_REQUIRE_MESSAGE(user.has_value(), (user ? "" : user.error().message));
+  BOOST_TEST(user->client_id == kClientId);
+  BOOST_TEST(user->client_secret == kClientSecret);
+  BOOST_TEST(user->refresh_token == kRefreshToken);
+  BOOST_TEST(user->token_uri == "https://o/token");
+  BOOST_TEST(user->origin == origin);
+
+  json::object gcloud = json::parse(authorized_user_json("x")).as_object();
+  gcloud.erase("token_uri");  // gcloud writes none: Google's endpoint
+  auto defaulted = auth::parse_authorized_user(json::serialize(gcloud), origin);
+  BOOST_REQUIRE(defaulted.has_value());
+  BOOST_TEST(defaulted->token_uri == "https://oauth2.googleapis.com/token");
+
+  struct Case {
+    std::string json;
+    std::string expect;  // a phrase of the error
+  };
+  std::vector<Case> cases{
+      {"", "not valid JSON"},
+      {"[]", "not a JSON object"},
+      {"{}", "\"type\""},
+      {authorized_user_json("https://o/token", kRefreshToken, "service_account"),
+       "service_account"},
+      {authorized_user_json("ftp://o/token"), "token_uri"}};
+  for (std::string field : {"client_id", "client_secret", "refresh_token"}) {
+    json::object missing = json::parse(authorized_user_json("https://o/token")).as_object();
+    missing.erase(field);
+    cases.push_back({json::serialize(missing), "\"" + field + "\""});
+  }
+  json::object empty_token = json::parse(authorized_user_json("https://o/token")).as_object();
+  empty_token["refresh_token"] = "";
+  cases.push_back({json::serialize(empty_token), "\"refresh_token\""});
+  for (const auto& c : cases) {
+    auto bad = auth::parse_authorized_user(c.json, origin);
+    BOOST_REQUIRE_MESSAGE(!bad.has_value(), "accepted: " << c.json.substr(0, 60));
+    const std::string& message = bad.error().message;
+    BOOST_TEST(message.find(origin) != std::string::npos, message);
+    BOOST_TEST(message.find(c.expect) != std::string::npos, message);
+    BOOST_TEST(message.find("gcloud auth application-default login") != std::string::npos, message);
+    BOOST_TEST(!holds_user_secret(message), "a secret in: " << message);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(refresh_grant_form_is_percent_encoded) {
+  auth::AuthorizedUser user{.client_id = "id.apps",
+                            .client_secret = "a b&c=d+e",
+                            .refresh_token = "1//x/y",
+                            .token_uri = "https://o/token",
+                            .origin = "f"};
+  BOOST_TEST(auth::refresh_grant_form(user) ==
+             "grant_type=refresh_token&client_id=id.apps&client_secret=a%20b%26c%3Dd%2Be"
+             "&refresh_token=1%2F%2Fx%2Fy");
+}
+
+BOOST_AUTO_TEST_CASE(credentials_files_are_told_apart_by_type) {
+  const std::string origin = "/etc/creds.json (GOOGLE_APPLICATION_CREDENTIALS)";
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+
+  auto key = auth::make_file_credentials(
+      client, service_account_json("https://o/token", KeyPair::shared().private_pem), origin);
+  BOOST_REQUIRE_MESSAGE(key.has_value(), (key ? "" : key.error().message));
+  BOOST_TEST((*key)->description() ==
+             "service account kettle@kettle-test.iam.gserviceaccount.com from " + origin);
+
+  auto user = auth::make_file_credentials(client, authorized_user_json("https://o/token"), origin);
+  BOOST_REQUIRE_MESSAGE(user.has_value(), (user ? "" : user.error().message));
+  BOOST_TEST((*user)->description() == "authorized_user from " + origin);
+  BOOST_TEST(!holds_user_secret((*user)->description()));
+
+  json::object external = json::parse(authorized_user_json("https://o/token")).as_object();
+  external["type"] = "external_account";
+  struct Case {
+    std::string json;
+    std::string expect;
+  };
+  for (const Case& c : {Case{json::serialize(external), "type \"external_account\""},
+                        Case{"not json", "not valid JSON"}, Case{"[]", "not a JSON object"},
+                        Case{R"({"client_id": "x"})", "no \"type\""}}) {
+    auto bad = auth::make_file_credentials(client, c.json, origin);
+    BOOST_REQUIRE(!bad.has_value());
+    const std::string& message = bad.error().message;
+    BOOST_TEST(message.find(origin) != std::string::npos, message);
+    BOOST_TEST(message.find(c.expect) != std::string::npos, message);
+    // What to do: the two kinds that work.
+    BOOST_TEST(message.find("\"service_account\"") != std::string::npos, message);
+    BOOST_TEST(message.find("\"authorized_user\"") != std::string::npos, message);
+    BOOST_TEST(!holds_user_secret(message), "a secret in: " << message);
+  }
+
+  // The parser of the type reports what is wrong inside.
+  json::object no_token = json::parse(authorized_user_json("https://o/token")).as_object();
+  no_token.erase("refresh_token");
+  auto incomplete = auth::make_file_credentials(client, json::serialize(no_token), origin);
+  BOOST_REQUIRE(!incomplete.has_value());
+  BOOST_TEST(incomplete.error().message.find("\"refresh_token\"") != std::string::npos);
+  BOOST_TEST(!holds_user_secret(incomplete.error().message));
+}
+
 BOOST_AUTO_TEST_CASE(metadata_hosts_become_base_urls) {
   BOOST_TEST(auth::metadata_base_url("metadata.google.internal").value() ==
              "http://metadata.google.internal");
@@ -927,6 +1075,324 @@ BOOST_AUTO_TEST_CASE(logs_name_the_source_but_never_a_secret) {
   std::string key_line = pem.substr(pem.find('\n') + 1, 64);
   BOOST_TEST(log.find(key_line) == std::string::npos, "private key material was logged");
   BOOST_TEST(log.find("PRIVATE KEY") == std::string::npos);
+}
+
+// ---------------------------------------------------------------- user credentials and order
+
+// Not the one the fake accepts (kRefreshToken).
+constexpr const char* kRevokedRefreshToken = "1//0gRevokedKettleRefreshToken-Qm4Xy7Zb2Vn";
+
+BOOST_AUTO_TEST_CASE(authorized_user_file_gets_a_token_that_authorizes_gcs_reads) {
+  FakeGcp fake(user_grant_args({"--require-auth"}));
+  fs::path user_file = fake.write_user_file(fake.dir() / "user.json");
+  auth::Config config = test_config();
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    auto env = environment({{"GOOGLE_APPLICATION_CREDENTIALS", user_file.string()}});
+    auto made = co_await auth::make_default_credentials(client, env, config);
+    BOOST_REQUIRE_MESSAGE(made.has_value(), (made ? "" : made.error().message));
+    auto credentials = *made;
+    BOOST_TEST(credentials->description() ==
+               "authorized_user from " + user_file.string() + " (GOOGLE_APPLICATION_CREDENTIALS)");
+
+    std::string header = co_await bearer_of(*credentials);  // "Bearer <fake token>"
+    BOOST_TEST(header.starts_with("Bearer ya29.fake-"));
+    auto response = co_await get_with(client, credentials, fake.object_url());
+    BOOST_REQUIRE_MESSAGE(response.has_value(), (response ? "" : response.error().what()));
+    BOOST_TEST(response->status == 200);  // the fake accepted the Bearer token
+    BOOST_TEST(response->body == FakeGcp::kContent);
+    auto exchanges = co_await served(client, fake, "oauth.token");
+    BOOST_TEST(exchanges == 1u);  // cached for the request
+  });
+}
+
+BOOST_AUTO_TEST_CASE(authorized_user_token_is_refreshed_on_expiry_and_on_401) {
+  FakeGcp fake(user_grant_args({"--require-auth"}));
+  fs::path user_file = fake.write_user_file(fake.dir() / "user.json");
+  ManualClock clock;
+  auth::Config config = test_config();
+  config.clock = clock.function();
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    auto env = environment({{"GOOGLE_APPLICATION_CREDENTIALS", user_file.string()}});
+    auto made = co_await auth::make_default_credentials(client, env, config);
+    BOOST_REQUIRE(made.has_value());
+    auto credentials = *made;
+
+    std::string first = co_await bearer_of(*credentials);
+    std::string cached = co_await bearer_of(*credentials);
+    BOOST_TEST(cached == first);
+
+    co_await revoke_tokens(client, fake);  // refused with 401 from now on
+    auto response = co_await get_with(client, credentials, fake.object_url());
+    BOOST_REQUIRE_MESSAGE(response.has_value(), (response ? "" : response.error().what()));
+    BOOST_TEST(response->status == 200);
+    std::string second = co_await bearer_of(*credentials);
+    BOOST_TEST(second != first);
+    auto after_401 = co_await served(client, fake, "oauth.token");
+    BOOST_TEST(after_401 == 2u);
+
+    clock.now += 3601s;  // past expires_in as the client sees it; the fake keeps real time
+    std::string third = co_await bearer_of(*credentials);
+    BOOST_TEST(third != second);
+    auto after_expiry = co_await served(client, fake, "oauth.token");
+    BOOST_TEST(after_expiry == 3u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(well_known_file_is_found_through_cloudsdk_config_and_home) {
+  FakeGcp fake(user_grant_args({"--require-auth"}));
+  TempDir dir;
+  fs::path config_dir = dir.path() / "gcloud-config";
+  fs::path home = dir.path() / "home";
+  fs::path via_config = fake.write_user_file(config_dir / kWellKnownName);
+  fs::path via_home = fake.write_user_file(home / ".config" / "gcloud" / kWellKnownName);
+  auth::Config config = test_config();
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    struct Case {
+      std::map<std::string, std::string> variables;
+      fs::path expected;
+    };
+    std::vector<Case> cases{
+        {{{"CLOUDSDK_CONFIG", config_dir.string()}, {"HOME", home.string()}}, via_config},
+        {{{"HOME", home.string()}}, via_home},
+        {{{"CLOUDSDK_CONFIG", ""}, {"HOME", home.string()}}, via_home},  // empty is unset
+    };
+    for (const Case& c : cases) {
+      auto env = environment(c.variables);
+      auto made = co_await auth::make_default_credentials(client, env, config);
+      BOOST_REQUIRE_MESSAGE(made.has_value(), (made ? "" : made.error().message));
+      std::string description = (*made)->description();
+      BOOST_TEST(description.starts_with("authorized_user from " + c.expected.string() +
+                                         " (gcloud's well-known file"),
+                 description);
+      auto response = co_await get_with(client, *made, fake.object_url());
+      BOOST_REQUIRE_MESSAGE(response.has_value(), (response ? "" : response.error().what()));
+      BOOST_TEST(response->status == 200);
+    }
+
+    // CLOUDSDK_CONFIG replaces gcloud's directory: HOME's file is not looked at.
+    auto elsewhere = environment(
+        {{"CLOUDSDK_CONFIG", (dir.path() / "empty").string()}, {"HOME", home.string()}});
+    auto made = co_await auth::make_default_credentials(client, elsewhere, config);
+    BOOST_REQUIRE(made.has_value());
+    BOOST_TEST((*made)->description() == "anonymous");
+
+    // Without HOME (and CLOUDSDK_CONFIG) there is no well-known file to look for.
+    auto bare = environment({});
+    auto none = co_await auth::make_default_credentials(client, bare, config);
+    BOOST_REQUIRE(none.has_value());
+    BOOST_TEST((*none)->description() == "anonymous");
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_service_account_key_in_the_well_known_file_is_accepted) {
+  FakeGcp fake({"--require-auth"});
+  TempDir home;
+  write_file(home.path() / ".config" / "gcloud" / kWellKnownName,
+             service_account_json(fake.token_uri(), KeyPair::shared().private_pem));
+  auth::Config config = test_config();
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    auto env = environment({{"HOME", home.path().string()}});
+    auto made = co_await auth::make_default_credentials(client, env, config);
+    BOOST_REQUIRE_MESSAGE(made.has_value(), (made ? "" : made.error().message));
+    BOOST_TEST((*made)->description().starts_with(
+        "service account kettle@kettle-test.iam.gserviceaccount.com from " +
+        (home.path() / ".config" / "gcloud" / kWellKnownName).string()));
+    auto response = co_await get_with(client, *made, fake.object_url());
+    BOOST_REQUIRE(response.has_value());
+    BOOST_TEST(response->status == 200);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(google_application_credentials_wins_over_the_well_known_file) {
+  FakeGcp fake(user_grant_args({"--require-auth"}));
+  fs::path key_file = fake.write_key_file();
+  TempDir home;
+  fake.write_user_file(home.path() / ".config" / "gcloud" / kWellKnownName);
+  auth::Config config = test_config();
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    auto env = environment({{"GOOGLE_APPLICATION_CREDENTIALS", key_file.string()},
+                            {"HOME", home.path().string()},
+                            {"GCE_METADATA_HOST", fake.host_port()}});
+    auto made = co_await auth::make_default_credentials(client, env, config);
+    BOOST_REQUIRE_MESSAGE(made.has_value(), (made ? "" : made.error().message));
+    BOOST_TEST((*made)->description() ==
+               "service account kettle@kettle-test.iam.gserviceaccount.com from " +
+                   key_file.string() + " (GOOGLE_APPLICATION_CREDENTIALS)");
+    auto response = co_await get_with(client, *made, fake.object_url());
+    BOOST_REQUIRE(response.has_value());
+    BOOST_TEST(response->status == 200);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(the_well_known_file_wins_over_the_metadata_server) {
+  FakeGcp fake(user_grant_args({"--require-auth"}));
+  TempDir home;
+  fake.write_user_file(home.path() / ".config" / "gcloud" / kWellKnownName);
+  auth::Config config;
+  config.default_metadata_host = fake.host_port();  // would answer the probe
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    auto env =
+        environment({{"HOME", home.path().string()}, {"GCE_METADATA_HOST", fake.host_port()}});
+    auto made = co_await auth::make_default_credentials(client, env, config);
+    BOOST_REQUIRE_MESSAGE(made.has_value(), (made ? "" : made.error().message));
+    BOOST_TEST((*made)->description().starts_with("authorized_user from "));
+    auto response = co_await get_with(client, *made, fake.object_url());
+    BOOST_REQUIRE(response.has_value());
+    BOOST_TEST(response->status == 200);
+    auto metadata_requests = co_await served(client, fake, "metadata");
+    BOOST_TEST(metadata_requests == 0u);  // not even probed
+    auto exchanges = co_await served(client, fake, "oauth.token");
+    BOOST_TEST(exchanges == 1u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_refused_refresh_token_is_a_clear_error_without_secrets) {
+  FakeGcp fake(user_grant_args({"--require-auth"}));
+  // The same client with a secret the fake does not know.
+  FakeGcp other_client({"--client-secret", "another-client-secret-entirely"});
+  fs::path revoked = fake.write_user_file(fake.dir() / "revoked.json", kRevokedRefreshToken);
+  fs::path wrong_client = other_client.write_user_file(other_client.dir() / "user.json");
+  auth::Config config = test_config();
+  config.token_attempts = 1;
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    struct Case {
+      fs::path file;
+      int status;
+      std::string reason;  // the server's words, quoted in the error
+    };
+    // Named, not a braced list: g++ 12 mishandles temporaries held across co_await.
+    std::vector<Case> cases{{revoked, 400, "invalid_grant: Token has been expired or revoked"},
+                            {wrong_client, 401, "invalid_client"}};
+    for (const Case& c : cases) {
+      auto env = environment({{"GOOGLE_APPLICATION_CREDENTIALS", c.file.string()}});
+      auto made = co_await auth::make_default_credentials(client, env, config);
+      BOOST_REQUIRE(made.has_value());  // the file is fine; the grant fails later
+      auto header = co_await (*made)->authorization();
+      BOOST_REQUIRE(!header.has_value());
+      const net::Error& error = header.error();
+      BOOST_TEST(error.status == c.status);
+      std::string text = error.what();
+      BOOST_TEST(text.find(c.reason) != std::string::npos, text);
+      BOOST_TEST(text.find(c.file.string()) != std::string::npos, text);
+      BOOST_TEST(text.find("gcloud auth application-default login") != std::string::npos, text);
+      BOOST_TEST(!holds_user_secret(text), "a secret in: " << text);
+      BOOST_TEST(text.find(kRevokedRefreshToken) == std::string::npos, "a secret in: " << text);
+
+      net::Request request(fake.object_url());
+      auto applied = co_await auth::apply_credentials(*made, request);
+      BOOST_TEST(!applied);
+      BOOST_TEST(!request.headers.contains("Authorization"));
+    }
+  });
+}
+
+BOOST_AUTO_TEST_CASE(a_bad_credentials_file_is_an_error_not_a_fallback) {
+  FakeGcp fake;
+  TempDir dir;
+  json::object external = json::parse(authorized_user_json(fake.token_uri())).as_object();
+  external["type"] = "external_account";
+  fs::path unknown = dir.path() / "external.json";
+  write_file(unknown, json::serialize(external));
+  json::object incomplete = json::parse(authorized_user_json(fake.token_uri())).as_object();
+  incomplete.erase("client_id");
+  fs::path home = dir.path() / "home";
+  fs::path well_known = home / ".config" / "gcloud" / kWellKnownName;
+  auth::Config config = test_config();
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    // A metadata server is configured each time: still no silent fallback to it.
+    auto gac = environment({{"GOOGLE_APPLICATION_CREDENTIALS", unknown.string()},
+                            {"GCE_METADATA_HOST", fake.host_port()}});
+    auto made = co_await auth::make_default_credentials(client, gac, config);
+    BOOST_REQUIRE(!made.has_value());
+    std::string message = made.error().message;
+    BOOST_TEST(
+        message.find(unknown.string() + " (GOOGLE_APPLICATION_CREDENTIALS)") != std::string::npos,
+        message);
+    BOOST_TEST(message.find("type \"external_account\" is not supported") != std::string::npos,
+               message);
+    BOOST_TEST(message.find("gcloud auth application-default login") != std::string::npos);
+    BOOST_TEST(!holds_user_secret(message), "a secret in: " << message);
+
+    struct Case {
+      std::string content;  // empty: a directory where the file should be
+      std::string expect;
+    };
+    std::vector<Case> cases{{json::serialize(external), "external_account"},
+                            {json::serialize(incomplete), "no \"client_id\" field"},
+                            {"", "is a directory"}};
+    for (const Case& c : cases) {
+      std::error_code ignored;
+      fs::remove_all(well_known, ignored);
+      if (c.content.empty())
+        fs::create_directories(well_known);
+      else
+        write_file(well_known, c.content);
+      auto env = environment({{"HOME", home.string()}, {"GCE_METADATA_HOST", fake.host_port()}});
+      auto bad = co_await auth::make_default_credentials(client, env, config);
+      BOOST_REQUIRE(!bad.has_value());
+      const std::string& text = bad.error().message;
+      BOOST_TEST(
+          text.find(well_known.string() + " (gcloud's well-known file)") != std::string::npos,
+          text);
+      BOOST_TEST(text.find(c.expect) != std::string::npos, text);
+      BOOST_TEST(text.find("gcloud auth application-default login") != std::string::npos, text);
+      BOOST_TEST(!holds_user_secret(text), "a secret in: " << text);
+    }
+    auto metadata_requests = co_await served(client, fake, "metadata");
+    BOOST_TEST(metadata_requests == 0u);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(user_credentials_log_their_file_but_never_a_secret) {
+  FakeGcp fake(user_grant_args({"--require-auth"}));
+  TempDir home;
+  fs::path well_known = fake.write_user_file(home.path() / ".config" / "gcloud" / kWellKnownName);
+  auth::Config config = test_config();
+  std::vector<std::string> tokens;
+  asio::io_context ioc;
+  net::HttpClient client(ioc.get_executor(), quick_config());
+  kettle::obs::set_verbose(true);
+  StderrCapture capture(fake.dir() / "log.txt");
+  run(ioc, client, [&]() -> asio::awaitable<void> {
+    auto env = environment({{"HOME", home.path().string()}});
+    auto made = co_await auth::make_default_credentials(client, env, config);
+    BOOST_REQUIRE(made.has_value());
+    tokens.push_back(co_await bearer_of(**made));
+    co_await revoke_tokens(client, fake);
+    auto response = co_await get_with(client, *made, fake.object_url());  // 401, refresh, resend
+    BOOST_REQUIRE(response.has_value());
+    BOOST_TEST(response->status == 200);
+    tokens.push_back(co_await bearer_of(**made));
+  });
+  std::string log = capture.stop();
+  kettle::obs::set_verbose(false);
+
+  BOOST_TEST(log.find("auth: using authorized_user from " + well_known.string() +
+                      " (gcloud's well-known file)") != std::string::npos,
+             log);
+  BOOST_TEST(log.find("auth: new access token") != std::string::npos, log);
+  BOOST_TEST(!holds_user_secret(log), "a secret was logged");
+  for (std::string token : tokens) {
+    token.erase(0, std::string("Bearer ").size());
+    BOOST_REQUIRE(token.size() > 10u);
+    BOOST_TEST(log.find(token) == std::string::npos, "an access token was logged");
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -46,7 +46,9 @@ class Credentials {
   // Drops the cached token so the next authorization() fetches a new one
   // (the server answered 401 to it).
   virtual void invalidate() = 0;
-  // Where the credentials come from, for logs; never contains a secret.
+  // What the credentials are and where they come from, for logs and error
+  // hints, e.g. "service account x@y from /k.json (GOOGLE_APPLICATION_CREDENTIALS)"
+  // or "anonymous"; never contains a secret.
   virtual std::string description() const = 0;
 };
 

@@ -1,4 +1,4 @@
-// Service-account key files (GOOGLE_APPLICATION_CREDENTIALS): a signed JWT
+// Service-account key files ("type": "service_account"): a signed JWT
 // traded at the key's token_uri for an access token.
 #pragma once
 
@@ -19,7 +19,7 @@ struct ServiceAccountKey {
   std::string token_uri;  // kDefaultTokenUri when the file has none
   std::string project_id;
   RsaSigner signer;    // the parsed private_key
-  std::string origin;  // where the key came from (its file), for messages
+  std::string origin;  // where the key came from (its file), for messages and description()
 };
 
 // Reads the JSON of a key file. Errors name `origin` and the field at fault,
