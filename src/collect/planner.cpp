@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cstring>
+#include <openssl/sha.h>
 #include <regex>
 
 namespace kettle::collect {
@@ -105,6 +107,40 @@ std::optional<std::string> CandidateWalker::next(const std::function<bool(const 
   }
   done_ = true;
   return std::nullopt;
+}
+
+BuildKeySet::Key BuildKeySet::key_of(std::string_view job, std::string_view build) {
+  // job and build joined by '/', which neither holds (they are path segments).
+  std::string text;
+  text.reserve(job.size() + 1 + build.size());
+  text.append(job).append(1, '/').append(build);
+  unsigned char digest[SHA256_DIGEST_LENGTH];
+  SHA256(reinterpret_cast<const unsigned char*>(text.data()), text.size(), digest);
+  Key key;
+  std::memcpy(&key.hi, digest, 8);
+  std::memcpy(&key.lo, digest + 8, 8);
+  return key;
+}
+
+void BuildKeySet::add_path(std::string_view path) {
+  while (!path.empty() && path.back() == '/') path.remove_suffix(1);
+  auto slash = path.rfind('/');
+  if (slash == std::string_view::npos) return;
+  std::string_view build = path.substr(slash + 1);
+  std::string_view rest = path.substr(0, slash);
+  auto job_slash = rest.rfind('/');
+  std::string_view job = job_slash == std::string_view::npos ? rest : rest.substr(job_slash + 1);
+  keys_.push_back(key_of(job, build));
+}
+
+void BuildKeySet::seal() {
+  std::sort(keys_.begin(), keys_.end());
+  keys_.erase(std::unique(keys_.begin(), keys_.end()), keys_.end());
+  keys_.shrink_to_fit();
+}
+
+bool BuildKeySet::contains(std::string_view job, std::string_view build) const {
+  return std::binary_search(keys_.begin(), keys_.end(), key_of(job, build));
 }
 
 }  // namespace kettle::collect

@@ -36,18 +36,6 @@ std::unique_ptr<OutputSink> open_output(const MakeJsonOptions& opt) {
   return sink;
 }
 
-// Reads a build and its JUnit blobs; `stop` is polled so SIGTERM ends the scan.
-bool feed(store::Database& db, store::StoredBuild&& build, const BuildSink& sink, const MakeJsonOptions& opt) {
-  if (opt.should_stop && opt.should_stop()) return false;
-  BuildWork work;
-  db.for_each_file_of(build.path, [&](store::StoredFile&& f) {
-    work.files.push_back(std::move(f));
-    return true;
-  });
-  work.build = std::move(build);
-  return sink(std::move(work));
-}
-
 std::string strip_trailing_slash(std::string path) {
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   return path;
@@ -96,11 +84,15 @@ MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
   auto& rows_metric = obs::metrics().rows_emitted.get();
 
   auto produce = [&](const BuildSink& to_workers) {
-    auto each = [&](store::StoredBuild&& b) { return feed(db, std::move(b), to_workers, opt); };
+    // SIGTERM ends the scan; what was read is still written and marked.
+    BuildSink until_stop = [&](BuildWork&& work) {
+      return !(opt.should_stop && opt.should_stop()) && to_workers(std::move(work));
+    };
     if (!paths.empty()) {
-      db.for_each_build_in(table, paths, each);
+      db.for_each_build_in(table, paths,
+                           [&](store::StoredBuild&& b) { return until_stop(read_build_work(db, std::move(b))); });
     } else {
-      db.for_each_unemitted(table, min_finished, each);
+      feed_unemitted(db, table, min_finished, until_stop);
     }
   };
   auto consume = [&](BuiltRow&& row) {

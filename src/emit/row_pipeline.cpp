@@ -157,4 +157,20 @@ void run_row_pipeline(const std::function<void(const BuildSink&)>& produce, cons
   if (st.error) std::rethrow_exception(st.error);
 }
 
+BuildWork read_build_work(store::Database& db, store::StoredBuild&& build) {
+  BuildWork work;
+  db.for_each_file_of(build.path, [&work](store::StoredFile&& f) {
+    work.files.push_back(std::move(f));
+    return true;
+  });
+  work.build = std::move(build);
+  return work;
+}
+
+void feed_unemitted(store::Database& db, const store::IncrementalTable& table,
+                    std::optional<double> min_finished_time, const BuildSink& sink) {
+  db.for_each_unemitted(table, min_finished_time,
+                        [&](store::StoredBuild&& b) { return sink(read_build_work(db, std::move(b))); });
+}
+
 }  // namespace kettle::emit

@@ -1,6 +1,7 @@
 #include "kettle/net/http_client.hpp"
 
 #include <algorithm>
+#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/dispatch.hpp>
@@ -10,13 +11,14 @@
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <map>
+#include <optional>
+#include <string_view>
 #include <vector>
 
 #include "connection.hpp"
 #include "kettle/net/async_semaphore.hpp"
 #include "kettle/net/gzip.hpp"
 #include "kettle/net/url.hpp"
-#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 
 namespace kettle::net {
@@ -27,6 +29,10 @@ using detail::Clock;
 using detail::Connection;
 
 namespace {
+
+constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
+constexpr std::string_view stopped_message = "HTTP client stopped";
+constexpr std::string_view shutting_down_message = "HTTP client shutting down";
 
 Error request_error(ErrorKind kind, const std::string& url, std::string message) {
   return Error{.kind = kind, .status = 0, .url = url, .message = std::move(message), .attempts = 0};
@@ -82,36 +88,44 @@ std::string body_excerpt(const std::string& body) {
   return body.size() > max ? out + "..." : out;
 }
 
-// Counts an attempt as in flight for as long as it lives.
-class InFlightGauge {
+// Counts an attempt in Stats::in_flight and tells the observer of it for as
+// long as it lives; an attempt that ends without finish() (abandoned, or
+// cancelled while queued, even by an exception) is reported as cancelled, so
+// every attempt_started has its attempt_finished.
+class AttemptReport {
  public:
-  InFlightGauge(Stats& stats, obs::Gauge& metric) : stats_(stats), metric_(metric) {
+  AttemptReport(Stats& stats, Observer& observer, std::string_view api)
+      : stats_(stats), observer_(observer), api_(api) {
     ++stats_.in_flight;
-    metric_.add(1);
+    observer_.attempt_started(api_);
   }
-  ~InFlightGauge() {
+  ~AttemptReport() {
+    if (!finished_) observer_.attempt_finished(api_, 0, ErrorKind::cancelled, took());
     --stats_.in_flight;
-    metric_.add(-1);
   }
-  InFlightGauge(const InFlightGauge&) = delete;
-  InFlightGauge& operator=(const InFlightGauge&) = delete;
+  AttemptReport(const AttemptReport&) = delete;
+  AttemptReport& operator=(const AttemptReport&) = delete;
+
+  // Timed from here: queueing for a slot is not the server's latency.
+  void on_wire() { start_ = Clock::now(); }
+  void finish(const Result<Response>& result) {
+    finished_ = true;
+    if (result) {
+      observer_.attempt_finished(api_, result->status, std::nullopt, took());
+    } else {
+      observer_.attempt_finished(api_, 0, result.error().kind, took());
+    }
+  }
 
  private:
-  Stats& stats_;
-  obs::Gauge& metric_;
-};
+  Duration took() const { return start_ ? Clock::now() - *start_ : Duration{}; }
 
-// One attempt in kettle_http_requests_total and the latency histogram.
-void record_attempt(const std::string& api, const Result<Response>& result, Clock::duration took) {
-  auto& m = obs::metrics();
-  std::string code = result ? std::to_string(result->status) : "none";
-  std::string_view outcome = !result                  ? to_string(result.error().kind)
-                             : result->status >= 500  ? "server_error"
-                             : result->status >= 400  ? "client_error"
-                                                      : "success";
-  m.http_requests.with({api, code, outcome}).inc();
-  m.http_duration.with({api}).observe(std::chrono::duration<double>(took).count());
-}
+  Stats& stats_;
+  Observer& observer_;
+  std::string_view api_;  // the request outlives its attempts
+  std::optional<Clock::time_point> start_{};
+  bool finished_ = false;
+};
 
 }  // namespace
 
@@ -128,32 +142,60 @@ struct HttpClient::Impl {
       : executor(std::move(ex)),
         config(std::move(cfg)),
         tls(detail::make_tls_context(config)),
+        observer(config.observer ? config.observer : std::make_shared<Observer>()),
         in_flight(executor, std::max<std::size_t>(1, config.max_in_flight)),
-        stop_signal(executor, asio::steady_timer::time_point::max()) {}
+        stop_signal(executor, asio::steady_timer::time_point::max()),
+        drain_signal(executor, asio::steady_timer::time_point::max()) {}
 
   asio::awaitable<Result<Response>> run(Request request);
   asio::awaitable<Result<Response>> perform(Request request);
   asio::awaitable<Result<Response>> retry_loop(Request request);
   asio::awaitable<Result<Response>> attempt(const Request& request, const Url& url,
                                             const detail::Limits& limits);
-  asio::awaitable<Result<Response>> exchange_on(HostPool& pool, const Request& request, const Url& url,
-                                                const detail::Limits& limits);
+  asio::awaitable<Result<Response>> exchange_on(HostPool& pool, const Request& request,
+                                                const Url& url, const detail::Limits& limits);
   asio::awaitable<void> wait_for_stop();
+  asio::awaitable<void> wait_for_drain();
+  asio::awaitable<void> wait_to_abandon(bool interruptible);
+  asio::awaitable<AsyncSemaphore::Permit> acquire_unless_draining(AsyncSemaphore& semaphore);
+  Error refused(const std::string& url, std::string_view why) const;
   HostPool& pool_for(const Url& url);
   std::unique_ptr<Connection> take_idle(HostPool& pool);
   void put_back(HostPool& pool, std::unique_ptr<Connection> connection, bool reusable,
                 bool complete);
   void do_stop();
+  void do_shutdown();
 
   asio::any_io_executor executor;
   Config config;
   std::shared_ptr<asio::ssl::context> tls;
+  std::shared_ptr<Observer> observer;  // never null: the base class does nothing
   Stats stats;
   AsyncSemaphore in_flight;
   std::map<std::string, std::unique_ptr<HostPool>> pools;  // by origin
-  asio::steady_timer stop_signal;  // never expires; stop() cancels every wait on it
+  asio::steady_timer stop_signal;   // never expires; stop() cancels every wait on it
+  asio::steady_timer drain_signal;  // never expires; shutdown() cancels every wait on it
   std::atomic<bool> stopped{false};
+  std::atomic<bool> draining{false};
 };
+
+Error HttpClient::Impl::refused(const std::string& url, std::string_view why) const {
+  std::string message(stopped ? stopped_message : shutting_down_message);
+  if (!why.empty()) message += std::string(": ") + std::string(why);
+  return request_error(ErrorKind::cancelled, url, std::move(message));
+}
+
+asio::awaitable<AsyncSemaphore::Permit> HttpClient::Impl::acquire_unless_draining(
+    AsyncSemaphore& semaphore) {
+  if (draining) co_return AsyncSemaphore::Permit{};
+  if (auto permit = semaphore.try_acquire()) co_return permit;
+  // Queued: shutdown() ends the wait at once rather than when a permit frees.
+  auto outcome = co_await (semaphore.acquire() || wait_for_drain());
+  // A permit granted as the drain began is handed on, to a waiter that will
+  // refuse it in turn.
+  if (outcome.index() != 0 || draining) co_return AsyncSemaphore::Permit{};
+  co_return std::get<0>(std::move(outcome));
+}
 
 HostPool& HttpClient::Impl::pool_for(const Url& url) {
   auto& slot = pools[url.origin()];
@@ -179,7 +221,7 @@ std::unique_ptr<Connection> HttpClient::Impl::take_idle(HostPool& pool) {
 
 void HttpClient::Impl::put_back(HostPool& pool, std::unique_ptr<Connection> connection,
                                 bool reusable, bool complete) {
-  if (reusable && !stopped) {
+  if (reusable && !stopped && !draining) {
     connection->idle_since = Clock::now();
     pool.idle.push_back(std::move(connection));
     // Trim to the cap (oldest first) only when nobody queues for a slot: queued
@@ -193,31 +235,35 @@ void HttpClient::Impl::put_back(HostPool& pool, std::unique_ptr<Connection> conn
     return;
   }
   if (complete && !stopped) {
-    // The server ended keep-alive after a full response: say goodbye properly
-    // (TLS close_notify) without making the caller wait. After an error the
-    // connection is just dropped.
+    // The server ended keep-alive after a full response, or shutdown() left
+    // no use for the connection: say goodbye properly (TLS close_notify)
+    // without making the caller wait. After an error the connection is just
+    // dropped.
     asio::co_spawn(executor, Connection::close_gracefully(std::move(connection)), asio::detached);
   }
 }
 
 asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& request, const Url& url,
                                                             const detail::Limits& limits) {
-  auto slot = co_await in_flight.acquire();
-  if (!slot) co_return request_error(ErrorKind::cancelled, request.url, "cancelled while queued");
-  InFlightGauge gauge(stats, obs::metrics().http_in_flight.with({request.api}));
+  auto slot = co_await acquire_unless_draining(in_flight);
+  if (!slot) co_return refused(request.url, "attempt not started");
+  AttemptReport report(stats, *observer, request.api);
   HostPool& pool = pool_for(url);
-  auto connection_permit = co_await pool.permits.acquire();
-  if (!connection_permit)
-    co_return request_error(ErrorKind::cancelled, request.url, "cancelled while queued");
-  // Timed from here: queueing for a slot is not the server's latency.
-  auto start = Clock::now();
+  auto connection_permit = co_await acquire_unless_draining(pool.permits);
+  if (!connection_permit) co_return refused(request.url, "attempt not started");
+  report.on_wire();
   auto result = co_await exchange_on(pool, request, url, limits);
-  if (!stopped) record_attempt(request.api, result, Clock::now() - start);
+  // An abandoned attempt says nothing about the server: the report's
+  // destructor calls it cancelled, whatever error the cut produced.
+  bool abandoned = stopped || (request.options.interruptible && draining);
+  if (!abandoned) report.finish(result);
   co_return result;
 }
 
-asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool, const Request& request,
-                                                                const Url& url, const detail::Limits& limits) {
+asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool,
+                                                                const Request& request,
+                                                                const Url& url,
+                                                                const detail::Limits& limits) {
   auto deadline = Clock::now() + limits.timeouts.total;
   bool fresh_only = false;
   while (true) {
@@ -249,14 +295,16 @@ asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool, 
 
 asio::awaitable<Result<Response>> HttpClient::Impl::perform(Request request) {
   std::string url = request.url;
+  bool interruptible = request.options.interruptible;
   // Never let an exception escape: the `||` in run() would then wait for the
   // stop signal forever. (A throwing 401 hook, or the cancellation exception
-  // Asio raises in a coroutine after stop(), both end up here.)
+  // Asio raises in a coroutine abandoned by stop() or shutdown(), end up here.)
   try {
     co_return co_await retry_loop(std::move(request));
   } catch (const std::exception& e) {
-    co_return request_error(stopped ? ErrorKind::cancelled : ErrorKind::protocol, url,
-                            std::string(stopped ? "cancelled: " : "internal error: ") + e.what());
+    bool abandoned = stopped || (interruptible && draining);
+    co_return request_error(abandoned ? ErrorKind::cancelled : ErrorKind::protocol, url,
+                            std::string(abandoned ? "cancelled: " : "internal error: ") + e.what());
   }
 }
 
@@ -273,10 +321,19 @@ asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) 
   for (int attempts = 1;; ++attempts) {
     ++stats.attempts;
     Result<Response> result = co_await attempt(request, *url, limits);
+    // After shutdown() no further attempt starts: the request ends cut short.
+    auto cut_short = [&](std::string why) {
+      Error error = refused(request.url, why);
+      error.attempts = attempts;
+      return error;
+    };
 
     if (result && result->status == 401 && request.on_unauthorized && !refreshed) {
+      // The resend is a new attempt; shutdown() may also come during the refresh.
+      if (draining) co_return cut_short("no resend after 401");
       refreshed = true;  // once: a second 401 means the credentials are wrong, not stale
       if (co_await request.on_unauthorized(request)) {
+        if (draining) co_return cut_short("no resend after 401");
         --attempts;
         continue;
       }
@@ -305,15 +362,19 @@ asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) 
     failure.attempts = attempts;
     auto delay = policy.next_delay(attempts, Clock::now() - start, retry_after);
     if (!delay) co_return failure;
+    // A refused retry, not the last failure, is the request's outcome.
+    std::string last =
+        "no retry after " + std::string(to_string(failure.kind)) + ": " + failure.message;
+    if (draining) co_return cut_short(last);
 
     KLOG(warning) << "retrying in "
                   << std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count()
                   << "ms: " << failure.what();
     ++stats.retries;
-    obs::metrics().http_retries.with({request.api}).inc();
+    observer->retry_scheduled(request.api, *delay);
     sleeper.expires_after(*delay);
-    boost::system::error_code ignored;
-    co_await sleeper.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+    auto woke = co_await (sleeper.async_wait(use_tuple) || wait_for_drain());
+    if (woke.index() != 0 || draining || stopped) co_return cut_short(last);
   }
 }
 
@@ -324,17 +385,32 @@ asio::awaitable<void> HttpClient::Impl::wait_for_stop() {
   co_await stop_signal.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
 }
 
+asio::awaitable<void> HttpClient::Impl::wait_for_drain() {
+  // shutdown() may have run before this wait starts: check the flag first.
+  if (draining) co_return;
+  boost::system::error_code ignored;
+  co_await drain_signal.async_wait(asio::redirect_error(asio::use_awaitable, ignored));
+}
+
+asio::awaitable<void> HttpClient::Impl::wait_to_abandon(bool interruptible) {
+  if (interruptible) {
+    co_await (wait_for_stop() || wait_for_drain());
+  } else {
+    co_await wait_for_stop();
+  }
+}
+
 asio::awaitable<Result<Response>> HttpClient::Impl::run(Request request) {
   std::string url = request.url;
-  if (stopped) co_return request_error(ErrorKind::cancelled, url, "HTTP client stopped");
+  if (stopped || draining) co_return refused(url, "");
   ++stats.requests_started;
-  // The request races the stop signal; the loser is cancelled, which closes
-  // its sockets and wakes its timers and queue waits.
-  auto outcome = co_await (perform(std::move(request)) || wait_for_stop());
+  // The request races the stop signal (and the drain signal, when
+  // interruptible); the loser is cancelled, which closes its sockets and
+  // wakes its timers and queue waits.
+  bool interruptible = request.options.interruptible;
+  auto outcome = co_await (perform(std::move(request)) || wait_to_abandon(interruptible));
   Result<Response> result =
-      outcome.index() == 0
-          ? std::get<0>(std::move(outcome))
-          : Result<Response>(request_error(ErrorKind::cancelled, url, "HTTP client stopped"));
+      outcome.index() == 0 ? std::get<0>(std::move(outcome)) : Result<Response>(refused(url, ""));
   if (result) {
     ++stats.requests_ok;
   } else if (result.error().kind == ErrorKind::cancelled) {
@@ -348,6 +424,17 @@ asio::awaitable<Result<Response>> HttpClient::Impl::run(Request request) {
 void HttpClient::Impl::do_stop() {
   stop_signal.cancel();
   for (auto& [origin, pool] : pools) pool->idle.clear();
+}
+
+void HttpClient::Impl::do_shutdown() {
+  drain_signal.cancel();
+  // No attempt will start again: let the servers free idle connections now.
+  for (auto& [origin, pool] : pools) {
+    for (auto& connection : pool->idle) {
+      asio::co_spawn(executor, Connection::close_gracefully(std::move(connection)), asio::detached);
+    }
+    pool->idle.clear();
+  }
 }
 
 HttpClient::HttpClient(asio::any_io_executor executor, Config config)
@@ -366,6 +453,15 @@ void HttpClient::stop() {
 }
 
 bool HttpClient::stopped() const { return impl_->stopped; }
+
+void HttpClient::shutdown() {
+  if (impl_->draining.exchange(true)) return;
+  // Runs at once on the client's thread, else is queued to it.
+  asio::dispatch(impl_->executor, [impl = impl_.get()] { impl->do_shutdown(); });
+}
+
+bool HttpClient::shutting_down() const { return impl_->draining; }
+void HttpClient::set_retry(RetryConfig retry) { impl_->config.retry = retry; }
 const Stats& HttpClient::stats() const { return impl_->stats; }
 const Config& HttpClient::config() const { return impl_->config; }
 

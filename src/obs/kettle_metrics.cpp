@@ -118,4 +118,6 @@ void watch_database_size(std::string db_path) {
   });
 }
 
+const char* version() { return KETTLE_VERSION; }
+
 }  // namespace kettle::obs

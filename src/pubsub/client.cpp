@@ -53,6 +53,8 @@ asio::awaitable<net::Result<std::vector<Message>>> Client::pull(SubscriptionPath
   auto request = json_request("POST", url(subscription.subscription_name(), ":pull"),
                               pull_request_body(max_messages, return_immediately));
   request.options.body_limit = config_.pull_body_limit;
+  // Nothing is lost by abandoning a pull: unanswered messages are redelivered.
+  request.options.interruptible = true;
   if (!return_immediately) {
     request.options.headers_timeout = config_.long_poll_headers_timeout;
     request.options.total_timeout = config_.long_poll_total_timeout;

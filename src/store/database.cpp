@@ -371,6 +371,29 @@ bool Database::is_present(std::string_view path, int64_t now_seconds) {
   return started && static_cast<double>(now_seconds) - *started > kStartedGiveUpSeconds;
 }
 
+void Database::for_each_present_under(std::string_view prefix, int64_t now_seconds,
+                                      const std::function<void(std::string_view path)>& fn) {
+  StmtPtr q(prepare(
+      "select gcs_path, finished_json is not null, "
+      "case when finished_json is null and json_valid(started_json) then json_extract(started_json, '$.timestamp') end "
+      "from build where gcs_path between ? and ?"));
+  const std::string low = std::string(prefix) + '\x01';
+  const std::string high = std::string(prefix) + '\x7f';
+  bind_text(q.get(), 1, low);
+  bind_text(q.get(), 2, high);
+  while (step(path_, db_, q.get())) {
+    bool present = sqlite3_column_int(q.get(), 1) != 0;
+    if (!present) {
+      auto started = column_number(q.get(), 2);
+      present = started && static_cast<double>(now_seconds) - *started > kStartedGiveUpSeconds;
+    }
+    if (present) {
+      auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
+      fn(std::string_view(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(q.get(), 0))));
+    }
+  }
+}
+
 bool Database::upsert_build(std::string_view path, const std::optional<std::string>& started_json,
                             const std::optional<std::string>& finished_json,
                             const rows::FinishedTime& finished_time) {

@@ -1,9 +1,6 @@
 #include "kettle/update/bq_load.hpp"
 
-#include <boost/json.hpp>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <stdexcept>
 
 #include "kettle/bigquery/client.hpp"
@@ -13,42 +10,20 @@
 
 namespace kettle::update {
 
-boost::json::array read_schema(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) throw std::runtime_error("cannot read schema file " + path);
-  std::ostringstream text;
-  text << in.rdbuf();
-  boost::json::error_code ec;
-  auto doc = boost::json::parse(text.str(), ec);
-  if (ec) throw std::runtime_error("schema file " + path + " is not JSON: " + ec.message());
-  // schema.json is a field array; a {"fields": [...]} object is accepted too.
-  if (doc.is_array()) return doc.get_array();
-  if (doc.is_object()) {
-    if (auto* fields = doc.get_object().if_contains("fields"); fields && fields->is_array()) return fields->get_array();
-  }
-  throw std::runtime_error("schema file " + path + " is not a list of fields");
-}
-
-boost::asio::awaitable<int> bq_load(cloud::Context& cloud, const BqLoadOptions& opt) {
+boost::asio::awaitable<int> bq_load(app::Core& core, BqLoadOptions opt) {
   std::string error;
   auto table = bigquery::TableRef::in_dataset(opt.dataset, opt.table, &error);
   if (!table) throw std::runtime_error(error);
   if (!std::filesystem::exists(opt.file)) throw std::runtime_error("no such file " + opt.file);
 
-  auto endpoint = bigquery::endpoint_from_env();
-  auto credentials = co_await cloud.credentials_for(endpoint.emulator);
-  bigquery::ClientConfig config;
-  config.base_url = endpoint.base_url;
-  bigquery::Client bq(cloud.http(), credentials, config);
-
+  co_await core.connect(app::bigquery_api);
+  bigquery::Client& bq = core.bigquery();
   bigquery::LoadOptions load;
-  if (!opt.schema_path.empty()) {
-    load.schema = read_schema(opt.schema_path);
-    auto ensured = co_await bq.ensure_table(*table, load.schema);
-    if (!ensured) {
-      KLOG(error) << "cannot create " << table->str() << ": " << ensured.error().what();
-      co_return 1;
-    }
+  load.schema = core.schema();
+  auto ensured = co_await bq.ensure_table(*table, load.schema);
+  if (!ensured) {
+    KLOG(error) << "cannot create " << table->str() << ": " << ensured.error().what();
+    co_return 1;
   }
   obs::Stage& stage = obs::stage("load");
   auto busy = stage.busy();

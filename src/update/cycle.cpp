@@ -1,16 +1,12 @@
 #include "kettle/update/cycle.hpp"
 
-#include <boost/asio/use_awaitable.hpp>
-#include <chrono>
+#include <cstdlib>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
-#include <thread>
 
-#include "kettle/cloud/context.hpp"
-#include "kettle/collect/make_db.hpp"
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/make_json.hpp"
-#include "kettle/net/url.hpp"
 #include "kettle/obs/health.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/stream/stream.hpp"
@@ -27,142 +23,137 @@ struct LoadStep {
 };
 
 // Fetches buckets.yaml; the old file stays when the new one is unusable.
-bool refresh_buckets(const UpdateOptions& opt) {
-  if (opt.buckets_url.empty()) return true;
-  cloud::Context cloud;
-  std::string body;
-  int code = cloud.run([&]() -> asio::awaitable<int> {
-    net::Request req("GET", opt.buckets_url, "");
-    req.api = "buckets_url";
-    auto resp = co_await cloud.http().request(std::move(req));
-    if (!resp || resp->status != 200) {
-      KLOG(error) << "cannot fetch " << opt.buckets_url << ": "
-                  << (resp ? "HTTP " + std::to_string(resp->status) : resp.error().what());
-      co_return 1;
-    }
-    body = std::move(resp->body);
-    co_return 0;
-  });
-  if (code != 0) return false;
-  try {
-    config::Buckets::parse(body, opt.buckets_url);
-  } catch (const std::exception& e) {
-    KLOG(error) << "keeping the old " << opt.buckets_path << ": " << e.what();
-    return false;
+asio::awaitable<bool> refresh_buckets(app::Core& core, const UpdateOptions& opt) {
+  if (opt.buckets_url.empty()) co_return true;
+  const std::string& path = opt.collect.buckets_path;
+  net::Request req("GET", opt.buckets_url, "");
+  req.api = "buckets_url";
+  auto resp = co_await core.http().request(std::move(req));
+  if (!resp || resp->status != 200) {
+    KLOG(error) << "cannot fetch " << opt.buckets_url << " (keeping " << path << "): "
+                << (resp ? "HTTP " + std::to_string(resp->status) : resp.error().what());
+    co_return false;
   }
-  std::string tmp = opt.buckets_path + ".tmp";
-  std::ofstream(tmp, std::ios::binary) << body;
-  std::filesystem::rename(tmp, opt.buckets_path);
-  KLOG(info) << "refreshed " << opt.buckets_path << " from " << opt.buckets_url;
-  return true;
+  try {
+    config::Buckets::parse(resp->body, opt.buckets_url);
+  } catch (const std::exception& e) {
+    KLOG(error) << "keeping the old " << path << ": " << e.what();
+    co_return false;
+  }
+  std::string tmp = path + ".tmp";
+  std::ofstream(tmp, std::ios::binary) << resp->body;
+  std::filesystem::rename(tmp, path);
+  KLOG(info) << "refreshed " << path << " from " << opt.buckets_url;
+  co_return true;
 }
 
-bool collect(const UpdateOptions& opt, std::atomic<bool>& stop) {
-  collect::MakeDbOptions db;
-  db.db_path = opt.db_path;
-  db.buckets_path = opt.buckets_path;
-  db.junit = true;
-  db.threads = opt.threads;
-  db.build_limit = opt.build_limit;
-  db.should_stop = [&stop] { return stop.load(); };
-  if (opt.request_timeout > 0) net::limit_attempt_time(db.http, opt.request_timeout);
-  auto result = collect::run_make_db(db);
-  return result.listing_errors == 0;
+emit::MakeJsonOptions make_json_options(app::Core& core, const UpdateOptions& opt, std::optional<double> days) {
+  emit::MakeJsonOptions mj;
+  mj.db_path = core.db_path();
+  mj.buckets_path = opt.collect.buckets_path;
+  mj.days = days;
+  mj.should_stop = [&core] { return core.stopping(); };
+  return mj;
 }
 
 // make-json for one table into a gzip file, then a load job; `replace`
 // rebuilds the table from scratch.
-bool load_table(const UpdateOptions& opt, const LoadStep& step, bool replace, std::atomic<bool>& stop) {
-  emit::MakeJsonOptions mj;
-  mj.db_path = opt.db_path;
-  mj.buckets_path = opt.buckets_path;
-  mj.days = step.days;
+asio::awaitable<bool> load_table(app::Core& core, const UpdateOptions& opt, LoadStep step, bool replace) {
+  emit::MakeJsonOptions mj = make_json_options(core, opt, step.days);
   mj.reset_emitted = replace;
   mj.gzip = true;
   mj.output = (std::filesystem::path(opt.work_dir) / ("build_" + step.table + ".json.gz")).string();
-  mj.should_stop = [&stop] { return stop.load(); };
-  auto made = emit::run_make_json(mj);
+  // A named closure: g++ 12 destroys a temporary in a co_await expression twice.
+  auto emit_rows = [mj] { return emit::run_make_json(mj); };
+  auto made = co_await core.offload(emit_rows);
+  if (core.stopping()) co_return true;
   if (made.rows == 0 && !replace) {
     KLOG(info) << "no new rows for " << step.table;
-    return true;
+    co_return true;
   }
   BqLoadOptions load;
   load.dataset = opt.dataset;
   load.table = step.table;
   load.replace = replace;
   load.max_bad_records = opt.max_bad_records;
-  load.schema_path = std::filesystem::exists(opt.schema_path) ? opt.schema_path : "";
   load.file = *mj.output;
-  cloud::Context cloud;
-  return cloud.run([&]() { return bq_load(cloud, load); }) == 0;
+  co_return co_await bq_load(core, load) == 0;
 }
 
 // SPEC §6: day and week are rebuilt when the day table's oldest build is
 // older than 1.9 days (or it is empty).
-bool day_table_is_stale(const UpdateOptions& opt) {
-  emit::MakeJsonOptions check;
-  check.db_path = opt.db_path;
-  check.buckets_path = opt.buckets_path;
-  check.days = 1;
+asio::awaitable<bool> day_table_is_stale(app::Core& core, const UpdateOptions& opt) {
+  emit::MakeJsonOptions check = make_json_options(core, opt, 1.0);
   check.assert_oldest = 1.9;
-  return emit::run_make_json(check).exit_code != 0;
+  auto assert_oldest = [check] { return emit::run_make_json(check); };
+  auto result = co_await core.offload(assert_oldest);
+  co_return result.exit_code != 0;
 }
 
-bool load_tables(const UpdateOptions& opt, std::atomic<bool>& stop) {
-  bool ok = true;
-  if (opt.prod) {
-    bool rebuild = day_table_is_stale(opt);
-    if (rebuild) {
-      KLOG(info) << "day table is stale or empty: rebuilding day and week";
-    }
-    for (const LoadStep& step : {LoadStep{"day", 1.0}, LoadStep{"week", 7.0}}) {
-      if (stop) return ok;
-      ok = load_table(opt, step, rebuild, stop) && ok;
-    }
-    if (!stop) ok = load_table(opt, LoadStep{"all", 30.0}, false, stop) && ok;
-  } else {
-    ok = load_table(opt, LoadStep{"staging", std::nullopt}, false, stop) && ok;
+asio::awaitable<bool> load_tables(app::Core& core, const UpdateOptions& opt) {
+  if (!opt.prod) {
+    // A named step: g++ 12 mishandles braced temporaries in a co_await expression.
+    const LoadStep staging{"staging", std::nullopt};
+    co_return co_await load_table(core, opt, staging, false);
   }
-  return ok;
+  bool ok = true;
+  const bool rebuild = co_await day_table_is_stale(core, opt);
+  if (rebuild) KLOG(info) << "day table is stale or empty: rebuilding day and week";
+  static const LoadStep kProdSteps[] = {{"day", 1.0}, {"week", 7.0}, {"all", 30.0}};
+  for (const LoadStep& step : kProdSteps) {
+    if (core.stopping()) break;
+    const bool replace = rebuild && step.table != "all";  // all is append-only
+    ok = co_await load_table(core, opt, step, replace) && ok;
+  }
+  co_return ok;
 }
 
-int stream_until_stop_hour(const UpdateOptions& opt, std::atomic<bool>& stop) {
+asio::awaitable<int> stream_until_stop_hour(app::Core& core, const UpdateOptions& opt) {
   if (opt.subscription.empty()) {
     // Nothing to stream: pause before the next cycle instead of recollecting at once.
-    KLOG(warning) << "no subscription (SUBSCRIPTION_PATH): waiting " << opt.idle_seconds << "s before the next cycle";
-    for (int i = 0; i < opt.idle_seconds * 10 && !stop; ++i) std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    return 0;
+    KLOG(warning) << "no subscription (SUBSCRIPTION_PATH): waiting " << opt.idle.count() << "s before the next cycle";
+    co_await core.sleep(opt.idle);
+    co_return 0;
   }
   stream::StreamOptions s;
-  s.db_path = opt.db_path;
-  s.buckets_path = opt.buckets_path;
+  s.buckets_path = opt.collect.buckets_path;
   s.poll = opt.subscription;
   s.dataset = opt.dataset;
   s.tables = opt.prod ? std::vector<std::string>{"all:30", "day:1", "week:7"} : std::vector<std::string>{"staging:0"};
   s.stop_at = opt.stop_at;
-  s.schema_path = opt.schema_path;
-  auto http = stream::stream_http_config();
-  if (opt.request_timeout > 0) net::limit_attempt_time(http, opt.request_timeout);
-  cloud::Context cloud(http);
-  return cloud.run([&]() { return stream::run_stream(cloud, s, stop); }, [&stop] { stop = true; });
+  co_return co_await stream::run_stream(core, s);
 }
 
 }  // namespace
 
-int run_update(const UpdateOptions& opt, std::atomic<bool>& stop) {
+std::string use_stop_at_time_zone() {
+  const char* tz = std::getenv("TZ");
+  if (tz && *tz) return tz;
+  ::setenv("TZ", kStopAtTimeZone, 1);
+  ::tzset();
+  return kStopAtTimeZone;
+}
+
+asio::awaitable<int> run_update(app::Core& core, UpdateOptions opt) {
+  opt.collect.junit = true;
+  const std::string zone = use_stop_at_time_zone();
   KLOG(info) << "update cycle: " << (opt.prod ? "prod (day, week, all)" : "staging") << ", dataset " << opt.dataset
-             << (opt.build_limit ? ", BUILD_LIMIT " + std::to_string(opt.build_limit) : std::string());
+             << (opt.collect.build_limit ? ", BUILD_LIMIT " + std::to_string(opt.collect.build_limit) : std::string())
+             << (opt.once ? ", once" : ", stream phase until hour " + std::to_string(opt.stop_at) + " " + zone);
   obs::set_ready();
   int code = 0;
   do {
-    bool ok = refresh_buckets(opt);
-    if (!stop) ok = collect(opt, stop) && ok;
-    if (!stop) ok = load_tables(opt, stop) && ok;
+    bool ok = co_await refresh_buckets(core, opt);
+    if (!core.stopping()) {
+      auto collected = co_await collect::make_db(core, opt.collect);
+      ok = collect::exit_code(collected) == 0 && ok;
+    }
+    if (!core.stopping()) ok = co_await load_tables(core, opt) && ok;
     code = ok ? 0 : 1;
-    if (opt.once || stop) break;
-    if (stream_until_stop_hour(opt, stop) != 0) code = 1;
-  } while (!stop);
-  return code;
+    if (opt.once || core.stopping()) break;
+    if (co_await stream_until_stop_hour(core, opt) != 0) code = 1;
+  } while (!core.stopping());
+  co_return core.stopping() ? 0 : code;
 }
 
 }  // namespace kettle::update

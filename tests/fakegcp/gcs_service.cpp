@@ -103,9 +103,28 @@ std::optional<GcsRoute> parse_gcs_route(const Request& req) {
   return GcsRoute{Op::get, parts->bucket, *parts->name, "gcs.get"};
 }
 
+namespace {
+
+// Object reads by what a Prow collector reads them for, so tests can count
+// requests by purpose (an unchanged tree must read no PR pointer).
+std::string_view media_kind(std::string_view encoded_name) {
+  auto ends = [&](std::string_view suffix) { return encoded_name.ends_with(suffix); };
+  if (ends("latest-build.txt")) return "gcs.media.latest_build";
+  if (ends("%2Fstarted.json") || ends("/started.json")) return "gcs.media.started";
+  if (ends("%2Ffinished.json") || ends("/finished.json")) return "gcs.media.finished";
+  if (ends(".xml")) return "gcs.media.junit";
+  if (ends(".txt") && (encoded_name.starts_with("pr-logs%2Fdirectory%2F") ||
+                       encoded_name.starts_with("pr-logs/directory/")))
+    return "gcs.media.pointer";
+  return "gcs.media.other";
+}
+
+}  // namespace
+
 std::optional<std::string_view> GcsService::classify(const Request& req) const {
   auto route = parse_gcs_route(req);
   if (!route) return std::nullopt;
+  if (route->op == GcsRoute::Op::media) return media_kind(route->encoded_name);
   return route->kind;
 }
 

@@ -78,11 +78,13 @@ make_db hang.db 2>/dev/null
 check "a rerun without the fault completes the database" OK "$(oracle_ok hang.db)"
 
 # SIGTERM: finish what is in flight, commit, exit 0; a rerun completes.
-serve_tree --latency-ms 20
+# Slow enough (200 ms a request, 4 at once) that the run is still going when
+# the signal comes, which is sent once the PR pass has begun.
+serve_tree --latency-ms 200
 # kettle itself in the background (not a shell function), so $! is its pid.
 "$kettle" make-db --db term.db --buckets "$work/tree.buckets.yaml" --junit --threads 4 2>term.log &
 kettle_pid=$!
-sleep 1.5
+wait_for 60 grep -q "PR pass: .* new pointers" term.log
 kill -TERM $kettle_pid
 wait $kettle_pid; check "make-db exits 0 on SIGTERM" 0 $?
 kettle_pid=""

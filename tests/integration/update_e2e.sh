@@ -55,9 +55,10 @@ check "all appended only new rows" "$all" "$(rows_in all)"
 
 # monitor: freshness of the loaded tables.
 "$kettle" monitor --table p:k8s.day p:k8s.all --stale 1 >monitor.out 2>monitor.log; check "monitor of fresh tables exits 0" 0 $?
-grep -q "p:k8s.day: $day rows" monitor.out; check "monitor prints the row count" 0 $?
+grep -q "{\"table_spec\": \"p:k8s.day\", \"size_bytes\": [0-9]*, \"modified_time\": [0-9]*, \"row_count\": $day, \"hours_old\": " monitor.out
+check "monitor prints the reference's JSON line with the row count" 0 $?
 "$kettle" monitor --table p:k8s.day p:k8s.nothere >monitor.out 2>>monitor.log; check "monitor of a missing table exits 1" 1 $?
-grep -q "p:k8s.nothere: missing" monitor.out; check "monitor names the missing table" 0 $?
+grep -q "ERROR: table p:k8s.nothere does not exist" monitor.out; check "monitor names the missing table" 0 $?
 "$kettle" monitor --table p:k8s.day --stale 0 >monitor.out 2>>monitor.log; check "monitor with --stale 0 calls it stale" 1 $?
 
 # SIGTERM during a cycle (collection slowed by latency): exit 0, and a rerun completes.

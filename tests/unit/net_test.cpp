@@ -20,7 +20,9 @@
 #include <fstream>
 #include <functional>
 #include <memory>
+#include <optional>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kettle/net/async_semaphore.hpp"
@@ -28,6 +30,7 @@
 #include "kettle/net/http_client.hpp"
 #include "kettle/net/retry.hpp"
 #include "kettle/net/url.hpp"
+#include "support/poll_until.hpp"
 
 namespace asio = boost::asio;
 namespace beast = boost::beast;
@@ -37,6 +40,7 @@ namespace fs = std::filesystem;
 using tcp = asio::ip::tcp;
 using namespace kettle::net;
 using namespace std::chrono_literals;
+using kettle::test_support::poll_until;
 
 namespace {
 
@@ -78,6 +82,7 @@ struct Reply {
   std::string body{};
   std::string raw{};
   std::chrono::milliseconds delay{0};  // before acting
+  bool held = false;                   // act only once the test calls release()
   bool connection_close = false;       // send Connection: close and close
 };
 
@@ -101,7 +106,8 @@ class TestServer {
         acceptor_(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0)),
         port_(acceptor_.local_endpoint().port()),
         script_(std::move(script)),
-        tls_(tls) {
+        tls_(tls),
+        gate_(ioc, asio::steady_timer::time_point::max()) {
     asio::co_spawn(ioc, accept_loop(), asio::detached);
   }
 
@@ -111,7 +117,14 @@ class TestServer {
            std::to_string(port()) + std::string(target);
   }
 
+  // Lets every held reply go ahead, now and from now on.
+  void release() {
+    released_ = true;
+    gate_.cancel();
+  }
+
   void stop() {
+    release();  // held replies then find their connection closed
     boost::system::error_code ignored;
     acceptor_.close(ignored);
     for (auto& close : closers_) close();
@@ -119,6 +132,7 @@ class TestServer {
   }
 
   int connections = 0;
+  int hangups = 0;  // connections that ended while the server waited for a request
   int requests = 0;
   int concurrent = 0;
   int max_concurrent = 0;
@@ -167,7 +181,10 @@ class TestServer {
     while (true) {
       ServerRequest request;
       auto [ec, n] = co_await http::async_read(*stream, buffer, request, use_tuple);
-      if (ec) co_return;
+      if (ec) {
+        ++hangups;
+        co_return;
+      }
       int index = ++requests;
       seen.push_back(request);
       max_concurrent = std::max(max_concurrent, ++concurrent);
@@ -176,6 +193,7 @@ class TestServer {
         asio::steady_timer timer(ioc_, reply.delay);
         co_await timer.async_wait(use_tuple);
       }
+      while (reply.held && !released_) co_await gate_.async_wait(use_tuple);
       --concurrent;
       if (!co_await act(*stream, buffer, request, reply)) co_return;
     }
@@ -240,6 +258,8 @@ class TestServer {
   Script script_;
   ssl::context* tls_;
   std::vector<std::function<void()>> closers_;
+  asio::steady_timer gate_;  // never expires; release() wakes the held replies
+  bool released_ = false;
 };
 
 // Small deadlines and quick retries so failure paths finish fast.
@@ -253,6 +273,15 @@ Config quick_config() {
   config.timeouts.total = 5s;
   config.retry =
       RetryConfig{.max_attempts = 3, .initial_backoff = 5ms, .max_backoff = 20ms, .max_total = 10s};
+  return config;
+}
+
+// quick_config() whose deadlines never end an attempt within a test: a held
+// or hanging reply lasts until the test acts (release, shutdown, stop).
+Config patient_config() {
+  Config config = quick_config();
+  config.timeouts.headers = 60s;
+  config.timeouts.total = 60s;
   return config;
 }
 
@@ -292,6 +321,32 @@ struct Harness {
   TestServer server;
   HttpClient client;
 };
+
+// A port on 127.0.0.1 with nothing listening: connections to it are refused.
+unsigned short closed_port(asio::io_context& ioc) {
+  tcp::acceptor probe(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  return probe.local_endpoint().port();
+}
+
+// Writes down every observer call as one line, in order.
+struct RecordingObserver : Observer {
+  void attempt_started(std::string_view api) override {
+    events.push_back("started " + std::string(api));
+  }
+  void attempt_finished(std::string_view api, int status, std::optional<ErrorKind> error,
+                        Duration) override {
+    events.push_back("finished " + std::string(api) + " " + std::to_string(status) + " " +
+                     (error ? std::string(to_string(*error)) : "-"));
+  }
+  void retry_scheduled(std::string_view api, Duration) override {
+    events.push_back("retry " + std::string(api));
+  }
+  std::vector<std::string> events;
+};
+
+bool mentions(const Error& error, std::string_view words) {
+  return error.message.find(words) != std::string::npos;
+}
 
 // A throwaway CA and certificates, made once with the openssl CLI.
 class Certificates {
@@ -1158,11 +1213,7 @@ BOOST_AUTO_TEST_CASE(bad_requests_fail_without_sending) {
 
 BOOST_AUTO_TEST_CASE(refused_connection_is_a_connect_error) {
   asio::io_context ioc;
-  unsigned short port = 0;
-  {
-    tcp::acceptor probe(ioc, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
-    port = probe.local_endpoint().port();
-  }  // closed: nothing listens there now
+  unsigned short port = closed_port(ioc);
   HttpClient client(ioc.get_executor(), quick_config());
   run(
       ioc,
@@ -1174,6 +1225,317 @@ BOOST_AUTO_TEST_CASE(refused_connection_is_a_connect_error) {
         BOOST_TEST(result.error().attempts == 3);
       },
       [&] { client.stop(); });
+}
+
+BOOST_AUTO_TEST_CASE(observer_sees_attempts_and_retries_in_order) {
+  auto recorder = std::make_shared<RecordingObserver>();
+  Config config = quick_config();
+  config.observer = recorder;
+  Harness h([](const ServerRequest&, int i) { return i == 1 ? status(503) : ok("fine"); }, config);
+  unsigned short refusing = closed_port(h.ioc);
+  h.run([&]() -> asio::awaitable<void> {
+    Request listing(h.server.url("/storage/v1/b/x/o"));
+    listing.api = "gcs";
+    BOOST_TEST((co_await h.client.request(listing)).value().body == "fine");
+
+    Request token("http://127.0.0.1:" + std::to_string(refusing) + "/token");
+    token.api = "oauth";
+    token.options.retry = RetryConfig{.max_attempts = 1};
+    auto refused = co_await h.client.request(token);
+    BOOST_TEST((!refused && refused.error().kind == ErrorKind::connect));
+  });
+  BOOST_TEST(recorder->events ==
+                 (std::vector<std::string>{"started gcs", "finished gcs 503 -", "retry gcs",
+                                           "started gcs", "finished gcs 200 -", "started oauth",
+                                           "finished oauth 0 connect"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------------------
+// Graceful shutdown. Every wait is on an event (a request reaching the
+// server, a counter, a result) with a generous bound.
+
+BOOST_AUTO_TEST_SUITE(net_shutdown)
+
+BOOST_AUTO_TEST_CASE(shutdown_wakes_a_backoff_sleep_and_ends_cancelled) {
+  asio::io_context ioc;
+  Config config = quick_config();
+  config.retry =
+      RetryConfig{.max_attempts = 10, .initial_backoff = 60s, .max_backoff = 60s, .max_total = 1h};
+  HttpClient client(ioc.get_executor(), config);
+  Request request("http://127.0.0.1:" + std::to_string(closed_port(ioc)) + "/");
+  run(
+      ioc,
+      [&]() -> asio::awaitable<void> {
+        std::optional<Result<Response>> outcome;
+        auto send = [&]() -> asio::awaitable<void> { outcome = co_await client.request(request); };
+        asio::co_spawn(ioc, send(), asio::detached);
+        auto sleeping = [&] { return client.stats().retries >= 1; };
+        BOOST_REQUIRE(co_await poll_until(sleeping));
+        // From another thread, twice: shutdown() is thread-safe and idempotent.
+        std::thread([&] {
+          client.shutdown();
+          client.shutdown();
+        }).join();
+        std::uint64_t attempts = client.stats().attempts;
+
+        // Far below the 60 s backoff ceiling, and without stop().
+        auto ended = [&] { return outcome.has_value(); };
+        const auto well_below_the_ceiling = 10s;
+        BOOST_REQUIRE_MESSAGE(co_await poll_until(ended, well_below_the_ceiling),
+                              "the backoff sleep went on");
+        BOOST_TEST(!client.stopped());
+        BOOST_TEST(client.shutting_down());
+        BOOST_REQUIRE(!outcome->has_value());
+        const Error& error = outcome->error();
+        BOOST_TEST((error.kind == ErrorKind::cancelled), error.what());  // not its connect failure
+        BOOST_TEST(mentions(error, "shutting down"), error.what());
+        BOOST_TEST(error.attempts == static_cast<int>(attempts));
+        BOOST_TEST(client.stats().attempts == attempts);  // none started after shutdown()
+        BOOST_TEST(client.stats().requests_cancelled == 1u);
+        BOOST_TEST(client.stats().requests_failed == 0u);
+      },
+      [&] { client.stop(); });
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_lets_an_attempt_on_the_wire_finish) {
+  Harness h(
+      [](const ServerRequest&, int) {
+        Reply reply = ok("late answer");
+        reply.held = true;
+        return reply;
+      },
+      patient_config());
+  h.run([&]() -> asio::awaitable<void> {
+    std::optional<Result<Response>> outcome;
+    Request request(h.server.url("/slow"));
+    auto send = [&]() -> asio::awaitable<void> { outcome = co_await h.client.request(request); };
+    asio::co_spawn(h.ioc, send(), asio::detached);
+    auto arrived = [&] { return h.server.requests == 1; };
+    BOOST_REQUIRE(co_await poll_until(arrived));
+
+    h.client.shutdown();
+    BOOST_TEST(!outcome.has_value());  // the server holds its answer
+    h.server.release();
+    auto ended = [&] { return outcome.has_value(); };
+    BOOST_REQUIRE(co_await poll_until(ended));
+    BOOST_REQUIRE_MESSAGE(outcome->has_value(), why(*outcome));
+    BOOST_TEST((*outcome)->status == 200);
+    BOOST_TEST((*outcome)->body == "late answer");
+    BOOST_TEST(!h.client.stopped());
+    // Closed, not pooled: no attempt will use it again.
+    auto closed = [&] { return h.server.hangups == 1; };
+    BOOST_TEST(co_await poll_until(closed));
+  });
+  BOOST_TEST(h.server.requests == 1);
+  BOOST_TEST(h.client.stats().requests_ok == 1u);
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_abandons_an_interruptible_request_mid_attempt) {
+  Config config = patient_config();
+  auto recorder = std::make_shared<RecordingObserver>();
+  config.observer = recorder;
+  Harness h([](const ServerRequest&, int) { return Reply{.action = Reply::Action::hang}; }, config);
+  h.run([&]() -> asio::awaitable<void> {
+    std::optional<Result<Response>> outcome;
+    Request pull(h.server.url("/v1/projects/p/subscriptions/s:pull"));
+    pull.api = "pubsub";
+    pull.options.interruptible = true;
+    auto send = [&]() -> asio::awaitable<void> { outcome = co_await h.client.request(pull); };
+    asio::co_spawn(h.ioc, send(), asio::detached);
+    auto arrived = [&] { return h.server.requests == 1; };
+    BOOST_REQUIRE(co_await poll_until(arrived));
+
+    h.client.shutdown();
+    auto ended = [&] { return outcome.has_value(); };
+    BOOST_REQUIRE(co_await poll_until(ended));
+    BOOST_TEST(!h.client.stopped());
+    BOOST_REQUIRE(!outcome->has_value());
+    BOOST_TEST((outcome->error().kind == ErrorKind::cancelled), outcome->error().what());
+    BOOST_TEST(mentions(outcome->error(), "shutting down"), outcome->error().what());
+  });
+  BOOST_TEST(h.client.stats().in_flight == 0);
+  BOOST_TEST(h.client.stats().requests_cancelled == 1u);
+  BOOST_TEST(recorder->events ==
+                 (std::vector<std::string>{"started pubsub", "finished pubsub 0 cancelled"}),
+             boost::test_tools::per_element());
+}
+
+BOOST_AUTO_TEST_CASE(shutdown_closes_idle_connections) {
+  Harness h([](const ServerRequest&, int) { return ok("x"); });
+  h.run([&]() -> asio::awaitable<void> {
+    Request request(h.server.url("/x"));
+    BOOST_TEST((co_await h.client.request(request)).has_value());
+    BOOST_TEST(h.server.hangups == 0);  // kept alive in the pool
+    h.client.shutdown();
+    auto closed = [&] { return h.server.hangups == 1; };
+    BOOST_TEST(co_await poll_until(closed));
+  });
+  BOOST_TEST(h.server.connections == 1);
+}
+
+BOOST_AUTO_TEST_CASE(requests_after_shutdown_are_refused_at_once) {
+  auto recorder = std::make_shared<RecordingObserver>();
+  Config config = quick_config();
+  config.observer = recorder;
+  Harness h([](const ServerRequest&, int) { return ok("must not be seen"); }, config);
+  h.run([&]() -> asio::awaitable<void> {
+    h.client.shutdown();
+    Request late(h.server.url("/late"));
+    auto result = co_await h.client.request(late);
+    BOOST_REQUIRE(!result);
+    BOOST_TEST((result.error().kind == ErrorKind::cancelled));
+    BOOST_TEST(result.error().message == "HTTP client shutting down");
+    BOOST_TEST(result.error().attempts == 0);
+  });
+  BOOST_TEST(h.server.connections == 0);
+  BOOST_TEST(h.client.stats().requests_started == 0u);
+  BOOST_TEST(h.client.stats().attempts == 0u);
+  BOOST_TEST(recorder->events.empty());
+}
+
+BOOST_AUTO_TEST_CASE(queued_attempts_end_without_reaching_the_server) {
+  // Queued for the in-flight slot, then for the one connection to the host.
+  Config slot_bound = patient_config();
+  slot_bound.max_in_flight = 1;
+  Config host_bound = patient_config();
+  host_bound.max_in_flight = 8;
+  host_bound.max_connections_per_host = 1;
+  for (const Config& config : {slot_bound, host_bound}) {
+    BOOST_TEST_CONTEXT("max_in_flight " << config.max_in_flight << ", per host "
+                                        << config.max_connections_per_host) {
+      Harness h(
+          [](const ServerRequest&, int) {
+            Reply reply = ok("first");
+            reply.held = true;
+            return reply;
+          },
+          config);
+      h.run([&]() -> asio::awaitable<void> {
+        std::optional<Result<Response>> first;
+        std::vector<Result<Response>> queued;
+        Request request(h.server.url("/x"));
+        auto send_first = [&]() -> asio::awaitable<void> {
+          first = co_await h.client.request(request);
+        };
+        auto send_queued = [&]() -> asio::awaitable<void> {
+          queued.push_back(co_await h.client.request(request));
+        };
+        asio::co_spawn(h.ioc, send_first(), asio::detached);
+        auto arrived = [&] { return h.server.requests == 1; };
+        BOOST_REQUIRE(co_await poll_until(arrived));
+        for (int i = 0; i < 3; ++i) asio::co_spawn(h.ioc, send_queued(), asio::detached);
+        auto waiting = [&] { return h.client.stats().attempts == 4; };
+        BOOST_REQUIRE(co_await poll_until(waiting));
+
+        h.client.shutdown();
+        // They end while the first is still held: not when a slot frees.
+        auto refused = [&] { return queued.size() == 3; };
+        BOOST_REQUIRE(co_await poll_until(refused));
+        BOOST_TEST(!first.has_value());
+        for (const auto& result : queued) {
+          BOOST_REQUIRE(!result);
+          BOOST_TEST((result.error().kind == ErrorKind::cancelled), result.error().what());
+          BOOST_TEST(mentions(result.error(), "attempt not started"), result.error().what());
+        }
+
+        h.server.release();
+        auto ended = [&] { return first.has_value(); };
+        BOOST_REQUIRE(co_await poll_until(ended));
+        BOOST_TEST(first->value().body == "first");
+      });
+      BOOST_TEST(h.server.requests == 1);
+      BOOST_TEST(h.server.connections == 1);
+      BOOST_TEST(h.client.stats().in_flight == 0);
+      BOOST_TEST(h.client.stats().requests_cancelled == 3u);
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stop_after_shutdown_ends_what_is_still_on_the_wire) {
+  Harness h([](const ServerRequest&, int) { return Reply{.action = Reply::Action::hang}; },
+            patient_config());
+  h.run([&]() -> asio::awaitable<void> {
+    std::optional<Result<Response>> outcome;
+    Request request(h.server.url("/hang"));
+    auto send = [&]() -> asio::awaitable<void> { outcome = co_await h.client.request(request); };
+    asio::co_spawn(h.ioc, send(), asio::detached);
+    auto arrived = [&] { return h.server.requests == 1; };
+    BOOST_REQUIRE(co_await poll_until(arrived));
+
+    h.client.shutdown();
+    // A whole request through the client since: the one on the wire went on.
+    Request late(h.server.url("/late"));
+    auto refused = co_await h.client.request(late);
+    BOOST_TEST((!refused && refused.error().kind == ErrorKind::cancelled));
+    BOOST_TEST(!outcome.has_value());
+
+    h.client.stop();
+    auto ended = [&] { return outcome.has_value(); };
+    BOOST_REQUIRE(co_await poll_until(ended));
+    BOOST_REQUIRE(!outcome->has_value());
+    BOOST_TEST((outcome->error().kind == ErrorKind::cancelled));
+    BOOST_TEST(outcome->error().message == "HTTP client stopped");
+  });
+  BOOST_TEST(h.server.requests == 1);
+  BOOST_TEST(h.client.stats().in_flight == 0);
+}
+
+BOOST_AUTO_TEST_CASE(no_resend_after_401_once_shutting_down) {
+  Harness h([](const ServerRequest& r, int) {
+    return r["Authorization"] == "Bearer fresh" ? ok("secret") : status(401, "expired");
+  });
+  h.run([&]() -> asio::awaitable<void> {
+    int refreshes = 0;
+    // shutdown() arrives while the credentials are being refreshed.
+    Request during(h.server.url("/x"));
+    during.on_unauthorized = [&](Request& r) -> asio::awaitable<bool> {
+      ++refreshes;
+      h.client.shutdown();
+      r.headers.set("Authorization", "Bearer fresh");
+      co_return true;
+    };
+    auto result = co_await h.client.request(during);
+    BOOST_REQUIRE(!result);
+    BOOST_TEST((result.error().kind == ErrorKind::cancelled));
+    BOOST_TEST(mentions(result.error(), "no resend after 401"), result.error().what());
+    BOOST_TEST(refreshes == 1);
+    BOOST_TEST(h.server.requests == 1);
+  });
+}
+
+BOOST_AUTO_TEST_CASE(no_refresh_for_a_401_answered_after_shutdown) {
+  Harness h(
+      [](const ServerRequest&, int) {
+        Reply reply = status(401, "expired");
+        reply.held = true;
+        return reply;
+      },
+      patient_config());
+  h.run([&]() -> asio::awaitable<void> {
+    int refreshes = 0;
+    std::optional<Result<Response>> outcome;
+    Request request(h.server.url("/x"));
+    request.on_unauthorized = [&](Request&) -> asio::awaitable<bool> {
+      ++refreshes;
+      co_return true;
+    };
+    auto send = [&]() -> asio::awaitable<void> { outcome = co_await h.client.request(request); };
+    asio::co_spawn(h.ioc, send(), asio::detached);
+    auto arrived = [&] { return h.server.requests == 1; };
+    BOOST_REQUIRE(co_await poll_until(arrived));
+
+    h.client.shutdown();
+    h.server.release();
+    auto ended = [&] { return outcome.has_value(); };
+    BOOST_REQUIRE(co_await poll_until(ended));
+    BOOST_REQUIRE(!outcome->has_value());
+    BOOST_TEST((outcome->error().kind == ErrorKind::cancelled));
+    BOOST_TEST(refreshes == 0);
+  });
+  BOOST_TEST(h.server.requests == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

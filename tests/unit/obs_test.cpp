@@ -5,6 +5,8 @@
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
+
+#include "kettle/obs/log.hpp"
 #include <cmath>
 #include <stdexcept>
 #include <string>
@@ -139,6 +141,18 @@ BOOST_AUTO_TEST_CASE(kettle_catalog_exports_build_info_and_process_metrics) {
   BOOST_TEST(text.find("kettle_builds_collected_total{stage=\"collect\"} 5\n") != std::string::npos);
   BOOST_TEST(text.find("process_resident_memory_bytes ") != std::string::npos);
   BOOST_TEST(text.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(obs_log)
+
+BOOST_AUTO_TEST_CASE(printable_escapes_control_characters) {
+  using kettle::obs::printable;
+  BOOST_TEST(printable("logs/job/1") == "logs/job/1");
+  BOOST_TEST(printable("a\nI1124 10:00:00.000] forged") == "a\\nI1124 10:00:00.000] forged");
+  BOOST_TEST(printable(std::string_view("x\0y\tz\r\x7f", 7)) == "x\\x00y\\tz\\r\\x7f");
+  BOOST_TEST(printable("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 stays
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -9,6 +9,7 @@
 #include <set>
 
 #include "kettle/collect/db_writer.hpp"
+#include "kettle/collect/make_db.hpp"
 #include "kettle/collect/planner.hpp"
 #include "kettle/store/zlib_codec.hpp"
 
@@ -107,6 +108,55 @@ BOOST_AUTO_TEST_CASE(precise_walk_skips_present_without_stopping) {
   while (auto b = walker.next([](const std::string& b) { return std::stoi(b) % 2 == 0; })) fetched.push_back(*b);
   BOOST_TEST(fetched.size() == 50u);  // every odd build, though 50 present were met
   BOOST_TEST(fetched.back() == "1");
+}
+
+BOOST_AUTO_TEST_CASE(present_pr_keys_are_job_and_build_of_the_path) {
+  BuildKeySet keys;
+  keys.add_path("gs://kubernetes-ci-logs/pr-logs/pull/org_repo/123/pull-job/1001");
+  keys.add_path("gs://kubernetes-ci-logs/pr-logs/pull/org_repo/124/pull-job/1002/");  // trailing slash
+  keys.add_path("gs://kubernetes-ci-logs/pr-logs/pull/other/9/other-job/1001");
+  keys.add_path("gs://kubernetes-ci-logs/pr-logs/pull/org_repo/123/pull-job/1001");  // twice
+  keys.seal();
+  BOOST_TEST(keys.size() == 3u);
+  BOOST_TEST(keys.contains("pull-job", "1001"));
+  BOOST_TEST(keys.contains("pull-job", "1002"));
+  BOOST_TEST(keys.contains("other-job", "1001"));
+  BOOST_TEST(!keys.contains("pull-job", "1003"));
+  BOOST_TEST(!keys.contains("other-job", "1002"));
+  // The separator cannot be confused: "a/b" + "c" is not "a" + "b/c".
+  BOOST_TEST(!keys.contains("pull-job/1001", ""));
+  BOOST_TEST(keys.memory_bytes() == 3u * 16u);
+}
+
+BOOST_AUTO_TEST_CASE(half_a_million_pr_keys_take_eight_megabytes) {
+  BuildKeySet keys;
+  for (int i = 0; i < 500'000; ++i)
+    keys.add_path("gs://kubernetes-ci-logs/pr-logs/pull/org_repo/" + std::to_string(i / 7) + "/pull-job-" +
+                  std::to_string(i % 300) + "/" + std::to_string(1'700'000'000'000'000'000LL + i));
+  keys.seal();
+  BOOST_TEST(keys.size() == 500'000u);
+  BOOST_TEST(keys.memory_bytes() == 500'000u * 16u);
+  BOOST_TEST(keys.contains("pull-job-7", std::to_string(1'700'000'000'000'000'000LL + 7)));
+  BOOST_TEST(!keys.contains("pull-job-7", std::to_string(1'700'000'000'000'000'000LL + 8)));
+}
+
+BOOST_AUTO_TEST_CASE(make_db_exit_code_rules) {
+  MakeDbResult r;
+  r.listings_read = 3;
+  BOOST_TEST(exit_code(r) == 0);
+  r.errors = 5;  // single builds that failed: the next run retries them
+  BOOST_TEST(exit_code(r) == 0);
+  r.listings_absent = 2;  // a bucket gone: a warning
+  BOOST_TEST(exit_code(r) == 0);
+  MakeDbResult failed_listing = r;
+  failed_listing.listing_errors = 1;
+  BOOST_TEST(exit_code(failed_listing) == 1);
+  MakeDbResult died = r;
+  died.task_failures = 1;  // e.g. std::bad_alloc in one job
+  BOOST_TEST(exit_code(died) == 1);
+  MakeDbResult nothing;
+  nothing.listings_absent = 4;  // every listing absent: nothing could be read
+  BOOST_TEST(exit_code(nothing) == 1);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

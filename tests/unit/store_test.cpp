@@ -4,6 +4,7 @@
 #include <zlib.h>
 
 #include <boost/test/unit_test.hpp>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <limits>
@@ -499,6 +500,28 @@ BOOST_AUTO_TEST_CASE(upsert_writes_only_changes) {
   BOOST_TEST(unemitted_paths(db, table) == Strings{p});
   RawDb raw(db.path());
   BOOST_TEST(raw.query("select count(*) from build").at(0).at(0) == "1");
+}
+
+BOOST_AUTO_TEST_CASE(present_paths_under_a_prefix_follow_the_same_rule) {
+  TempDir tmp;
+  Database db(tmp.file("build.db"));
+  auto none = kettle::rows::FinishedTime{};
+  const int64_t old = kNow - 6 * kDay;
+  const int64_t fresh = kNow - kDay;
+  db.upsert_build("gs://pr/logs/pull/1/j/finished", started(fresh), finished(fresh + 10), int64_t{fresh + 10});
+  db.upsert_build("gs://pr/logs/pull/1/j/old", started(old), std::nullopt, none);
+  db.upsert_build("gs://pr/logs/pull/1/j/fresh", started(fresh), std::nullopt, none);
+  db.upsert_build("gs://pr/logs/pull/1/j/word", "{\"timestamp\": \"yesterday\"}", std::nullopt, none);
+  db.upsert_build("gs://pr/logs-other/j/finished", started(fresh), finished(fresh), int64_t{fresh});
+  db.upsert_build("gs://elsewhere/j/finished", started(fresh), finished(fresh), int64_t{fresh});
+  std::vector<std::string> seen;
+  db.for_each_present_under("gs://pr/logs", kNow, [&](std::string_view p) { seen.emplace_back(p); });
+  std::sort(seen.begin(), seen.end());
+  // Prefix as the reference's range: "gs://pr/logs-other" is under "gs://pr/logs" too.
+  BOOST_TEST(seen == (std::vector<std::string>{"gs://pr/logs-other/j/finished", "gs://pr/logs/pull/1/j/finished",
+                                               "gs://pr/logs/pull/1/j/old"}),
+             boost::test_tools::per_element());
+  for (const auto& p : seen) BOOST_TEST(db.is_present(p, kNow));
 }
 
 BOOST_AUTO_TEST_CASE(is_present_follows_spec_2_3) {

@@ -1,43 +1,44 @@
 // `kettle make-db`: collect builds from GCS into the database (SPEC §2).
 #pragma once
 
+#include <boost/asio/awaitable.hpp>
 #include <cstdint>
 #include <functional>
-#include <optional>
 #include <string>
 
-#include "kettle/net/config.hpp"
+#include "kettle/app/core.hpp"
 
 namespace kettle::collect {
 
 struct MakeDbOptions {
-  std::string db_path = "build.db";
   std::string buckets_path = "buckets.yaml";
   bool junit = false;       // also download JUnit for builds missing it
   bool skip_gcs = false;    // skip build collection (JUnit pass only)
-  size_t threads = 32;      // HTTP requests in flight
   int64_t build_limit = 0;  // builds per job, 0 = unlimited (D18)
   size_t commit_every = 200;
-  net::Config http;         // deadlines, retries; max_in_flight comes from threads
   std::function<int64_t()> now;  // seconds since the epoch; the clock by default
-  // Polled a few times a second; true stops listing and lets the builds in
-  // flight finish, as SIGTERM does (for callers that handle signals themselves).
-  std::function<bool()> should_stop;
 };
 
 struct MakeDbResult {
   uint64_t builds_fetched = 0;   // builds whose started/finished were read
   uint64_t builds_written = 0;   // rows inserted or replaced
+  uint64_t pointers_skipped = 0; // PR pointers not read: their build is present
   uint64_t junit_builds = 0;     // builds whose JUnit was stored
   uint64_t junit_files = 0;
   uint64_t errors = 0;           // builds or listings given up after retries
-  uint64_t listing_errors = 0;   // of those, listings: what exists is unknown (exit 1)
+  uint64_t listings_read = 0;    // listings that answered
+  uint64_t listings_absent = 0;  // listings answered 4xx: bucket or prefix absent (SPEC §2), a warning
+  uint64_t listing_errors = 0;   // listings failed after retries: what exists is unknown
+  uint64_t task_failures = 0;    // collection tasks that died (an exception)
   bool interrupted = false;      // stopped by SIGTERM/SIGINT
 };
 
+// 0 unless a listing failed after retries, a task died, or every listing
+// answered "absent" (nothing could be read). Builds that failed alone are
+// retried by the next run, and work cut short by a stop is not a failure.
+int exit_code(const MakeDbResult& result);
+
 // Throws config::ConfigError, store::StoreError on problems that stop the run.
-// A build that cannot be fetched is logged and counted, and the run goes on
-// (a later run picks it up).
-MakeDbResult run_make_db(const MakeDbOptions& options);
+boost::asio::awaitable<MakeDbResult> make_db(app::Core& core, MakeDbOptions options);
 
 }  // namespace kettle::collect

@@ -33,6 +33,29 @@ std::optional<PointerName> parse_pointer_name(std::string_view object_name);
 // stripped; nullopt when empty or not gs://.
 std::optional<std::string> parse_pointer_target(std::string_view content);
 
+// The (job, build) keys of builds already present (SPEC §2.1: the PR pass
+// skips a pointer whose key is present before reading it). Each key is kept
+// as a 128-bit SHA-256 prefix in a sorted vector: 16 bytes a build, so
+// 500,000 PR builds take 8 MB, and a false match is out of reach.
+class BuildKeySet {
+ public:
+  // The key of a build path: its last two segments (job, build).
+  void add_path(std::string_view build_path);
+  // Call once after the last add, before contains().
+  void seal();
+  bool contains(std::string_view job, std::string_view build) const;
+  size_t size() const { return keys_.size(); }
+  size_t memory_bytes() const { return keys_.capacity() * sizeof(Key); }
+
+ private:
+  struct Key {
+    uint64_t hi = 0, lo = 0;
+    auto operator<=>(const Key&) const = default;
+  };
+  static Key key_of(std::string_view job, std::string_view build);
+  std::vector<Key> keys_;
+};
+
 // D9: a JUnit artifact is an object directly under artifacts/ whose file name
 // matches junit.*\.xml.
 bool is_junit_artifact(std::string_view artifacts_prefix, std::string_view object_name);

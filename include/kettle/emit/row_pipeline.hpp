@@ -8,6 +8,7 @@
 
 #include <cstdint>
 #include <functional>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,6 +41,15 @@ struct PipelineConfig {
 // Exceptions from either side stop the pipeline and are rethrown here.
 void run_row_pipeline(const std::function<void(const BuildSink&)>& produce, const config::Buckets& buckets,
                       const PipelineConfig& config, const std::function<void(BuiltRow&&)>& consume);
+
+// A build with its JUnit blobs, read from `db`: the input of one row.
+BuildWork read_build_work(store::Database& db, store::StoredBuild&& build);
+
+// Feeds `sink` the builds not yet emitted into `table` (finished at or after
+// `min_finished_time` when set), in finished order, until it returns false:
+// the one read loop behind make-json and the stream's inserts.
+void feed_unemitted(store::Database& db, const store::IncrementalTable& table,
+                    std::optional<double> min_finished_time, const BuildSink& sink);
 
 // One build's row (what a worker does): decompress JUnit, build, serialize.
 BuiltRow build_one(BuildWork&& work, const config::Buckets& buckets);

@@ -4,8 +4,10 @@
 #include <algorithm>
 #include <chrono>
 #include <cstddef>
+#include <memory>
 #include <string>
 
+#include "kettle/net/observer.hpp"
 #include "kettle/net/retry.hpp"
 
 namespace kettle::net {
@@ -36,6 +38,7 @@ struct Config {
   // Extra PEM trust anchors besides the system store (which honours SSL_CERT_FILE).
   std::string ca_file{};
   std::string user_agent = "kettle/0.1";
+  std::shared_ptr<Observer> observer{};  // told of every attempt and retry; null: nobody
 };
 
 // Bounds one attempt, and each of its phases, to `seconds` (--request-timeout).

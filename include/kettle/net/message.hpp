@@ -46,6 +46,10 @@ struct RequestOptions {
   // Send Accept-Encoding: gzip. A gzip body is decoded either way, on the
   // network thread: leave this off for large objects GCS can decode itself.
   bool accept_gzip = false;
+  // HttpClient::shutdown() abandons the request at once, even mid-attempt,
+  // instead of letting an attempt on the wire finish: for long polls (Pub/Sub
+  // pull) whose answer would only arrive after the grace period.
+  bool interruptible = false;
 };
 
 struct Request;
@@ -64,9 +68,9 @@ struct Request {
       : method(std::move(verb)), url(std::move(target_url)), body(std::move(payload)) {}
 
   std::string method = "GET";
-  std::string url{};
-  std::string api = "other";  // metrics label: gcs, pubsub, bigquery, oauth, metadata...  // absolute http(s) URL; see join_url for base + target
-  Headers headers{};  // Host, User-Agent and Content-Length are filled in
+  std::string url{};          // absolute http(s) URL; see join_url for base + target
+  std::string api = "other";  // metrics label: gcs, pubsub, bigquery, oauth, metadata...
+  Headers headers{};          // Host, User-Agent and Content-Length are filled in
   std::string body{};
   RequestOptions options{};
   UnauthorizedHook on_unauthorized{};

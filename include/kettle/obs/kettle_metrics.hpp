@@ -41,4 +41,7 @@ KettleMetrics& metrics();
 // Reports the size of this SQLite database (with its WAL) at each scrape.
 void watch_database_size(std::string db_path);
 
+// The version kettle was built as (meson's project version).
+const char* version();
+
 }  // namespace kettle::obs

@@ -2,10 +2,17 @@
 #pragma once
 
 #include <sstream>
+#include <string>
+#include <string_view>
 
 namespace kettle::obs {
 
 enum class Severity { debug, info, warning, error };
+
+// Text from the network (object names, server messages) as it may appear in
+// a log line: control characters escaped (\n, \t, \xNN), so a name cannot
+// forge a line or smuggle a NUL.
+std::string printable(std::string_view text);
 
 // Debug lines are printed only when verbose (-v) is on.
 void set_verbose(bool on);

@@ -73,6 +73,10 @@ class Database {
   std::optional<StoredBuild> find_build(std::string_view path);
   // SPEC §2.3: has finished.json, or started.json older than 5 days (relative to now_seconds).
   bool is_present(std::string_view path, int64_t now_seconds);
+  // Every build path under `prefix` that is present by the rule of
+  // is_present, in one streaming query over the primary key (PR pass, SPEC §2.1).
+  void for_each_present_under(std::string_view prefix, int64_t now_seconds,
+                              const std::function<void(std::string_view path)>& fn);
   // SPEC §4 upsert. Returns true when a row was written (then marked JUnit-missing).
   bool upsert_build(std::string_view path, const std::optional<std::string>& started_json,
                     const std::optional<std::string>& finished_json, const rows::FinishedTime& finished_time);

@@ -1,33 +1,39 @@
 // `kettle update` (SPEC §6): collect, rebuild or extend the tables with load
 // jobs, then stream until the stop hour; forever, or one cycle with --once.
+// It composes the other commands over the same core.
 #pragma once
 
-#include <atomic>
-#include <cstdint>
+#include <boost/asio/awaitable.hpp>
+#include <chrono>
 #include <optional>
 #include <string>
 
+#include "kettle/app/core.hpp"
+#include "kettle/collect/make_db.hpp"
+
 namespace kettle::update {
 
+// The stream phase's stop hour is in America/Los_Angeles, as the reference's
+// update.py sets it; an explicit TZ wins (the reference overrides it).
+inline constexpr const char* kStopAtTimeZone = "America/Los_Angeles";
+
 struct UpdateOptions {
-  std::string db_path = "build.db";
-  std::string buckets_path = "buckets.yaml";
-  std::string buckets_url;                // refreshed into buckets_path each cycle when set
+  collect::MakeDbOptions collect;         // buckets, BUILD_LIMIT (JUnit is always collected)
+  std::string buckets_url;                // refreshed into collect.buckets_path each cycle when set
   std::string dataset = "kubernetes-public:k8s_infra_kettle";
   std::string subscription;               // PROJECT/TOPIC/SUBSCRIPTION (SUBSCRIPTION_PATH)
   bool prod = false;                      // DEPLOYMENT=prod: day/week/all, else one staging table
-  int64_t build_limit = 0;                // BUILD_LIMIT
-  std::string schema_path = "schema.json";
   std::string work_dir = ".";             // where the NDJSON files go
   bool once = false;                      // one cycle, without the stream phase
-  int stop_at = 1;                        // the stream phase ends when this local hour begins
-  size_t threads = 32;
+  int stop_at = 1;                        // the stream phase ends when this hour begins
   int max_bad_records = 1000;
-  int idle_seconds = 600;                 // pause between cycles when there is nothing to stream
-  double request_timeout = 0;             // seconds per HTTP attempt (--request-timeout); 0: defaults
+  std::chrono::seconds idle{600};         // pause between cycles when there is nothing to stream
 };
 
+// Sets TZ to kStopAtTimeZone unless TZ is set; returns the zone in use.
+std::string use_stop_at_time_zone();
+
 // 0 when every step of the last cycle succeeded.
-int run_update(const UpdateOptions& options, std::atomic<bool>& stop);
+boost::asio::awaitable<int> run_update(app::Core& core, UpdateOptions options);
 
 }  // namespace kettle::update

@@ -1,0 +1,35 @@
+// Flag groups shared by the commands, declared once each, and their
+// validation: a bad value is a cli::UsageError (exit 2) wherever it appears.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+
+#include "kettle/app/core.hpp"
+#include "kettle/cli/args.hpp"
+
+namespace kettle::app {
+
+// Whether a command runs for long (update, stream): then /metrics and
+// /healthz are served by default.
+enum class Lifetime { one_shot, long_running };
+
+// --db, -v, --metrics-addr, --health-addr, --stall-timeout, --shutdown-timeout.
+void add_core_flags(cli::Parser& parser, Lifetime lifetime);
+// --threads (HTTP requests in flight), --request-timeout, --max-attempts.
+void add_http_flags(cli::Parser& parser);
+// --schema FILE (default: the schema built into kettle).
+void add_schema_flag(cli::Parser& parser);
+
+// The core's options from those groups (the ones the command declared).
+CoreOptions core_options(const cli::Args& args, Lifetime lifetime);
+
+// --buildlimit, else env BUILD_LIMIT, else 0 (no limit).
+int64_t build_limit(const cli::Args& args);
+// --stop_at, an hour of the day.
+std::optional<int> stop_hour(const cli::Args& args);
+// An environment variable, or `fallback` when unset or empty.
+std::string env_or(const char* name, const std::string& fallback);
+
+}  // namespace kettle::app
