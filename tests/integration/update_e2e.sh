@@ -61,16 +61,18 @@ check "monitor prints the reference's JSON line with the row count" 0 $?
 grep -q "ERROR: table p:k8s.nothere does not exist" monitor.out; check "monitor names the missing table" 0 $?
 "$kettle" monitor --table p:k8s.day --stale 0 >monitor.out 2>>monitor.log; check "monitor with --stale 0 calls it stale" 1 $?
 
-# SIGTERM during a cycle (collection slowed by latency): exit 0, and a rerun completes.
-start_fake --root tree --port "${host##*:}" --dataset p:k8s --bq-job-delay-ms 50 --latency-ms 30
+# SIGTERM during a cycle (collection slowed by latency), once collection has
+# begun: exit 0, and a rerun completes.
+start_fake --root tree --port "${host##*:}" --dataset p:k8s --bq-job-delay-ms 50 --latency-ms 200
 DEPLOYMENT=staging "$kettle" update --db term.db --buckets tree.buckets.yaml --dataset p:k8s --schema schema.json \
   --threads 2 --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>term.log &
 kettle_pid=$!
-sleep 1.5
+wait_for 60 grep -q "collecting with up to" term.log
 kill -TERM "$kettle_pid"
 wait "$kettle_pid"; check "update exits 0 on SIGTERM" 0 $?
 kettle_pid=""
-grep -q "stop requested" term.log; check "the collection was asked to stop" 0 $?
+grep -q "again to abandon" term.log; check "the stop is announced" 0 $?
+grep -q "make-db done: .*(interrupted)" term.log; check "the collection stopped early and committed" 0 $?
 db=term.db
 DEPLOYMENT=staging update 2>/dev/null; check "a rerun after SIGTERM completes the cycle" 0 $?
 
