@@ -29,10 +29,10 @@ using kettle::cli::Args;
 using kettle::cli::Parser;
 using kettle::cli::UsageError;
 
-// Parses, builds the core, runs `command` in it.
+// Builds the core and runs `command` in it.
 template <class Command>
-int run_in_core(const Args& args, Lifetime lifetime, Command command) {
-  Core core(kettle::app::core_options(args, lifetime));
+int run_in_core(kettle::app::CoreOptions options, Command command) {
+  Core core(std::move(options));
   return core.run(std::move(command));
 }
 
@@ -51,6 +51,8 @@ int make_json(const std::vector<std::string>& words) {
       .positionals("gs://build/path", "emit exactly these builds (scratch table incremental_manual)");
   auto args = p.parse(words);
   if (!args) return 0;
+  // The shared flags first: their errors read the same in every command.
+  auto core_options = kettle::app::core_options(*args, Lifetime::one_shot);
   kettle::emit::MakeJsonOptions opt;
   opt.days = args->get_double("days");
   if (opt.days && *opt.days < 0) throw UsageError("--days must not be negative");
@@ -64,7 +66,7 @@ int make_json(const std::vector<std::string>& words) {
     if (*t < 1 || *t > 1024) throw UsageError("--threads must be between 1 and 1024");
     opt.threads = static_cast<unsigned>(*t);
   }
-  return run_in_core(*args, Lifetime::one_shot, [opt](Core& core) mutable -> asio::awaitable<int> {
+  return run_in_core(core_options, [opt](Core& core) mutable -> asio::awaitable<int> {
     opt.db_path = core.db_path();
     opt.should_stop = [&core] { return core.stopping(); };
     kettle::obs::watch_database_size(core.db_path());
@@ -87,12 +89,14 @@ int make_db(const std::vector<std::string>& words) {
       .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)");
   auto args = p.parse(words);
   if (!args) return 0;
+  // The shared flags first: their errors read the same in every command.
+  auto core_options = kettle::app::core_options(*args, Lifetime::one_shot);
   kettle::collect::MakeDbOptions opt;
   opt.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.junit = args->has("junit");
   opt.skip_gcs = args->has("skip-gcs");
   opt.build_limit = kettle::app::build_limit(*args);
-  return run_in_core(*args, Lifetime::one_shot, [opt](Core& core) -> asio::awaitable<int> {
+  return run_in_core(core_options, [opt](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
     auto result = co_await kettle::collect::make_db(core, opt);
     co_return result.interrupted && result.task_failures == 0 ? 0 : kettle::collect::exit_code(result);
@@ -111,6 +115,8 @@ int bq_load(const std::vector<std::string>& words) {
       .positionals("FILE", "the NDJSON file");
   auto args = p.parse(words);
   if (!args) return 0;
+  // The shared flags first: their errors read the same in every command.
+  auto core_options = kettle::app::core_options(*args, Lifetime::one_shot);
   kettle::update::BqLoadOptions opt;
   opt.dataset = args->get_or("dataset", "");
   opt.table = args->get_or("table", "");
@@ -121,7 +127,7 @@ int bq_load(const std::vector<std::string>& words) {
   auto bad = args->get_int("max-bad-records").value_or(0);
   if (bad < 0 || bad > 1'000'000'000) throw UsageError("--max-bad-records must be between 0 and 1000000000");
   opt.max_bad_records = static_cast<int>(bad);
-  return run_in_core(*args, Lifetime::one_shot,
+  return run_in_core(core_options,
                      [opt](Core& core) { return kettle::update::bq_load(core, opt); });
 }
 
@@ -133,12 +139,14 @@ int monitor(const std::vector<std::string>& words) {
       .option("stale", "HOURS", "a table not modified for longer is stale (default: not checked)");
   auto args = p.parse(words);
   if (!args) return 0;
+  // The shared flags first: their errors read the same in every command.
+  auto core_options = kettle::app::core_options(*args, Lifetime::one_shot);
   kettle::update::MonitorOptions opt;
   opt.tables = args->all("table");
   if (opt.tables.empty()) throw UsageError("--table is required");
   opt.stale_hours = args->get_double("stale");
   if (opt.stale_hours && *opt.stale_hours < 0) throw UsageError("--stale must not be negative");
-  return run_in_core(*args, Lifetime::one_shot,
+  return run_in_core(core_options,
                      [opt](Core& core) { return kettle::update::monitor(core, opt); });
 }
 
@@ -156,6 +164,8 @@ int stream(const std::vector<std::string>& words) {
       .option("buckets", "FILE", "buckets.yaml (default buckets.yaml)");
   auto args = p.parse(words);
   if (!args) return 0;
+  // The shared flags first: their errors read the same in every command.
+  auto core_options = kettle::app::core_options(*args, Lifetime::long_running);
   kettle::stream::StreamOptions opt;
   opt.poll = args->get_or("poll", "");
   opt.dataset = args->get_or("dataset", "");
@@ -164,7 +174,7 @@ int stream(const std::vector<std::string>& words) {
     throw UsageError("--poll, --dataset and --tables are required");
   opt.stop_at = kettle::app::stop_hour(*args);
   opt.buckets_path = args->get_or("buckets", "buckets.yaml");
-  return run_in_core(*args, Lifetime::long_running, [opt](Core& core) -> asio::awaitable<int> {
+  return run_in_core(core_options, [opt](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
     co_return co_await kettle::stream::run_stream(core, opt);
   });
@@ -186,6 +196,8 @@ int update(const std::vector<std::string>& words) {
       .option("stop_at", "H", "the stream phase ends when this hour begins (default 1)");
   auto args = p.parse(words);
   if (!args) return 0;
+  // The shared flags first: their errors read the same in every command.
+  auto core_options = kettle::app::core_options(*args, Lifetime::long_running);
   kettle::update::UpdateOptions opt;
   opt.collect.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.collect.build_limit = kettle::app::build_limit(*args);
@@ -197,7 +209,7 @@ int update(const std::vector<std::string>& words) {
   opt.prod = kettle::app::env_or("DEPLOYMENT", "staging") == "prod";
   opt.once = args->has("once");
   opt.stop_at = kettle::app::stop_hour(*args).value_or(opt.stop_at);
-  return run_in_core(*args, Lifetime::long_running, [opt](Core& core) -> asio::awaitable<int> {
+  return run_in_core(core_options, [opt](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
     co_return co_await kettle::update::run_update(core, opt);
   });

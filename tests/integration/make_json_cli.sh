@@ -13,6 +13,18 @@ cd "$work"
 "$kettle" make-json --help | grep -q -- '--assert-oldest'; check "make-json --help lists --assert-oldest" 0 $?
 "$kettle" make-json --bogus >/dev/null 2>&1; check "unknown flag exits 2" 2 $?
 "$kettle" make-json --days x >/dev/null 2>&1; check "bad number exits 2" 2 $?
+"$kettle" --version | grep -qE '^kettle [0-9]+\.[0-9]+\.[0-9]+$'; check "kettle --version prints the version" 0 $?
+# One validation for every command that takes a flag: a bad value is a usage error.
+for cmd in make-db make-json bq-load monitor stream update; do
+  "$kettle" $cmd --shutdown-timeout soon >/dev/null 2>err.txt; check "$cmd: a bad --shutdown-timeout exits 2" 2 $?
+  grep -q -- "--shutdown-timeout" err.txt; check "$cmd: the error names the flag" 0 $?
+done
+for cmd in make-db stream update; do
+  "$kettle" $cmd --threads 0 >/dev/null 2>&1; check "$cmd: --threads 0 exits 2" 2 $?
+  "$kettle" $cmd --request-timeout -1 >/dev/null 2>&1; check "$cmd: a negative --request-timeout exits 2" 2 $?
+done
+BUILD_LIMIT=many "$kettle" make-db >/dev/null 2>&1; check "a bad BUILD_LIMIT exits 2" 2 $?
+"$kettle" update --stop_at 24 >/dev/null 2>&1; check "update --stop_at 24 exits 2" 2 $?
 "$kettle" make-json --db missing.db --buckets "$sample_buckets" >/dev/null 2>err.txt; check "missing db exits 1" 1 $?
 grep -q 'missing.db' err.txt; check "missing db error names the file" 0 $?
 "$kettle" make-json --buckets nothere.yaml >/dev/null 2>err.txt; check "missing buckets exits 1" 1 $?
