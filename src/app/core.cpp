@@ -138,6 +138,7 @@ asio::awaitable<void> Core::connect(unsigned apis) {
   if ((apis & bigquery_api) && !bigquery_) {
     bigquery::ClientConfig config;
     config.base_url = bq_endpoint.base_url;
+    config.file_executor = cpu_.get_executor();
     bigquery_ = std::make_unique<bigquery::Client>(http_, credentials_for(bq_endpoint), config);
   }
 }

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
+#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
@@ -324,15 +325,18 @@ asio::awaitable<net::Result<LoadResult>> Client::upload_file(Upload& upload) {
                                             " was not uploaded by its deadline");
     }
     auto chunk = upload.progress.next_chunk();
-    chunk_bytes.resize(chunk.size);
-    if (chunk.size > 0) {
+    auto read_chunk = [&upload, &chunk_bytes, chunk]() -> asio::awaitable<bool> {
+      chunk_bytes.resize(chunk.size);
+      if (chunk.size == 0) co_return true;
       upload.input.clear();
       upload.input.seekg(static_cast<std::streamoff>(chunk.offset));
       upload.input.read(chunk_bytes.data(), static_cast<std::streamsize>(chunk.size));
-      if (upload.input.gcount() != static_cast<std::streamsize>(chunk.size)) {
-        co_return file_error(upload.path, "the file is shorter than when the load started");
-      }
-    }
+      co_return upload.input.gcount() == static_cast<std::streamsize>(chunk.size);
+    };
+    bool complete = config_.file_executor
+                        ? co_await asio::co_spawn(*config_.file_executor, read_chunk, asio::use_awaitable)
+                        : co_await read_chunk();
+    if (!complete) co_return file_error(upload.path, "the file is shorter than when the load started");
     net::Request put("PUT", session, std::move(chunk_bytes));
     put.headers.set("Content-Range", chunk.content_range);
     put.headers.set("Content-Type", kBytes);

@@ -3,6 +3,7 @@
 // the resumable upload protocol.
 #pragma once
 
+#include <boost/asio/any_io_executor.hpp>
 #include <boost/asio/awaitable.hpp>
 #include <boost/json/array.hpp>
 #include <chrono>
@@ -33,6 +34,9 @@ struct ClientConfig {
   // Upload chunk size, rounded down to a multiple of 256 KiB (the protocol's
   // unit); the file is read one chunk at a time.
   std::size_t upload_chunk_bytes = std::size_t{8} << 20;
+  // Where chunks are read from disk; unset: on the network thread. A blocking
+  // read there would stall every other request (8 MiB from a cold disk).
+  std::optional<boost::asio::any_io_executor> file_executor{};
   // The answer to the last chunk comes once the job exists, which may take a while.
   net::Duration upload_chunk_headers_timeout = std::chrono::seconds(120);
   net::Duration upload_chunk_total_timeout = std::chrono::minutes(5);
