@@ -68,16 +68,9 @@ class AuthorizedUserFetcher final : public TokenFetcher {
 
 SetupResult<AuthorizedUser> parse_authorized_user(std::string_view text,
                                                   const std::string& origin) {
-  boost::system::error_code ec;
-  json::value value = json::parse(text, ec);
-  if (ec) return user_error(origin, "not valid JSON (" + ec.message() + ")");
-  if (!value.is_object()) return user_error(origin, "not a JSON object");
-  const json::object& object = value.as_object();
-
-  auto type = detail::string_field(object, "type");
-  if (!type) return user_error(origin, "no \"type\" field");
-  if (*type != kType)
-    return user_error(origin, "type is \"" + *type + "\", expected \"" + std::string(kType) + "\"");
+  auto parsed = detail::typed_object(text, kType);
+  if (!parsed) return user_error(origin, parsed.error());
+  const json::object& object = *parsed;
 
   AuthorizedUser user;
   user.origin = origin;

@@ -67,17 +67,9 @@ class ServiceAccountFetcher final : public TokenFetcher {
 
 SetupResult<ServiceAccountKey> parse_service_account_key(std::string_view text,
                                                          const std::string& origin) {
-  boost::system::error_code ec;
-  json::value value = json::parse(text, ec);
-  if (ec) return key_error(origin, "not valid JSON (" + ec.message() + ")");
-  if (!value.is_object()) return key_error(origin, "not a JSON object");
-  const json::object& object = value.as_object();
-
-  auto type = string_field(object, "type");
-  if (!type) return key_error(origin, "no \"type\" field");
-  if (*type != "service_account")
-    return key_error(origin,
-                     "type is \"" + *type + "\", only \"service_account\" keys are supported");
+  auto parsed = detail::typed_object(text, "service_account");
+  if (!parsed) return key_error(origin, parsed.error());
+  const json::object& object = *parsed;
 
   ServiceAccountKey key;
   key.origin = origin;
