@@ -70,8 +70,9 @@ upload logs/obs-job/1/started.json "{\"timestamp\": $((now - 30))}"
 upload logs/obs-job/1/artifacts/junit_01.xml '<testsuite><testcase name="t" time="1"/></testsuite>'
 upload logs/obs-job/1/finished.json "{\"timestamp\": $now, \"result\": \"SUCCESS\"}"
 wait_for 30 rows_above "$loaded"; check "a new build is streamed" 0 $?
-sleep 0.5
-scrape after.txt
+# The fake shows the row before kettle has read the answer and counted it.
+counted() { scrape after.txt && [[ $(value after.txt 'kettle_bigquery_rows_inserted_total{table="p:k8s.staging"}') == 1 ]]; }
+wait_for 30 counted
 $promcheck after.txt >/dev/null; check "/metrics still parses" 0 $?
 check "a stream build was collected" 1 "$(value after.txt 'kettle_builds_collected_total{stage="stream"}')"
 check "its JUnit file was collected" 1 "$(value after.txt 'kettle_junit_files_total{stage="stream"}')"
