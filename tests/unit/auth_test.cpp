@@ -5,7 +5,6 @@
 // secrets in the log or in error messages.
 
 #include <arpa/inet.h>
-#include <fcntl.h>
 #include <netinet/in.h>
 #include <openssl/bio.h>
 #include <openssl/evp.h>
@@ -50,10 +49,12 @@
 #include "kettle/net/http_client.hpp"
 #include "kettle/obs/log.hpp"
 #include "support/files.hpp"
+#include "support/stderr_capture.hpp"
 
 extern char** environ;
 
 using kettle::test_support::read_file;
+using kettle::test_support::StderrCapture;
 
 namespace {
 
@@ -390,33 +391,6 @@ bool verify_rs256(const std::string& public_pem, std::string_view signed_part,
   EVP_PKEY_free(key);
   return ok;
 }
-
-// Sends this process's stderr (where log lines go) to a file until stop().
-class StderrCapture {
- public:
-  explicit StderrCapture(fs::path file) : file_(std::move(file)) {
-    std::fflush(stderr);
-    saved_ = ::dup(STDERR_FILENO);
-    int fd = ::open(file_.c_str(), O_CREAT | O_TRUNC | O_WRONLY, 0600);
-    BOOST_REQUIRE(saved_ >= 0 && fd >= 0);
-    ::dup2(fd, STDERR_FILENO);
-    ::close(fd);
-  }
-  ~StderrCapture() { stop(); }
-  std::string stop() {
-    if (saved_ >= 0) {
-      std::fflush(stderr);
-      ::dup2(saved_, STDERR_FILENO);
-      ::close(saved_);
-      saved_ = -1;
-    }
-    return read_file(file_);
-  }
-
- private:
-  fs::path file_;
-  int saved_ = -1;
-};
 
 }  // namespace
 
