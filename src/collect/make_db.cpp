@@ -151,7 +151,9 @@ class Collector {
       return;
     }
     count_error("listing");
-    KLOG(error) << what << " failed after retries (make-db will exit 1; a rerun tries again): " << e.what();
+    // Not always after retries: a listing the server would never end is cut
+    // short at once (gcs::ClientConfig's listing limits).
+    KLOG(error) << what << " failed (make-db will exit 1; a rerun tries again): " << e.what();
   }
 
   void listing_read() {

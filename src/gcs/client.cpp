@@ -2,6 +2,7 @@
 
 #include <boost/json.hpp>
 #include <cstdlib>
+#include <unordered_set>
 
 #include "kettle/net/url.hpp"
 #include "kettle/obs/log.hpp"
@@ -48,20 +49,187 @@ net::Error bad_response(const std::string& url, int status, std::string message)
   return e;
 }
 
+// True when `text` is well-formed UTF-8 (RFC 3629): no stray continuation
+// bytes, no overlong forms, no surrogates, nothing past U+10FFFF.
+bool is_valid_utf8(std::string_view text) {
+  size_t i = 0;
+  while (i < text.size()) {
+    const auto lead = static_cast<unsigned char>(text[i]);
+    if (lead < 0x80) {
+      ++i;
+      continue;
+    }
+    size_t length = 0;
+    unsigned char low = 0x80, high = 0xBF;  // the range of the second byte
+    if (lead >= 0xC2 && lead <= 0xDF) {
+      length = 2;
+    } else if (lead >= 0xE0 && lead <= 0xEF) {
+      length = 3;
+      if (lead == 0xE0) low = 0xA0;   // overlong below U+0800
+      if (lead == 0xED) high = 0x9F;  // U+D800..U+DFFF are surrogates
+    } else if (lead >= 0xF0 && lead <= 0xF4) {
+      length = 4;
+      if (lead == 0xF0) low = 0x90;   // overlong below U+10000
+      if (lead == 0xF4) high = 0x8F;  // past U+10FFFF
+    } else {
+      return false;  // a continuation byte, C0/C1 (overlong) or F5..FF
+    }
+    if (text.size() - i < length) return false;
+    const auto second = static_cast<unsigned char>(text[i + 1]);
+    if (second < low || second > high) return false;
+    for (size_t k = 2; k < length; ++k) {
+      const auto next = static_cast<unsigned char>(text[i + k]);
+      if (next < 0x80 || next > 0xBF) return false;
+    }
+    i += length;
+  }
+  return true;
+}
+
+// The code unit of the four hex digits at text[at], or -1.
+int hex4(std::string_view text, size_t at) {
+  if (text.size() < at + 4) return -1;
+  int unit = 0;
+  for (size_t k = at; k < at + 4; ++k) {
+    const char c = text[k];
+    int digit = -1;
+    if (c >= '0' && c <= '9') digit = c - '0';
+    if (c >= 'a' && c <= 'f') digit = c - 'a' + 10;
+    if (c >= 'A' && c <= 'F') digit = c - 'A' + 10;
+    if (digit < 0) return -1;
+    unit = unit * 16 + digit;
+  }
+  return unit;
+}
+
+// Boost.JSON refuses a whole document for one escaped lone surrogate
+// ("\ud800" without its low half, or a stray "\udc00"), whatever its options.
+// Rewrites each such escape, in place, into the three bytes WTF-8 gives that
+// code unit (ED A0..BF 80..BF): they parse with allow_invalid_utf8, and
+// is_valid_utf8 refuses them, so only the string holding one is dropped.
+// Every backslash starts an escape (outside strings it is a syntax error
+// either way), so "\\ud800" (an escaped backslash) is left alone.
+void mark_lone_surrogates(std::string& body) {
+  if (body.find("\\u") == std::string::npos) return;
+  size_t out = 0;
+  size_t in = 0;
+  while (in < body.size()) {
+    if (body[in] != '\\' || in + 1 == body.size()) {
+      body[out++] = body[in++];
+      continue;
+    }
+    const int unit = body[in + 1] == 'u' ? hex4(body, in + 2) : -1;
+    size_t keep = 2;  // the backslash and the escaped character
+    if (unit >= 0xD800 && unit <= 0xDBFF && body.compare(in + 6, 2, "\\u") == 0) {
+      const int second = hex4(body, in + 8);
+      if (second >= 0xDC00 && second <= 0xDFFF) keep = 12;  // a proper pair
+    }
+    if (unit >= 0xD800 && unit <= 0xDFFF && keep == 2) {
+      body[out++] = static_cast<char>(0xED);
+      body[out++] = static_cast<char>(0x80 | ((unit >> 6) & 0x3F));
+      body[out++] = static_cast<char>(0x80 | (unit & 0x3F));
+      in += 6;
+      continue;
+    }
+    for (size_t k = 0; k < keep; ++k) body[out++] = body[in++];
+  }
+  body.resize(out);
+}
+
+// One listing's bookkeeping: what ends it (a repeated token, a cap) and the
+// names skipped for bad UTF-8. `where` is gs://bucket/prefix, printable.
+class ListingState {
+ public:
+  ListingState(const ClientConfig& config, std::string where, std::string url)
+      : config_(config), where_(std::move(where)), url_(std::move(url)) {}
+
+  ListingState(const ListingState&) = delete;
+  ListingState& operator=(const ListingState&) = delete;
+
+  // The one-line summary of skipped names past those logged one by one.
+  ~ListingState() {
+    if (invalid_names_ > config_.max_logged_invalid_names) {
+      KLOG(warning) << "listing " << where_ << ": skipped " << invalid_names_
+                    << " names in all that are not valid UTF-8";
+    }
+  }
+
+  // Keeps `name` unless it is not valid UTF-8 (then a warning, for the first few).
+  void add_name(const json::string& name, std::vector<std::string>& to) {
+    const std::string_view text(name.data(), name.size());
+    if (is_valid_utf8(text)) {
+      to.emplace_back(text);
+      return;
+    }
+    if (++invalid_names_ <= config_.max_logged_invalid_names) {
+      KLOG(warning) << "listing " << where_
+                    << ": skipped a name that is not valid UTF-8: " << obs::printable(text);
+    }
+  }
+
+  // Called once a page is parsed; an Error ends the listing.
+  std::optional<net::Error> after_page(const ListPage& page, const std::string& token) {
+    ++pages_;
+    names_ += page.names.size() + page.prefixes.size();
+    if (names_ > config_.max_listing_names) {
+      return stop("more than " + std::to_string(config_.max_listing_names) +
+                  " names, the limit (max_listing_names)");
+    }
+    if (token.empty()) return std::nullopt;
+    if (token.size() > config_.max_page_token_bytes) {
+      return stop("page " + std::to_string(pages_) + " answered a nextPageToken of " +
+                  std::to_string(token.size()) + " bytes, over the limit of " +
+                  std::to_string(config_.max_page_token_bytes) + " (max_page_token_bytes)");
+    }
+    if (pages_ >= config_.max_listing_pages) {
+      return stop("more than " + std::to_string(config_.max_listing_pages) +
+                  " pages, the limit (max_listing_pages)");
+    }
+    // Hashes, not the tokens: the set stays small whatever their size. A
+    // false match among max_listing_pages honest tokens is ~1e-11 likely.
+    if (!tokens_seen_.insert(std::hash<std::string>{}(token)).second) {
+      return stop("page " + std::to_string(pages_) +
+                  " answered a nextPageToken already seen in this listing: it would loop forever");
+    }
+    return std::nullopt;
+  }
+
+ private:
+  net::Error stop(const std::string& why) const {
+    return bad_response(url_, 0,
+                        "listing " + where_ + ": " + why + "; stopped after " +
+                            std::to_string(pages_) + " pages and " + std::to_string(names_) +
+                            " names");
+  }
+
+  const ClientConfig& config_;
+  std::string where_;
+  std::string url_;  // the first page's: later ones carry a server-chosen token
+  size_t pages_ = 0;
+  size_t names_ = 0;
+  size_t invalid_names_ = 0;
+  std::unordered_set<size_t> tokens_seen_;
+};
+
 // Reads one listing page; the page token (empty when it was the last page) goes to `token`.
-std::optional<std::string> parse_list_page(const std::string& body, ListPage& page, std::string& token) {
+std::optional<std::string> parse_list_page(std::string& body, ListPage& page, std::string& token,
+                                           ListingState& state) {
+  mark_lone_surrogates(body);
+  json::parse_options options;
+  // Checked name by name instead: one bad name must not hide its page.
+  options.allow_invalid_utf8 = true;
   json::error_code ec;
-  json::value doc = json::parse(body, ec);
+  json::value doc = json::parse(body, ec, json::storage_ptr(), options);
   if (ec || !doc.is_object()) return "listing is not a JSON object";
   const auto& obj = doc.get_object();
   if (auto* prefixes = obj.if_contains("prefixes"); prefixes && prefixes->is_array()) {
     for (const auto& p : prefixes->get_array())
-      if (p.is_string()) page.prefixes.emplace_back(p.get_string());
+      if (p.is_string()) state.add_name(p.get_string(), page.prefixes);
   }
   if (auto* items = obj.if_contains("items"); items && items->is_array()) {
     for (const auto& item : items->get_array()) {
       const auto* name = item.is_object() ? item.get_object().if_contains("name") : nullptr;
-      if (name && name->is_string()) page.names.emplace_back(name->get_string());
+      if (name && name->is_string()) state.add_name(name->get_string(), page.names);
     }
   }
   token.clear();
@@ -74,13 +242,17 @@ std::optional<std::string> parse_list_page(const std::string& body, ListPage& pa
 boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket, const std::string& prefix,
                                                        const std::string& delimiter,
                                                        std::function<bool(ListPage&&)> on_page) {
-  std::string token;
-  do {
+  auto page_url = [&](const std::string& token) {
     net::Query q;
     q.add_if("prefix", prefix).add_if("delimiter", delimiter).add("maxResults", std::to_string(config_.page_size));
     q.add("fields", "nextPageToken,prefixes,items(name)").add_if("pageToken", token);
+    return net::join_url(config_.base_url, "/storage/v1/b/" + net::encode_path_segment(bucket) + "/o" + q.str());
+  };
+  std::string token;
+  ListingState state(config_, obs::printable("gs://" + bucket + "/" + prefix), page_url(token));
+  do {
     net::Request req;
-    req.url = net::join_url(config_.base_url, "/storage/v1/b/" + net::encode_path_segment(bucket) + "/o" + q.str());
+    req.url = page_url(token);
     req.options.body_limit = config_.listing_body_limit;
     req.options.accept_gzip = true;
     std::string url = req.url;
@@ -90,7 +262,8 @@ boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket
       co_return bad_response(url, resp->status, "listing answered HTTP " + std::to_string(resp->status));
     }
     ListPage page;
-    if (auto err = parse_list_page(resp->body, page, token)) co_return bad_response(url, 0, *err);
+    if (auto err = parse_list_page(resp->body, page, token, state)) co_return bad_response(url, 0, *err);
+    if (auto stop = state.after_page(page, token)) co_return *stop;
     if (!on_page(std::move(page))) break;
   } while (!token.empty());
   co_return net::Result<void>{};

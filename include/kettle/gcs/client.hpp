@@ -35,6 +35,17 @@ struct ClientConfig {
   size_t page_size = 1000;                          // maxResults per listing page
   size_t listing_body_limit = size_t{64} << 20;     // one listing page
   size_t object_body_limit = size_t{512} << 20;     // one object (JUnit files can be large)
+
+  // The server steers a listing with nextPageToken, and the buckets are
+  // written by anyone's CI: these end a listing that would never end (an
+  // Error, kind protocol). They sit far above real sizes: the PR pointers
+  // under pr-logs/directory/ number 500,000+ (500+ full pages).
+  size_t max_listing_pages = 20'000;                // pages per listing
+  size_t max_listing_names = 5'000'000;             // object names plus prefixes per listing
+  size_t max_page_token_bytes = size_t{16} << 10;   // one nextPageToken: it is sent back in a URL
+  // Names that are not valid UTF-8 are skipped; this many are named in a
+  // warning each, the rest are counted in one line when the listing ends.
+  size_t max_logged_invalid_names = 10;             // per listing
 };
 
 // The endpoint from the environment: STORAGE_EMULATOR_HOST or
@@ -49,7 +60,11 @@ class Client {
   Client(net::HttpClient& http, std::shared_ptr<auth::Credentials> credentials, ClientConfig config = {});
 
   // Lists bucket/prefix, page by page; `on_page` returns false to stop early.
-  // A listing that fails (after the HTTP layer's retries) is an Error.
+  // A listing that fails (after the HTTP layer's retries) is an Error, and so
+  // is one whose server repeats a nextPageToken of the same listing or passes
+  // max_listing_pages, max_listing_names or max_page_token_bytes. A name
+  // (object or prefix) that is not valid UTF-8 is skipped with a warning; the
+  // rest of its page is kept.
   boost::asio::awaitable<net::Result<void>> list(const std::string& bucket, const std::string& prefix,
                                                  const std::string& delimiter,
                                                  std::function<bool(ListPage&&)> on_page);
