@@ -285,10 +285,17 @@ boost::asio::awaitable<net::Result<std::vector<std::string>>> Client::list_dirs(
 
 boost::asio::awaitable<net::Result<std::optional<std::string>>> Client::read(const std::string& bucket,
                                                                              const std::string& name) {
+  const size_t body_limit = config_.object_body_limit;
+  co_return co_await read(bucket, name, body_limit);
+}
+
+boost::asio::awaitable<net::Result<std::optional<std::string>>> Client::read(std::string bucket,
+                                                                             std::string name,
+                                                                             size_t body_limit) {
   net::Request req;
   req.url = net::join_url(config_.base_url, "/storage/v1/b/" + net::encode_path_segment(bucket) + "/o/" +
                                                 net::encode_path_segment(name) + "?alt=media");
-  req.options.body_limit = config_.object_body_limit;
+  req.options.body_limit = body_limit;
   req.options.accept_gzip = true;
   std::string url = req.url;
   auto resp = co_await send(std::move(req));

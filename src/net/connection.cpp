@@ -103,6 +103,20 @@ Error transport_error(const error_code& ec, const Phase& phase, const Url& url) 
   return make_error(ErrorKind::reset, url, ec.message() + during);
 }
 
+// As above; a body over the limit also names the limit and the size the
+// server announced, so a log line says how large the object was.
+Error transport_error(const error_code& ec, const Phase& phase, const Url& url,
+                      const http::response_parser<http::string_body>& parser,
+                      std::size_t body_limit) {
+  Error error = transport_error(ec, phase, url);
+  if (ec == http::error::body_limit) {
+    error.message += " of " + std::to_string(body_limit) + " bytes";
+    if (auto length = parser.content_length())
+      error.message += " (Content-Length " + std::to_string(*length) + ")";
+  }
+  return error;
+}
+
 bool is_ip_literal(const std::string& host) {
   error_code ec;
   asio::ip::make_address(host, ec);
@@ -256,7 +270,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
     auto [ec, n] = co_await http::async_read_header(stream, buffer, *parser, use_tuple);
     (void)n;
     if (ec) {
-      result.response = transport_error(ec, header_phase, url);
+      result.response = transport_error(ec, header_phase, url, *parser, limits.body_limit);
       result.nothing_received = !parser->got_some();
       co_return result;
     }
@@ -270,7 +284,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
     auto [ec, n] = co_await http::async_read_some(stream, buffer, *parser, use_tuple);
     (void)n;
     if (ec) {
-      result.response = transport_error(ec, body_phase, url);
+      result.response = transport_error(ec, body_phase, url, *parser, limits.body_limit);
       co_return result;
     }
   }

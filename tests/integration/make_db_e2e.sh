@@ -129,4 +129,28 @@ grep -qi "tls" tls_wrong.log; check "a wrong host name is a TLS error in the log
  make_db tls_untrusted.db --max-attempts 2 2>tls_untrusted.log); check "an untrusted certificate exits 1" 1 $?
 grep -qi "certificate\|tls" tls_untrusted.log; check "an untrusted certificate is named in the log" 0 $?
 
+# Hostile sizes (last: the oracle does not know these builds). A started.json
+# over the 1 MiB build JSON limit reads as absent with a warning: build 1 is
+# kept for its finished.json, build 2 (both too large) stores nothing, and
+# neither counts as an error (an error would be retried by every run).
+sizes=$work/tree/oddities/logs/hostile-sizes
+mkdir -p "$sizes/1" "$sizes/2"
+python3 - "$sizes" <<'PY'
+import json, sys
+def padded(n): return json.dumps({"timestamp": 1700000000, "pad": "x" * n})
+small = json.dumps({"timestamp": 1700000100, "result": "SUCCESS"})
+for build, started, finished in ((1, padded(2 << 20), small), (2, padded(2 << 20), padded(3 << 20))):
+    open(f"{sys.argv[1]}/{build}/started.json", "w").write(started)
+    open(f"{sys.argv[1]}/{build}/finished.json", "w").write(finished)
+PY
+serve_tree
+cp fresh.db sizes.db
+make_db sizes.db 2>sizes.log; check "make-db with a 2 MiB started.json exits 0" 0 $?
+grep -q " 0 errors" sizes.log; check "a too-large started.json is no error" 0 $?
+grep -q "^W.*hostile-sizes/1/started.json is too large" sizes.log; check "a too-large started.json is named in a warning" 0 $?
+check "the build is stored with started absent" "1|1|0" \
+  "$(sqlite3 sizes.db "select count(*), finished_json is not null, started_json is not null from build where gcs_path = 'gs://oddities/logs/hostile-sizes/1'")"
+check "a build with both too large is not stored" 0 \
+  "$(sqlite3 sizes.db "select count(*) from build where gcs_path = 'gs://oddities/logs/hostile-sizes/2'")"
+
 finish "make-db end-to-end"

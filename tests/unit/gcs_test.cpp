@@ -1,5 +1,6 @@
 // gcs/: the client against a scripted server on 127.0.0.1 that answers as a
-// hostile bucket could: listings that never end, names that are not UTF-8.
+// hostile bucket could: listings that never end, names that are not UTF-8,
+// objects over a body limit.
 
 #include <boost/asio/awaitable.hpp>
 #include <boost/json.hpp>
@@ -292,6 +293,30 @@ BOOST_AUTO_TEST_CASE(warnings_for_bad_names_are_bounded_per_listing) {
   BOOST_TEST(count(log, "skipped 12 names in all that are not valid UTF-8") == 1u, log);
   // The newline is escaped: one line per warning.
   BOOST_TEST(log.find("bad-\xff\\n") != std::string::npos, log);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(gcs_read)
+
+BOOST_AUTO_TEST_CASE(an_object_over_its_own_limit_is_too_large_and_not_retried) {
+  const std::string big(2 << 20, 'x');
+  Fixture f([&big](const Seen&, int) { return Reply{.body = big}; });
+  std::optional<net::Result<std::optional<std::string>>> limited, unlimited;
+  f.run([&]() -> asio::awaitable<void> {
+    const std::string bucket = "bucket";
+    const std::string name = "logs/job/1/started.json";
+    const size_t limit = size_t{1} << 20;
+    limited = co_await f.client.read(bucket, name, limit);
+    unlimited = co_await f.client.read(bucket, name);
+  });
+  BOOST_REQUIRE(!*limited);
+  BOOST_TEST((limited->error().kind == net::ErrorKind::too_large));
+  BOOST_TEST(limited->error().message.find("Content-Length 2097152") != std::string::npos,
+             limited->error().message);
+  BOOST_REQUIRE(*unlimited);  // object_body_limit is far larger
+  BOOST_TEST((**unlimited)->size() == big.size());
+  BOOST_TEST(f.requests() == 2u);  // one each: too large is not retried
 }
 
 BOOST_AUTO_TEST_SUITE_END()

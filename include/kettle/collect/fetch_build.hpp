@@ -3,12 +3,19 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <cstddef>
 #include <string>
 
 #include "kettle/collect/db_writer.hpp"
 #include "kettle/gcs/client.hpp"
 
 namespace kettle::collect {
+
+// started.json and finished.json hold a few hundred bytes. A bigger one
+// (anyone's CI writes these buckets) is malformed, so absent (SPEC D4): it is
+// not downloaded past this limit, a warning names it, and the build goes on.
+// Not a failed build: that would be retried by every run, forever.
+inline constexpr std::size_t kBuildJsonBodyLimit = std::size_t{1} << 20;  // bytes, after gzip decoding
 
 // The write for the DB writer; both JSONs may be absent (then there is
 // nothing to write). An Error when a read failed after retries, or was cut

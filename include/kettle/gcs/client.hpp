@@ -76,6 +76,11 @@ class Client {
   // final 4xx such as 403). Transient failures that outlast retries are Errors.
   boost::asio::awaitable<net::Result<std::optional<std::string>>> read(const std::string& bucket,
                                                                        const std::string& name);
+  // The same with a body limit of its own (bytes, after gzip decoding) in
+  // place of object_body_limit: a bigger object is an Error of kind
+  // too_large, never retried, so the caller can tell it from a failed read.
+  boost::asio::awaitable<net::Result<std::optional<std::string>>> read(std::string bucket, std::string name,
+                                                                       size_t body_limit);
 
  private:
   boost::asio::awaitable<net::Result<net::Response>> send(net::Request request);
