@@ -15,7 +15,7 @@ namespace {
 // A coroutine taking its argument by value, so the text lives in the frame
 // on the pool's thread (no captured temporaries: g++ 12).
 asio::awaitable<std::string> strip_and_compress(std::string xml) {
-  co_return store::zlib_compress(junit::strip_output(xml));
+  co_return store::zlib_compress(junit::strip_output(std::move(xml)));
 }
 
 }  // namespace

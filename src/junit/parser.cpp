@@ -5,6 +5,8 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <cstddef>
+#include <cstdlib>
 #include <cstring>
 #include <memory>
 #include <optional>
@@ -183,6 +185,77 @@ int XMLCALL on_unknown_encoding(void*, const XML_Char* name, XML_Encoding* info)
   return XML_STATUS_OK;
 }
 
+// ------------------------------------------------------- expat's memory
+
+// What expat holds for one document, counted through its allocator. Its
+// tables keep every distinct element and attribute name until the end, and
+// a start tag must fit whole in its buffer: unbounded, a flat hostile file
+// costs it ten times its size.
+struct ExpatMemory {
+  std::size_t live = 0;  // bytes of the blocks expat holds
+  bool refused = false;  // an allocation would have gone over kMaxParserBytes
+};
+
+// The document being parsed on this thread. expat's allocator functions take
+// no context; every parser is created, run and freed inside run_expat.
+thread_local ExpatMemory* current_expat_memory = nullptr;
+
+class ExpatMemoryScope {
+ public:
+  explicit ExpatMemoryScope(ExpatMemory& memory) : previous_(current_expat_memory) {
+    current_expat_memory = &memory;
+  }
+  ~ExpatMemoryScope() { current_expat_memory = previous_; }
+  ExpatMemoryScope(const ExpatMemoryScope&) = delete;
+  ExpatMemoryScope& operator=(const ExpatMemoryScope&) = delete;
+
+ private:
+  ExpatMemory* previous_;
+};
+
+// In front of every block: its owner and size, so that freeing needs neither
+// a lookup nor the thread's current document.
+struct alignas(std::max_align_t) BlockHeader {
+  ExpatMemory* owner;
+  std::size_t size;
+};
+
+// Grows, shrinks or creates (old == nullptr) a block within the budget.
+// Sizes count the header: expat makes many small blocks.
+void* resize_block(ExpatMemory& memory, void* old, std::size_t size) {
+  BlockHeader* header = old ? static_cast<BlockHeader*>(old) - 1 : nullptr;
+  const std::size_t others = memory.live - (header ? header->size : 0);
+  const std::size_t room = kMaxParserBytes - others;  // live never exceeds the limit
+  if (room < sizeof(BlockHeader) || size > room - sizeof(BlockHeader)) {
+    memory.refused = true;
+    return nullptr;
+  }
+  size += sizeof(BlockHeader);
+  void* block = std::realloc(header, size);
+  if (!block) return nullptr;
+  header = static_cast<BlockHeader*>(block);
+  header->owner = &memory;
+  header->size = size;
+  memory.live = others + size;
+  return header + 1;
+}
+
+void* expat_malloc(std::size_t size) { return resize_block(*current_expat_memory, nullptr, size); }
+
+void* expat_realloc(void* old, std::size_t size) {
+  if (!old) return expat_malloc(size);
+  return resize_block(*(static_cast<BlockHeader*>(old) - 1)->owner, old, size);
+}
+
+void expat_free(void* block) {
+  if (!block) return;
+  BlockHeader* header = static_cast<BlockHeader*>(block) - 1;
+  header->owner->live -= header->size;
+  std::free(header);
+}
+
+constexpr XML_Memory_Handling_Suite kExpatMemorySuite{expat_malloc, expat_realloc, expat_free};
+
 // ---------------------------------------------------------------- expat
 
 struct ExpatDeleter {
@@ -193,34 +266,69 @@ using ExpatParser = std::unique_ptr<std::remove_pointer_t<XML_Parser>, ExpatDele
 struct ExpatRun {
   XML_Parser parser;
   detail::XmlEvents* events;
-  std::string stop_reason;  // why a handler stopped the parser
+  int depth = 0;            // elements open
+  bool stopped = false;     // ended early; nothing more is passed on
+  std::string stop_reason;  // "line L, column C: why"
 };
+
+std::string position_message(XML_Parser parser, std::string_view what) {
+  return "line " + std::to_string(XML_GetCurrentLineNumber(parser)) + ", column " +
+         std::to_string(XML_GetCurrentColumnNumber(parser)) + ": " + std::string(what);
+}
 
 ExpatRun& run_of(void* user_data) { return *static_cast<ExpatRun*>(user_data); }
 
+// Ends the run as malformed. expat may still call handlers for what it has
+// already read (the end of "<a/>"); they are not passed on.
+void stop_run(ExpatRun& run, std::string_view reason) {
+  if (run.stopped) return;
+  run.stopped = true;
+  // Where the event began; once stopped, expat reports where it stopped.
+  run.stop_reason = position_message(run.parser, reason);
+  XML_StopParser(run.parser, XML_FALSE);
+}
+
+// A handler of the events may end the run too.
+void stop_if_asked(ExpatRun& run) {
+  if (!run.events->stop_reason().empty()) stop_run(run, run.events->stop_reason());
+}
+
 void XMLCALL on_start(void* user_data, const XML_Char* name, const XML_Char** attributes) {
   ExpatRun& run = run_of(user_data);
+  if (run.stopped) return;
+  // expat keeps every open element (about fifty times the bytes of "<a>"):
+  // stopping here bounds its memory and ours.
+  if (run.depth == kMaxElementDepth) {
+    stop_run(run, "elements nested deeper than the limit of " + std::to_string(kMaxElementDepth) +
+                      " levels");
+    return;
+  }
+  ++run.depth;
   run.events->start_element(name, attributes,
                             static_cast<std::uint64_t>(XML_GetCurrentByteIndex(run.parser)));
+  stop_if_asked(run);
 }
 
 void XMLCALL on_end(void* user_data, const XML_Char*) {
   ExpatRun& run = run_of(user_data);
+  if (run.stopped) return;
+  --run.depth;
   // The end tag's last byte; for "<a/>" expat reports the position after it.
   const auto end = XML_GetCurrentByteIndex(run.parser) + XML_GetCurrentByteCount(run.parser);
   run.events->end_element(static_cast<std::uint64_t>(end));
+  stop_if_asked(run);
 }
 
 void XMLCALL on_text(void* user_data, const XML_Char* text, int length) {
-  run_of(user_data).events->character_data(
-      std::string_view(text, static_cast<std::size_t>(std::max(length, 0))));
+  ExpatRun& run = run_of(user_data);
+  if (run.stopped) return;
+  run.events->character_data(std::string_view(text, static_cast<std::size_t>(std::max(length, 0))));
+  stop_if_asked(run);
 }
 
 // SPEC D1: any DTD makes the document malformed, before anything in it is used.
 void stop_for_dtd(void* user_data) {
-  ExpatRun& run = run_of(user_data);
-  if (run.stop_reason.empty()) run.stop_reason = "DTD (DOCTYPE or entity declaration) not allowed";
-  XML_StopParser(run.parser, XML_FALSE);
+  stop_run(run_of(user_data), "DTD (DOCTYPE or entity declaration) not allowed");
 }
 
 void XMLCALL on_doctype(void* user_data, const XML_Char*, const XML_Char*, const XML_Char*, int) {
@@ -231,11 +339,6 @@ void XMLCALL on_entity_declaration(void* user_data, const XML_Char*, int, const 
                                    const XML_Char*, const XML_Char*, const XML_Char*,
                                    const XML_Char*) {
   stop_for_dtd(user_data);
-}
-
-std::string position_message(XML_Parser parser, std::string_view what) {
-  return "line " + std::to_string(XML_GetCurrentLineNumber(parser)) + ", column " +
-         std::to_string(XML_GetCurrentColumnNumber(parser)) + ": " + std::string(what);
 }
 
 // -------------------------------------------------------------- numbers
@@ -391,7 +494,13 @@ class JunitBuilder final : public detail::XmlEvents {
   }
 
   void character_data(std::string_view text) override {
-    if (failure_leading_text_) failure_text_.append(text);
+    if (!failure_leading_text_) return;
+    failure_text_.append(text);
+    // Bounded while it grows: the text of one failure may be the whole file.
+    if (tests_bytes_ + failure_message_.size() + failure_text_.size() > kMaxTestsBytes) {
+      failure_leading_text_ = false;
+      spend(failure_message_.size() + failure_text_.size());
+    }
   }
 
  private:
@@ -412,11 +521,13 @@ class JunitBuilder final : public detail::XmlEvents {
   }
 
   void start_case(const char** attributes) {
+    std::string name = name_or_unspecified(detail::find_attribute(attributes, "name"));
+    const bool in_suite = root_ == Root::testsuites;
+    if (!spend(sizeof(TestCase) + (in_suite ? suite_name_.size() + 1 : 0) + name.size())) return;
     in_case_ = true;
     skipped_ = false;
     current_ = TestCase{};
-    std::string name = name_or_unspecified(detail::find_attribute(attributes, "name"));
-    current_.name = root_ == Root::testsuites ? suite_name_ + " " + name : std::move(name);
+    current_.name = in_suite ? suite_name_ + " " + name : std::move(name);
     if (const char* time = detail::find_attribute(attributes, "time"))
       current_.time = parse_time(time);
   }
@@ -436,16 +547,32 @@ class JunitBuilder final : public detail::XmlEvents {
   void end_failure() {
     in_failure_ = false;
     failure_leading_text_ = false;
-    current_.failed = true;
+    // Moved, not copied: either part may be as large as the document.
+    std::string text;
     if (!failure_message_.empty() && !failure_text_.empty()) {
-      current_.failure_text = failure_message_ + "\n" + failure_text_;
+      text.reserve(failure_message_.size() + 1 + failure_text_.size());
+      text.append(failure_message_).append(1, '\n').append(failure_text_);
     } else if (!failure_message_.empty()) {
-      current_.failure_text = failure_message_;
+      text = std::move(failure_message_);
     } else if (!failure_text_.empty()) {
-      current_.failure_text = failure_text_;
+      text = std::move(failure_text_);
     } else {
-      current_.failure_text = kNoFailureMessage;
+      text = kNoFailureMessage;
     }
+    failure_message_.clear();
+    failure_text_.clear();
+    if (!spend(text.size())) return;
+    current_.failed = true;
+    current_.failure_text = std::move(text);
+  }
+
+  // Counts bytes of the tests against kMaxTestsBytes; false (and the run
+  // stopped) once they are over it.
+  bool spend(std::size_t bytes) {
+    tests_bytes_ += bytes;
+    if (tests_bytes_ <= kMaxTestsBytes) return true;
+    stop("the tests take more than the limit of " + std::to_string(kMaxTestsBytes) + " bytes");
+    return false;
   }
 
   std::vector<TestCase> tests_;
@@ -460,6 +587,7 @@ class JunitBuilder final : public detail::XmlEvents {
   bool failure_leading_text_ = false;
   std::string failure_message_;
   std::string failure_text_;
+  std::size_t tests_bytes_ = 0;  // of the tests read so far, skipped ones included
 };
 
 }  // namespace
@@ -530,9 +658,11 @@ const char* find_attribute(const char** attributes, std::string_view name) {
 }
 
 std::string run_expat(const XmlInput& input, XmlEvents& events) {
-  ExpatParser parser(XML_ParserCreateNS(input.encoding, kNamespaceSeparator));
+  ExpatMemory memory;
+  const ExpatMemoryScope memory_scope(memory);
+  ExpatParser parser(XML_ParserCreate_MM(input.encoding, &kExpatMemorySuite, &kNamespaceSeparator));
   if (!parser) return "cannot create an XML parser (out of memory)";
-  ExpatRun run{parser.get(), &events, {}};
+  ExpatRun run{parser.get(), &events, 0, false, {}};
   XML_SetUserData(parser.get(), &run);
   XML_SetElementHandler(parser.get(), on_start, on_end);
   XML_SetCharacterDataHandler(parser.get(), on_text);
@@ -549,8 +679,11 @@ std::string run_expat(const XmlInput& input, XmlEvents& events) {
     if (XML_Parse(parser.get(), text.data() + fed, static_cast<int>(length), last) !=
         XML_STATUS_OK) {
       const XML_Error code = XML_GetErrorCode(parser.get());
-      if (code == XML_ERROR_ABORTED && !run.stop_reason.empty()) {
-        return position_message(parser.get(), run.stop_reason);
+      if (code == XML_ERROR_ABORTED && run.stopped) return run.stop_reason;
+      if (code == XML_ERROR_NO_MEMORY && memory.refused) {
+        return position_message(parser.get(), "the XML parser needs more than the limit of " +
+                                                  std::to_string(kMaxParserBytes) +
+                                                  " bytes for this document");
       }
       return position_message(parser.get(), XML_ErrorString(code));
     }

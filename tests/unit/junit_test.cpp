@@ -5,6 +5,7 @@
 #include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <regex>
 #include <sstream>
 #include <string>
@@ -12,8 +13,12 @@
 #include "kettle/junit/parser.hpp"
 #include "kettle/junit/strip.hpp"
 #include "support/files.hpp"
+#include "support/peak_memory.hpp"
 
 namespace json = boost::json;
+using kettle::junit::kMaxElementDepth;
+using kettle::junit::kMaxParserBytes;
+using kettle::junit::kMaxTestsBytes;
 using kettle::junit::parse;
 using kettle::junit::parse_time;
 using kettle::junit::ParseResult;
@@ -21,6 +26,7 @@ using kettle::junit::sanitize_utf8;
 using kettle::junit::strip_output;
 using kettle::junit::TestCase;
 
+using kettle::test_support::peak_memory_in_child;
 using kettle::test_support::read_file;
 
 namespace {
@@ -116,6 +122,24 @@ std::string erase_all(const std::string& text, const std::string& piece) {
   out.append(text, kept_from);
   return out;
 }
+
+std::string repeat(const std::string& piece, std::size_t times) {
+  std::string out;
+  out.reserve(piece.size() * times);
+  for (std::size_t i = 0; i < times; ++i) out += piece;
+  return out;
+}
+
+// `levels` nested <a> elements around `inner`.
+std::string nested(int levels, const std::string& inner = "") {
+  const auto n = static_cast<std::size_t>(levels);
+  return repeat("<a>", n) + inner + repeat("</a>", n);
+}
+
+const std::string kDepthError =
+    "elements nested deeper than the limit of " + std::to_string(kMaxElementDepth) + " levels";
+
+constexpr std::size_t kMiB = std::size_t{1} << 20;
 
 }  // namespace
 
@@ -403,7 +427,7 @@ BOOST_AUTO_TEST_CASE(hundred_thousand_testcases_across_chunks) {
     xml += "<system-out>output line\n</system-out></testcase>";
   }
   xml += "</testsuite></testsuites>";
-  BOOST_REQUIRE_GT(xml.size(), 2 * kettle::junit::detail::kFeedChunkBytes);
+  BOOST_REQUIRE_GT(xml.size(), 2 * kettle::junit::kFeedChunkBytes);
 
   std::vector<TestCase> expected;
   for (int i = 0; i < kCases; ++i) {
@@ -423,8 +447,7 @@ BOOST_AUTO_TEST_CASE(hundred_thousand_testcases_across_chunks) {
 
 BOOST_AUTO_TEST_CASE(text_longer_than_a_chunk_is_kept_whole) {
   std::string text;
-  while (text.size() < 3 * kettle::junit::detail::kFeedChunkBytes)
-    text += "\xE2\x82\xAC line of output\n";
+  while (text.size() < 3 * kettle::junit::kFeedChunkBytes) text += "\xE2\x82\xAC line of output\n";
   const ParseResult result = parse("<testsuite><testcase name=\"t\"><failure>" + text +
                                    "</failure></testcase></testsuite>");
   BOOST_REQUIRE_EQUAL(result.tests.size(), 1u);
@@ -477,11 +500,235 @@ BOOST_AUTO_TEST_CASE(malformed_input_is_returned_unchanged) {
   BOOST_TEST(strip_output("").empty());
 }
 
+BOOST_AUTO_TEST_CASE(cuts_of_any_length_and_distance) {
+  const std::string large_output = "<system-out>" + std::string(3 * kMiB, 'o') + "</system-out>";
+  const std::string far(5 * kMiB, 'g');  // kept text between the cuts
+  const std::string xml = "<testsuite><testcase name='a'>" + large_output + "</testcase>" + far +
+                          "<testcase name='b'><system-err>e</system-err></testcase>" + far +
+                          "<system-out/></testsuite>";
+  const std::string expected = "<testsuite><testcase name='a'></testcase>" + far +
+                               "<testcase name='b'></testcase>" + far + "</testsuite>";
+  BOOST_TEST(strip_output(xml) == expected);
+}
+
 BOOST_AUTO_TEST_CASE(invalid_utf8_is_cut_from_the_repaired_text) {
   const std::string xml =
       "<testsuite><testcase name='\xFF'><system-out>\xC3 x</system-out></testcase></testsuite>";
   BOOST_TEST(strip_output(xml) ==
              "<testsuite><testcase name='" + kReplacement + "'></testcase></testsuite>");
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(junit_limits)
+
+BOOST_AUTO_TEST_CASE(depth_at_the_limit_is_well_formed_one_more_is_not) {
+  const std::string at_limit = nested(kMaxElementDepth);
+  BOOST_TEST(parse(at_limit).ok());
+  BOOST_TEST(strip_output(at_limit) == at_limit);
+
+  const std::string over = nested(kMaxElementDepth + 1);
+  const ParseResult result = parse(over);
+  BOOST_TEST(!result.ok());
+  BOOST_TEST(result.tests.empty());
+  // Where the first element over the limit starts (expat counts columns from 0).
+  BOOST_TEST(result.error ==
+             "line 1, column " + std::to_string(3 * kMaxElementDepth) + ": " + kDepthError);
+  BOOST_TEST(strip_output(over) == over);
+
+  // An empty element over the limit too (expat still reports its end).
+  const std::string empty_over = nested(kMaxElementDepth, "<a/>");
+  BOOST_TEST(parse(empty_over).error.find(kDepthError) != std::string::npos);
+  BOOST_TEST(strip_output(empty_over) == empty_over);
+}
+
+BOOST_AUTO_TEST_CASE(the_error_names_the_line_of_the_element_over_the_limit) {
+  const auto levels = static_cast<std::size_t>(kMaxElementDepth) + 10;
+  const std::string xml = repeat("<a>\n", levels) + repeat("</a>\n", levels);
+  BOOST_TEST(parse(xml).error ==
+             "line " + std::to_string(kMaxElementDepth + 1) + ", column 0: " + kDepthError);
+}
+
+BOOST_AUTO_TEST_CASE(a_testcase_in_a_document_at_the_limit_counts) {
+  // testsuites, testsuite, testcase and system-out are four of the levels.
+  const auto document = [](int levels_in_output) {
+    return "<testsuites><testsuite name='s'><testcase name='t' time='1'><system-out>" +
+           nested(levels_in_output) +
+           "</system-out><failure message='m'>deep</failure></testcase></testsuite></testsuites>";
+  };
+  const std::string at_limit = document(kMaxElementDepth - 4);
+  const ParseResult result = parse(at_limit);
+  BOOST_REQUIRE(result.ok());
+  BOOST_REQUIRE_EQUAL(result.tests.size(), 1u);
+  BOOST_TEST(result.tests[0].name == "s t");
+  BOOST_TEST(result.tests[0].time == 1.0);
+  BOOST_TEST(result.tests[0].failure_text == "m\ndeep");
+  BOOST_TEST(strip_output(at_limit) ==
+             erase_all(at_limit, "<system-out>" + nested(kMaxElementDepth - 4) + "</system-out>"));
+
+  const std::string over = document(kMaxElementDepth - 3);
+  BOOST_TEST(!parse(over).ok());
+  BOOST_TEST(parse(over).tests.empty());
+  BOOST_TEST(strip_output(over) == over);
+}
+
+BOOST_AUTO_TEST_CASE(tests_before_the_deep_part_are_not_kept) {
+  const std::string xml =
+      "<testsuite><testcase name='a'/><testcase name='b'><system-out>x</system-out></testcase>" +
+      nested(kMaxElementDepth) + "</testsuite>";
+  const ParseResult result = parse(xml);
+  BOOST_TEST(!result.ok());
+  BOOST_TEST(result.tests.empty());
+  BOOST_TEST(result.error.find(kDepthError) != std::string::npos, result.error);
+  BOOST_TEST(strip_output(xml) == xml);
+}
+
+BOOST_AUTO_TEST_CASE(a_suite_name_repeated_in_every_test_is_bounded) {
+  // Each test name is the suite name, a space and "<unspecified>".
+  const std::size_t suite_name_bytes = kMaxTestsBytes / 10;
+  const std::size_t test_bytes = sizeof(TestCase) + suite_name_bytes + 1 + 13;
+  const std::size_t fitting = kMaxTestsBytes / test_bytes;
+  const std::string head = "<testsuites><s name='" + std::string(suite_name_bytes, 'n') + "'>";
+  const std::string tail = "</s></testsuites>";
+
+  const ParseResult within = parse(head + repeat("<testcase/>", fitting) + tail);
+  BOOST_TEST(within.ok(), within.error);
+  BOOST_TEST(within.tests.size() == fitting);
+
+  const std::string limit_error =
+      "the tests take more than the limit of " + std::to_string(kMaxTestsBytes) + " bytes";
+  // A document of 10 MB that would otherwise produce a gigabyte of names.
+  const ParseResult over = parse(head + repeat("<testcase/>", 100) + tail);
+  BOOST_TEST(!over.ok());
+  BOOST_TEST(over.tests.empty());
+  BOOST_TEST(over.error.find(limit_error) != std::string::npos, over.error);
+
+  // Failure messages and texts count as well.
+  const std::string rest = repeat("<testcase/>", fitting - 1);
+  const std::string big(suite_name_bytes, 'm');
+  for (const std::string& failure :
+       {"<failure message='" + big + "'/>", "<failure>" + big + "</failure>"}) {
+    const ParseResult result = parse(head + rest + "<testcase>" + failure + "</testcase>" + tail);
+    BOOST_TEST(result.error.find(limit_error) != std::string::npos, result.error);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(a_million_empty_testcases_are_over_the_limit) {
+  const std::size_t fitting = kMaxTestsBytes / (sizeof(TestCase) + 13);
+  const std::string xml = "<testsuite>" + repeat("<testcase/>", fitting + 1) + "</testsuite>";
+  const ParseResult result = parse(xml);
+  BOOST_TEST(!result.ok());
+  BOOST_TEST(result.tests.empty());
+  // Stripping builds no tests: the document is cut as usual.
+  BOOST_TEST(strip_output(xml) == xml);
+}
+
+BOOST_AUTO_TEST_CASE(what_expat_holds_is_bounded) {
+  // expat keeps every distinct element name, and a start tag whole.
+  const std::string names = [] {
+    std::string xml = "<testsuite>";
+    for (std::size_t i = 0; xml.size() < kMaxParserBytes / 4; ++i) {
+      xml += "<e" + std::to_string(i) + "/>";
+    }
+    return xml + "<system-out/></testsuite>";
+  }();
+  const std::string attribute =
+      "<testsuite><testcase name='" + std::string(kMaxParserBytes / 2, 'x') + "'/></testsuite>";
+  const std::string limit_error =
+      "the XML parser needs more than the limit of " + std::to_string(kMaxParserBytes) + " bytes";
+  for (const std::string* xml : {&names, &attribute}) {
+    const ParseResult result = parse(*xml);
+    BOOST_TEST(!result.ok());
+    BOOST_TEST(result.tests.empty());
+    BOOST_TEST(result.error.find(limit_error) != std::string::npos, result.error);
+    BOOST_TEST(strip_output(*xml) == *xml);
+  }
+  // A start tag of some megabytes is fine.
+  const ParseResult large = parse("<testsuite><testcase name='" +
+                                  std::string(kMaxParserBytes / 8, 'x') + "'/></testsuite>");
+  BOOST_REQUIRE_EQUAL(large.tests.size(), 1u);
+  BOOST_TEST(large.tests[0].name.size() == kMaxParserBytes / 8);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// Peak memory, measured in a child process (support/peak_memory.hpp). Each
+// bound counts the generated document itself, once.
+BOOST_AUTO_TEST_SUITE(junit_memory)
+
+BOOST_AUTO_TEST_CASE(a_deeply_nested_document_costs_less_than_three_times_its_size) {
+  constexpr std::size_t kDocumentBytes = 60 * kMiB;
+  const auto work = []() -> std::string {
+    std::string xml;
+    xml.reserve(kDocumentBytes);
+    xml = "<testsuites><testsuite><testcase name='t'/>";
+    while (xml.size() + 3 <= kDocumentBytes) xml += "<a>";
+    const ParseResult parsed = parse(xml);
+    if (parsed.ok() || !parsed.tests.empty()) return "parse took the document as well-formed";
+    if (parsed.error.find(kDepthError) == std::string::npos) return "parse: " + parsed.error;
+    // strip_output gets a copy: with the document, two of the three.
+    if (strip_output(xml) != xml) return "strip_output changed the document";
+    return "";
+  };
+  const auto peak = peak_memory_in_child(work, 8 * kDocumentBytes);
+  BOOST_REQUIRE_MESSAGE(peak.ran, "the measuring child did not report");
+  BOOST_TEST(peak.failure.empty(), peak.failure);
+  BOOST_TEST_MESSAGE("deep document: peak growth " << peak.growth() / kMiB << " MiB for "
+                                                   << kDocumentBytes / kMiB << " MiB");
+  BOOST_TEST(peak.growth() < 3 * kDocumentBytes,
+             "peak growth " << peak.growth() << " bytes for a document of " << kDocumentBytes);
+}
+
+BOOST_AUTO_TEST_CASE(flat_documents_cost_their_size_and_a_bounded_amount) {
+  constexpr std::size_t kDocumentBytes = 60 * kMiB;
+  struct Shape {
+    const char* name;
+    std::string head;
+    std::function<std::string(std::size_t)> piece;  // the i-th repeated piece
+    std::string tail;
+  };
+  const std::string block(4096, 'x');
+  const std::vector<Shape> shapes = {
+      {"empty testcases", "<testsuite>", [](std::size_t) { return "<testcase/>"; }, "</testsuite>"},
+      {"testcases with output", "<testsuite>",
+       [](std::size_t) { return "<testcase name='t'><system-out>x</system-out></testcase>"; },
+       "</testsuite>"},
+      {"output elements", "<testsuite>", [](std::size_t) { return "<system-out/> "; },
+       "</testsuite>"},
+      {"distinct element names", "<testsuite>",
+       [](std::size_t i) { return "<e" + std::to_string(i) + "/>"; }, "</testsuite>"},
+      {"distinct attribute names", "<testsuite><testcase ",
+       [](std::size_t i) { return "a" + std::to_string(i) + "='' "; }, "/></testsuite>"},
+      {"one huge attribute", "<testsuite><testcase name='", [&](std::size_t) { return block; },
+       "'/></testsuite>"},
+      {"one huge failure text", "<testsuite><testcase><failure>",
+       [&](std::size_t) { return block; }, "</failure></testcase></testsuite>"},
+  };
+  // Beyond the document: expat, and the tests, up to three times their limit
+  // while their vector grows (meson's MALLOC_PERTURB_ makes all of it resident).
+  constexpr std::size_t kBound = kDocumentBytes + kMaxParserBytes + 3 * kMaxTestsBytes + 16 * kMiB;
+  for (const Shape& shape : shapes) {
+    const auto work = [&]() -> std::string {
+      std::string xml;
+      xml.reserve(kDocumentBytes + 4096);
+      xml = shape.head;
+      for (std::size_t i = 0; xml.size() + 4096 + shape.tail.size() <= kDocumentBytes; ++i) {
+        xml += shape.piece(i);
+      }
+      xml += shape.tail;
+      parse(xml);
+      strip_output(std::move(xml));
+      return "";
+    };
+    const auto peak = peak_memory_in_child(work, 8 * kDocumentBytes);
+    BOOST_TEST_MESSAGE(shape.name << ": peak growth " << peak.growth() / kMiB << " MiB for "
+                                  << kDocumentBytes / kMiB << " MiB");
+    BOOST_TEST_CONTEXT(shape.name) {
+      BOOST_REQUIRE_MESSAGE(peak.ran, "the measuring child did not report");
+      BOOST_TEST(peak.failure.empty(), peak.failure);
+      BOOST_TEST(peak.growth() < kBound, "peak growth " << peak.growth() << " bytes");
+    }
+  }
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,7 +2,6 @@
 #pragma once
 
 #include <string>
-#include <string_view>
 
 namespace kettle::junit {
 
@@ -10,7 +9,13 @@ namespace kettle::junit {
 // the cut could change a row (a child of <failure>; a child of a <testsuites>
 // root that holds testcases), cutting their exact byte ranges so the rest of
 // the document is kept byte for byte. Invalid UTF-8 comes back as U+FFFD
-// (SPEC D12). A malformed document is returned unchanged.
-std::string strip_output(std::string_view xml);
+// (SPEC D12). A malformed document (the limits of parser.hpp included) is
+// returned unchanged.
+//
+// Takes the document by value and cuts it in place: moved in, a file of
+// hundreds of megabytes is never copied (only a document with invalid UTF-8
+// is, once, to repair it). Beyond the document and expat's own state, it
+// keeps a few bytes per removed element.
+std::string strip_output(std::string xml);
 
 }  // namespace kettle::junit
