@@ -44,8 +44,11 @@ std::string zlib_compress(std::string_view data, int level) {
   DeflateGuard guard{z};
 
   std::string out;
-  // deflateBound is exact enough for one-shot output; the loop still handles more.
-  out.resize(deflateBound(&z, static_cast<uLong>(std::min(data.size(), kMaxSlice))) + 16);
+  // Start small and double: JUnit XML shrinks about tenfold, so sizing for the
+  // worst case (deflateBound, a bit over the input) would hold a second copy
+  // of a large file for nothing.
+  const size_t bound = deflateBound(&z, static_cast<uLong>(std::min(data.size(), kMaxSlice))) + 16;
+  out.resize(std::min(bound, kInflateChunk + data.size() / 8));
   size_t offset = 0;
   size_t produced = 0;
   feed(z, data, offset);
@@ -62,6 +65,7 @@ std::string zlib_compress(std::string_view data, int level) {
     if (rc != Z_OK && rc != Z_BUF_ERROR) throw std::runtime_error("zlib deflate failed");
   }
   out.resize(produced);
+  out.shrink_to_fit();  // the blob is kept queued for the writer: no slack
   return out;
 }
 
