@@ -14,7 +14,9 @@
 
 #include <atomic>
 #include <boost/asio/awaitable.hpp>
-#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/async_result.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/post.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/thread_pool.hpp>
@@ -110,17 +112,52 @@ class Core {
   boost::asio::awaitable<bool> sleep(std::chrono::steady_clock::duration d);
 
   // Runs blocking work (SQLite scans, row building, file I/O) on the CPU pool
-  // and resumes on the event loop with its result; exceptions propagate.
-  // Pass a named closure: g++ 12 destroys a temporary argument of a co_await
-  // expression twice.
+  // and resumes on the event loop with its result; exceptions propagate. The
+  // work is not cancellable: it always runs to its end (a stop is seen by the
+  // work itself, through stopping()). Pass a named closure: g++ 12 destroys a
+  // temporary argument of a co_await expression twice.
   template <class F>
   boost::asio::awaitable<std::invoke_result_t<F>> offload(F fn) {
     using R = std::invoke_result_t<F>;
-    auto task = [fn = std::move(fn)]() mutable -> boost::asio::awaitable<R> { co_return fn(); };
-    co_return co_await boost::asio::co_spawn(cpu_, std::move(task), boost::asio::use_awaitable);
+    if constexpr (std::is_void_v<R>) {
+      auto run = [fn = std::move(fn)]() mutable -> std::optional<int> {
+        fn();
+        return 0;
+      };
+      co_await offload_impl<int>(std::move(run));
+    } else {
+      auto run = [fn = std::move(fn)]() mutable -> std::optional<R> { return std::optional<R>(fn()); };
+      co_return std::move(*(co_await offload_impl<R>(std::move(run))));
+    }
   }
 
  private:
+  // Posts `run` to the CPU pool, then posts its outcome back to the event
+  // loop: plain posts, with the loop kept alive by a work guard, so no
+  // cancellation state is shared between the two threads.
+  template <class R, class Run>
+  boost::asio::awaitable<std::optional<R>> offload_impl(Run run) {
+    auto initiate = [this, run = std::move(run)](auto handler) mutable {
+      auto work = boost::asio::make_work_guard(io_);
+      boost::asio::post(cpu_, [run = std::move(run), handler = std::move(handler), work = std::move(work)]() mutable {
+        std::exception_ptr failure;
+        std::optional<R> result;
+        try {
+          result = run();
+        } catch (...) {
+          failure = std::current_exception();
+        }
+        auto io = work.get_executor();
+        boost::asio::post(io, [handler = std::move(handler), failure, result = std::move(result)]() mutable {
+          std::move(handler)(failure, std::move(result));
+        });
+      });
+    };
+    co_return co_await boost::asio::async_initiate<const boost::asio::use_awaitable_t<>&,
+                                                   void(std::exception_ptr, std::optional<R>)>(
+        std::move(initiate), boost::asio::use_awaitable);
+  }
+
   void on_signal(int sig);
 
   CoreOptions options_;
