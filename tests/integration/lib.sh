@@ -32,7 +32,7 @@ wait_for() {  # wait_for SECONDS COMMAND... : until the command succeeds (re-run
 
 # start_fake FLAGS...: stops the running fake, if any, and starts "$fake" FLAGS...
 # in the background (stdout in $work/fake.out, stderr in $work/fake.err). Once it
-# says "listening" (10 s at most) sets host (HOST:PORT) and points
+# says "listening" (60 s at most: a loaded machine starts it slowly) sets host (HOST:PORT) and points
 # STORAGE_EMULATOR_HOST, PUBSUB_EMULATOR_HOST and BIGQUERY_EMULATOR_HOST at it;
 # host is empty, and the status 1, when it never listens.
 start_fake() {
@@ -40,7 +40,7 @@ start_fake() {
   "$fake" "$@" >"$work/fake.out" 2>"$work/fake.err" &
   fake_pid=$!
   host=""
-  wait_for 10 grep -qs listening "$work/fake.out" && host=$(sed -E 's#.*//##' "$work/fake.out")
+  wait_for 60 grep -qs listening "$work/fake.out" && host=$(sed -E 's#.*//##' "$work/fake.out")
   export STORAGE_EMULATOR_HOST=$host PUBSUB_EMULATOR_HOST=$host BIGQUERY_EMULATOR_HOST=$host
   [[ -n "$host" ]]
 }
