@@ -1444,8 +1444,10 @@ BOOST_AUTO_TEST_CASE(token_requests_follow_the_clients_max_attempts) {
       BOOST_TEST_CONTEXT(kind << " with max_attempts " << c.client_attempts << ", token_attempts "
                               << c.token_attempts) {
         asio::io_context ioc;
+        // The body also checks that retry warnings quote the server redacted.
         test_support::ScriptedServer server(ioc, [](const Seen&, int) {
-          return Reply{.status = 503, .body = "busy"};
+          return Reply{.status = 503,
+                       .body = "busy, retry with eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"};
         });
         net::HttpClient client(ioc.get_executor(), with_attempts(c.client_attempts));
         auth::Config config = test_config();
@@ -1471,8 +1473,10 @@ BOOST_AUTO_TEST_CASE(token_requests_follow_the_clients_max_attempts) {
           BOOST_REQUIRE(!header.has_value());
           BOOST_TEST(header.error().status == 503);
         });
-        quiet.stop();
+        std::string log = quiet.stop();
         BOOST_TEST(server.seen.size() == c.expected);
+        BOOST_TEST(log.find("c2lnbmF0dXJl") == std::string::npos, log);
+        if (c.expected > 1) BOOST_TEST(log.find("busy, retry with [redacted JWT]") != std::string::npos, log);
       }
     }
   }
