@@ -45,7 +45,7 @@ class AuthorizedUserFetcher final : public TokenFetcher {
     request.headers.set("Accept", "application/json");
     request.body = refresh_grant_form(user_);
     request.options.total_timeout = config_.token_timeout;
-    request.options.retry = net::RetryConfig{.max_attempts = config_.token_attempts};
+    request.options.retry = token_retry(client_.config().retry, config_.token_attempts);
     auto response = co_await client_.request(std::move(request));
     if (!response) co_return response.error();
     auto token =

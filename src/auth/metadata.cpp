@@ -35,7 +35,7 @@ class MetadataFetcher final : public TokenFetcher {
     std::string url = net::join_url(base_url_, kTokenPath);
     net::Request request = metadata_request(url);
     request.options.total_timeout = config_.metadata_timeout;
-    request.options.retry = net::RetryConfig{.max_attempts = config_.metadata_attempts};
+    request.options.retry = token_retry(client_.config().retry, config_.metadata_attempts);
     auto response = co_await client_.request(std::move(request));
     if (!response) co_return response.error();
     co_return parse_token_response(*response, url, now(config_), config_.default_lifetime);

@@ -46,7 +46,7 @@ class ServiceAccountFetcher final : public TokenFetcher {
     // base64url and '.' need no form encoding.
     request.body = std::string(kJwtBearerForm) + *assertion;
     request.options.total_timeout = config_.token_timeout;
-    request.options.retry = net::RetryConfig{.max_attempts = config_.token_attempts};
+    request.options.retry = token_retry(client_.config().retry, config_.token_attempts);
     auto response = co_await client_.request(std::move(request));
     if (!response) co_return response.error();
     co_return parse_token_response(*response, key_.token_uri, now(config_),

@@ -6,6 +6,7 @@
 #include <cmath>
 
 #include "json_fields.hpp"
+#include "kettle/obs/log.hpp"
 
 namespace kettle::auth {
 
@@ -21,12 +22,14 @@ net::Error token_error(net::ErrorKind kind, int status, const std::string& url,
       .kind = kind, .status = status, .url = url, .message = std::move(message), .attempts = 0};
 }
 
-// A printable, one-line start of a body (an HTML error page, say).
+// A printable, one-line start of a body (an HTML error page, say). Redacted
+// whole before it is cut, so a cut cannot hide a secret's shape.
 std::string excerpt(std::string_view body) {
-  std::string out(body.substr(0, kExcerptLimit));
+  std::string redacted = obs::redact_secrets(body);
+  std::string out = redacted.substr(0, kExcerptLimit);
   std::replace_if(
       out.begin(), out.end(), [](char c) { return c == '\n' || c == '\r' || c == '\t'; }, ' ');
-  if (body.size() > kExcerptLimit) out += "...";
+  if (redacted.size() > kExcerptLimit) out += "...";
   return out;
 }
 
@@ -43,7 +46,8 @@ std::string string_field(const json::object& object, std::string_view key) {
 }
 
 // The server's own words about a refusal: OAuth's error/error_description,
-// or a Google API error's message, else the start of the body.
+// or a Google API error's message, else the start of the body. Redacted: a
+// hostile or broken endpoint may echo the assertion or the refresh token.
 std::string refusal_reason(std::string_view body) {
   auto object = parse_object(body);
   if (!object) return body.empty() ? std::string("empty body") : excerpt(body);
@@ -52,7 +56,7 @@ std::string refusal_reason(std::string_view body) {
     reason = string_field(e->as_object(), "message");
   std::string detail = string_field(*object, "error_description");
   if (!detail.empty()) reason += reason.empty() ? detail : ": " + detail;
-  return reason.empty() ? excerpt(body) : reason;
+  return reason.empty() ? excerpt(body) : obs::printable(obs::redact_secrets(reason));
 }
 
 // expires_in as whole seconds; nullopt when absent or not a positive number.
@@ -94,6 +98,12 @@ net::Result<AccessToken> parse_token_response(const net::Response& response, con
   return AccessToken{.value = std::move(token),
                      .obtained = now,
                      .lifetime = lifetime_of(*object).value_or(default_lifetime)};
+}
+
+net::RetryConfig token_retry(const net::RetryConfig& client_policy, int max_attempts) {
+  net::RetryConfig retry = client_policy;
+  retry.max_attempts = std::min(retry.max_attempts, max_attempts);
+  return retry;
 }
 
 }  // namespace kettle::auth

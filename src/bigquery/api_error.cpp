@@ -1,11 +1,16 @@
 #include "api_error.hpp"
 
+#include "kettle/obs/log.hpp"
+
 namespace kettle::bigquery::detail {
 
 ServerWords server_words(std::string_view body) {
   auto error = net::parse_google_error(body);
   if (!error) return ServerWords{{}, net::error_excerpt(body)};
-  return ServerWords{std::move(error->reason), error->message.value_or(std::string())};
+  // Redacted here because the message also reaches row outcomes and log lines,
+  // not only status_error.
+  return ServerWords{obs::redact_secrets(error->reason),
+                     obs::redact_secrets(error->message.value_or(std::string()))};
 }
 
 net::Error status_error(const std::string& url, std::string_view what, int status,

@@ -10,7 +10,8 @@
 namespace kettle::bigquery::detail {
 
 // What an error answer says: Google's JSON error (error.errors[0].reason and
-// error.message), else the start of the body (e.g. of an HTML page).
+// error.message), else the start of the body (e.g. of an HTML page);
+// credentials redacted.
 struct ServerWords {
   std::string reason;
   std::string message;

@@ -1,6 +1,8 @@
 #include "kettle/emit/file_sink.hpp"
 
 #include <fcntl.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <array>
@@ -60,30 +62,76 @@ class StdoutSink final : public OutputSink {
 };
 
 // A temp file renamed into place on finish(); removed when abandoned.
+//
+// The temp file is locked (flock) for as long as it is written: a second run
+// writing the same output fails at once instead of interleaving its bytes
+// with the first's, and a temp file that nobody holds is what a killed run
+// left behind (the kernel drops the lock with the process), so it is
+// discarded with a log line.
 class TempFile {
  public:
   explicit TempFile(std::string path) : path_(std::move(path)), tmp_(path_ + ".tmp") {
-    fd_ = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-    if (fd_ < 0) throw OutputError(os_error("cannot create", tmp_, errno));
+    fd_ = open_locked();
+    struct stat st{};
+    if (::fstat(fd_, &st) != 0) {
+      int err = errno;
+      ::close(fd_);
+      throw OutputError(os_error("cannot stat", tmp_, err));
+    }
+    if (st.st_size > 0) {
+      KLOG(warning) << "removed stale " << obs::printable(tmp_) << " (" << st.st_size
+                    << " bytes), left by a run that did not finish";
+    }
+    if (::ftruncate(fd_, 0) != 0) {
+      int err = errno;
+      ::close(fd_);
+      throw OutputError(os_error("cannot truncate", tmp_, err));
+    }
   }
   ~TempFile() {
-    if (fd_ >= 0) ::close(fd_);
+    // Unlinked while still locked: a run starting now creates a new file
+    // rather than adopting this one.
     if (!committed_) ::unlink(tmp_.c_str());
+    if (fd_ >= 0) ::close(fd_);
   }
+  TempFile(const TempFile&) = delete;
+  TempFile& operator=(const TempFile&) = delete;
   int fd() const { return fd_; }
   const std::string& tmp_path() const { return tmp_; }
   void commit() {
     if (::fsync(fd_) != 0) throw OutputError(os_error("cannot sync", tmp_, errno));
-    if (::close(fd_) != 0) {
-      fd_ = -1;
-      throw OutputError(os_error("cannot close", tmp_, errno));
-    }
-    fd_ = -1;
+    // Renamed before the close that drops the lock, for the same reason.
     if (::rename(tmp_.c_str(), path_.c_str()) != 0) throw OutputError(os_error("cannot rename to", path_, errno));
     committed_ = true;
+    int rc = ::close(fd_);
+    fd_ = -1;
+    if (rc != 0) throw OutputError(os_error("cannot close", path_, errno));
   }
 
  private:
+  // The temp file, opened and locked. Not truncated by open(): only its
+  // lock holder may. Retried when the path changed under the lock (the
+  // previous holder renamed or removed the file it had locked).
+  int open_locked() {
+    for (;;) {
+      int fd = ::open(tmp_.c_str(), O_WRONLY | O_CREAT | O_CLOEXEC, 0644);
+      if (fd < 0) throw OutputError(os_error("cannot create", tmp_, errno));
+      if (::flock(fd, LOCK_EX | LOCK_NB) != 0) {
+        int err = errno;
+        ::close(fd);
+        if (err == EWOULDBLOCK)
+          throw OutputError(tmp_ + " is being written by another run (same --output at once?)");
+        throw OutputError(os_error("cannot lock", tmp_, err));
+      }
+      struct stat locked{};
+      struct stat named{};
+      if (::fstat(fd, &locked) == 0 && ::stat(tmp_.c_str(), &named) == 0 &&
+          locked.st_dev == named.st_dev && locked.st_ino == named.st_ino)
+        return fd;
+      ::close(fd);
+    }
+  }
+
   std::string path_;
   std::string tmp_;
   int fd_ = -1;

@@ -2,6 +2,8 @@
 
 #include <boost/json.hpp>
 
+#include "kettle/obs/log.hpp"
+
 namespace kettle::net {
 namespace json = boost::json;
 
@@ -39,11 +41,13 @@ std::optional<GoogleError> parse_google_error(std::string_view body) {
 }
 
 std::string error_excerpt(std::string_view body) {
-  std::string text(body.substr(0, kExcerptBytes));
+  // Redacted whole before the cut, which could otherwise hide a secret's shape.
+  std::string redacted = obs::redact_secrets(body);
+  std::string text = redacted.substr(0, kExcerptBytes);
   for (char& c : text) {
     if (c == '\n' || c == '\r' || c == '\t') c = ' ';
   }
-  if (body.size() > kExcerptBytes) text += "...";
+  if (redacted.size() > kExcerptBytes) text += "...";
   return text;
 }
 
@@ -54,7 +58,8 @@ Error status_error(const std::string& url, std::string_view what, int status,
   e.status = status;
   e.url = url;
   e.message = std::string(what) + " answered HTTP " + std::to_string(status);
-  if (!server_words.empty()) e.message += ": " + std::string(server_words);
+  // The words may be Google's error.message, which can quote the request.
+  if (!server_words.empty()) e.message += ": " + obs::printable(obs::redact_secrets(server_words));
   return e;
 }
 

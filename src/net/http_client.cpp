@@ -81,11 +81,14 @@ detail::Limits limits_for(const Config& config, const RequestOptions& options) {
   return limits;
 }
 
+// The start of a server's answer, quoted in retry warnings and errors;
+// redacted whole before it is cut (an endpoint may echo a credential).
 std::string body_excerpt(const std::string& body) {
   constexpr std::size_t max = 200;
-  std::string out = body.substr(0, max);
+  std::string redacted = obs::redact_secrets(body);
+  std::string out = redacted.substr(0, max);
   std::replace(out.begin(), out.end(), '\n', ' ');
-  return body.size() > max ? out + "..." : out;
+  return obs::printable(redacted.size() > max ? out + "..." : out);
 }
 
 // Counts an attempt in Stats::in_flight and tells the observer of it for as

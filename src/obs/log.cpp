@@ -2,7 +2,12 @@
 
 #include <unistd.h>
 
+#include <array>
 #include <atomic>
+#include <algorithm>
+#include <cctype>
+#include <optional>
+#include <utility>
 #include <chrono>
 #include <cstdio>
 #include <ctime>
@@ -26,6 +31,181 @@ std::string printable(std::string_view text) {
     } else {
       out += static_cast<char>(c);
     }
+  }
+  return out;
+}
+
+namespace {
+
+constexpr std::string_view kRedactedJwt = "[redacted JWT]";
+constexpr std::string_view kRedactedToken = "[redacted token]";
+constexpr std::string_view kRedactedKey = "[redacted key]";
+
+// Field names whose value is a credential, in forms (name=value) and JSON
+// ("name": "value"); matched without regard to case.
+constexpr std::array<std::string_view, 5> kSecretFields = {
+    "access_token", "refresh_token", "id_token", "client_secret", "private_key"};
+
+// Shorter "Bearer x" values are words of prose ("Bearer token missing"), not tokens.
+constexpr std::size_t kMinBearerToken = 16;
+// Without the "eyJ" start, a dotted run is a JWT only when every part is this
+// long: host names (oauth2.googleapis.com) have three short parts.
+constexpr std::size_t kMinJwtSegment = 16;
+constexpr std::size_t kMinRefreshToken = 20;  // after Google's "1//"
+constexpr std::size_t kMaxPemLabel = 64;      // "-----BEGIN ENCRYPTED PRIVATE KEY" is 32
+
+bool is_token_char(char c) {
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '-' ||
+         c == '_' || c == '.';
+}
+
+char lower(char c) { return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c; }
+
+bool starts_with_nocase(std::string_view text, std::size_t at, std::string_view word) {
+  if (text.size() - at < word.size()) return false;
+  for (std::size_t k = 0; k < word.size(); ++k)
+    if (lower(text[at + k]) != word[k]) return false;
+  return true;
+}
+
+// Three or more base64url parts joined by dots (JWS has three, JWE five);
+// also two, for a JWT cut short by an excerpt, when it starts with "eyJ"
+// (base64url of '{"', how every JOSE header starts).
+bool looks_like_jwt(std::string_view run) {
+  std::size_t parts = 1;
+  std::size_t shortest = std::string_view::npos;
+  std::size_t start = 0;
+  for (std::size_t k = 0; k <= run.size(); ++k) {
+    if (k == run.size() || run[k] == '.') {
+      shortest = std::min(shortest, k - start);
+      if (k < run.size()) ++parts;
+      start = k + 1;
+    }
+  }
+  if (run.starts_with("eyJ")) return parts >= 2 && run.size() > 4;
+  return parts >= 3 && shortest >= kMinJwtSegment;
+}
+
+// The secret a run of token characters is, if any.
+std::optional<std::string_view> classify_run(std::string_view run) {
+  if (run.starts_with("ya29.") && run.size() > 5) return kRedactedToken;
+  if (looks_like_jwt(run)) return kRedactedJwt;
+  return std::nullopt;
+}
+
+// "-----BEGIN [RSA|ENCRYPTED] PRIVATE KEY-----" at `at`: where the block ends
+// (after its END line, or the end of the text when cut off), else npos.
+std::size_t private_key_end(std::string_view text, std::size_t at) {
+  constexpr std::string_view begin = "-----BEGIN ";
+  constexpr std::string_view dashes = "-----";
+  if (text.compare(at, begin.size(), begin) != 0) return std::string_view::npos;
+  std::size_t label_end = text.find(dashes, at + begin.size());
+  if (label_end == std::string_view::npos) label_end = text.size();
+  if (label_end - at > kMaxPemLabel) return std::string_view::npos;
+  std::string_view label = text.substr(at + begin.size(), label_end - at - begin.size());
+  if (label.find("PRIVATE KEY") == std::string_view::npos) return std::string_view::npos;
+  std::size_t end = text.find("-----END ", label_end);
+  if (end == std::string_view::npos) return text.size();
+  std::size_t close = text.find(dashes, end + 9);
+  return close == std::string_view::npos ? text.size() : close + dashes.size();
+}
+
+// name=value, name: value, "name": "value" at `at`: where the value starts
+// and ends, else nullopt. The value ends at a quote (not an escaped one),
+// '&', ',', '}', or white space.
+std::optional<std::pair<std::size_t, std::size_t>> secret_field_value(std::string_view text,
+                                                                      std::size_t at) {
+  for (std::string_view name : kSecretFields) {
+    if (!starts_with_nocase(text, at, name)) continue;
+    std::size_t k = at + name.size();
+    if (k < text.size() && (text[k] == '"' || text[k] == '\\')) {
+      if (text[k] == '\\') ++k;  // an escaped quote, JSON inside a JSON string
+      if (k < text.size() && text[k] == '"') ++k;
+    }
+    while (k < text.size() && text[k] == ' ') ++k;
+    if (k == text.size() || (text[k] != '=' && text[k] != ':')) return std::nullopt;
+    ++k;
+    while (k < text.size() && text[k] == ' ') ++k;
+    if (k < text.size() && text[k] == '\\') ++k;
+    if (k < text.size() && text[k] == '"') ++k;
+    std::size_t value = k;
+    while (k < text.size()) {
+      char c = text[k];
+      if (c == '"' || c == '&' || c == ',' || c == '}' || c == ' ' || c == '\n' || c == '\r' ||
+          c == '\t')
+        break;
+      if (c == '\\' && k + 1 < text.size() && text[k + 1] == '"') break;
+      ++k;
+    }
+    if (k == value) return std::nullopt;
+    return std::pair{value, k};
+  }
+  return std::nullopt;
+}
+
+// "Bearer <token>" at `at`: where the token starts and ends, else nullopt.
+std::optional<std::pair<std::size_t, std::size_t>> bearer_value(std::string_view text,
+                                                                std::size_t at) {
+  if (!starts_with_nocase(text, at, "bearer")) return std::nullopt;
+  std::size_t k = at + 6;
+  if (k == text.size() || (text[k] != ' ' && text[k] != '\t')) return std::nullopt;
+  while (k < text.size() && (text[k] == ' ' || text[k] == '\t')) ++k;
+  std::size_t value = k;
+  while (k < text.size() && !std::isspace(static_cast<unsigned char>(text[k])) && text[k] != '"' &&
+         text[k] != ',')
+    ++k;
+  if (k - value < kMinBearerToken) return std::nullopt;
+  return std::pair{value, k};
+}
+
+}  // namespace
+
+std::string redact_secrets(std::string_view text) {
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    if (text[i] == '-') {
+      if (std::size_t end = private_key_end(text, i); end != std::string_view::npos) {
+        out += kRedactedKey;
+        i = end;
+        continue;
+      }
+    }
+    auto field = secret_field_value(text, i);
+    if (!field) field = bearer_value(text, i);
+    if (field) {
+      out.append(text.substr(i, field->first - i));
+      // A key file's "private_key": the whole PEM block, not its first word.
+      if (std::size_t end = private_key_end(text, field->first); end != std::string_view::npos) {
+        out += kRedactedKey;
+        i = end;
+      } else {
+        out += kRedactedToken;
+        i = field->second;
+      }
+      continue;
+    }
+    // Runs are judged whole, from their first character only, which keeps the
+    // scan linear.
+    if (is_token_char(text[i]) && (i == 0 || !is_token_char(text[i - 1]))) {
+      // Google refresh tokens start "1//", which is not a token character.
+      const bool refresh = text.compare(i, 3, "1//") == 0;
+      std::size_t end = refresh ? i + 3 : i;
+      while (end < text.size() && is_token_char(text[end])) ++end;
+      if (refresh && end - i >= 3 + kMinRefreshToken) {
+        out += kRedactedToken;
+        i = end;
+        continue;
+      }
+      if (refresh) end = i + 1;  // "1" alone: the rest is ordinary text
+      if (auto replacement = classify_run(text.substr(i, end - i))) {
+        out += *replacement;
+        i = end;
+        continue;
+      }
+    }
+    out += text[i++];
   }
   return out;
 }

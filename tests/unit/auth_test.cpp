@@ -49,6 +49,7 @@
 #include "kettle/net/http_client.hpp"
 #include "kettle/obs/log.hpp"
 #include "support/files.hpp"
+#include "support/scripted_server.hpp"
 #include "support/stderr_capture.hpp"
 
 extern char** environ;
@@ -63,6 +64,7 @@ namespace auth = kettle::auth;
 namespace fs = std::filesystem;
 namespace json = boost::json;
 namespace net = kettle::net;
+namespace test_support = kettle::test_support;
 using namespace std::chrono_literals;
 
 // ---------------------------------------------------------------- helpers
@@ -1367,6 +1369,127 @@ BOOST_AUTO_TEST_CASE(user_credentials_log_their_file_but_never_a_secret) {
     BOOST_REQUIRE(token.size() > 10u);
     BOOST_TEST(log.find(token) == std::string::npos, "an access token was logged");
   }
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// A token endpoint scripted in the test: what it answers and how often it
+// was asked, counted on the server side.
+BOOST_AUTO_TEST_SUITE(auth_with_scripted_endpoint)
+
+using test_support::Reply;
+using test_support::Seen;
+
+// Runs `body` with `server` and `client` on `ioc`, stopping both after it.
+void run_scripted(asio::io_context& ioc, test_support::ScriptedServer& server, net::HttpClient& client,
+                  std::function<asio::awaitable<void>()> body) {
+  std::exception_ptr failure;
+  bool finished = test_support::run_with_watchdog(ioc, body, [&] {
+    server.stop();
+    client.stop();
+  }, failure);
+  BOOST_REQUIRE_MESSAGE(finished, "the test did not finish before its watchdog");
+  if (failure) std::rethrow_exception(failure);
+}
+
+net::Config with_attempts(int max_attempts) {
+  net::Config config = test_support::quick_net_config();
+  config.retry.max_attempts = max_attempts;
+  return config;
+}
+
+BOOST_AUTO_TEST_CASE(a_token_endpoint_echoing_the_assertion_does_not_get_it_into_errors_or_logs) {
+  asio::io_context ioc;
+  // Puts the signed assertion it was sent into its error_description.
+  test_support::ScriptedServer server(ioc, [](const Seen& seen, int) {
+    std::string assertion = seen.body.substr(seen.body.find("assertion=") + 10);
+    json::object answer{{"error", "invalid_grant"},
+                        {"error_description", "Invalid JWT: " + assertion + " is not valid"}};
+    return Reply{.status = 400, .body = json::serialize(answer)};
+  });
+  net::HttpClient client(ioc.get_executor(), test_support::quick_net_config());
+  test_support::StderrCapture capture;
+  run_scripted(ioc, server, client, [&]() -> asio::awaitable<void> {
+    auto key = auth::parse_service_account_key(
+        service_account_json(server.base_url() + "/token", KeyPair::shared().private_pem), "key.json");
+    BOOST_REQUIRE(key.has_value());
+    auto credentials = auth::make_service_account_credentials(client, std::move(*key), test_config());
+    auto header = co_await credentials->authorization();
+    BOOST_REQUIRE(!header.has_value());
+    KLOG(error) << "token refused: " << header.error().what();
+    std::string text = header.error().what();
+    BOOST_TEST(header.error().status == 400);
+    BOOST_TEST(text.find("Invalid JWT: [redacted JWT] is not valid") != std::string::npos, text);
+    BOOST_TEST(text.find("eyJ") == std::string::npos, text);
+  });
+  std::string log = capture.stop();
+  BOOST_REQUIRE(server.seen.size() == 1u);
+  const std::string& sent = server.seen[0].body;
+  std::string assertion = sent.substr(sent.find("assertion=") + 10);
+  BOOST_REQUIRE(assertion.starts_with("eyJ"));  // the echo really held a JWT
+  std::string signature = assertion.substr(assertion.rfind('.') + 1);
+  BOOST_TEST(log.find("[redacted JWT]") != std::string::npos, log);
+  BOOST_TEST(log.find(signature) == std::string::npos, "the assertion's signature was logged");
+}
+
+BOOST_AUTO_TEST_CASE(token_requests_follow_the_clients_max_attempts) {
+  struct Case {
+    int client_attempts;
+    int token_attempts;
+    std::size_t expected;
+  };
+  // The client's --max-attempts bounds token requests; the auth limit still caps them.
+  for (Case c : {Case{1, 5, 1}, Case{3, 5, 3}, Case{10, 2, 2}}) {
+    for (std::string kind : {"service_account", "authorized_user", "metadata"}) {
+      BOOST_TEST_CONTEXT(kind << " with max_attempts " << c.client_attempts << ", token_attempts "
+                              << c.token_attempts) {
+        asio::io_context ioc;
+        // The body also checks that retry warnings quote the server redacted.
+        test_support::ScriptedServer server(ioc, [](const Seen&, int) {
+          return Reply{.status = 503,
+                       .body = "busy, retry with eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"};
+        });
+        net::HttpClient client(ioc.get_executor(), with_attempts(c.client_attempts));
+        auth::Config config = test_config();
+        config.token_attempts = c.token_attempts;
+        config.metadata_attempts = c.token_attempts;
+        std::shared_ptr<auth::Credentials> credentials;
+        std::string token_uri = server.base_url() + "/token";
+        if (kind == "service_account") {
+          auto key = auth::parse_service_account_key(
+              service_account_json(token_uri, KeyPair::shared().private_pem), "key.json");
+          BOOST_REQUIRE(key.has_value());
+          credentials = auth::make_service_account_credentials(client, std::move(*key), config);
+        } else if (kind == "authorized_user") {
+          auto user = auth::parse_authorized_user(authorized_user_json(token_uri), "user.json");
+          BOOST_REQUIRE(user.has_value());
+          credentials = auth::make_authorized_user_credentials(client, std::move(*user), config);
+        } else {
+          credentials = auth::make_metadata_credentials(client, server.base_url(), config);
+        }
+        test_support::StderrCapture quiet;  // the retry warnings
+        run_scripted(ioc, server, client, [&]() -> asio::awaitable<void> {
+          auto header = co_await credentials->authorization();
+          BOOST_REQUIRE(!header.has_value());
+          BOOST_TEST(header.error().status == 503);
+        });
+        std::string log = quiet.stop();
+        BOOST_TEST(server.seen.size() == c.expected);
+        BOOST_TEST(log.find("c2lnbmF0dXJl") == std::string::npos, log);
+        if (c.expected > 1) BOOST_TEST(log.find("busy, retry with [redacted JWT]") != std::string::npos, log);
+      }
+    }
+  }
+}
+
+BOOST_AUTO_TEST_CASE(token_retry_keeps_the_clients_backoff_and_caps_its_attempts) {
+  net::RetryConfig policy{.max_attempts = 7, .initial_backoff = 3ms, .max_backoff = 9ms, .max_total = 4s};
+  net::RetryConfig capped = auth::token_retry(policy, 5);
+  BOOST_TEST(capped.max_attempts == 5);
+  BOOST_TEST((capped.initial_backoff == policy.initial_backoff));
+  BOOST_TEST((capped.max_backoff == policy.max_backoff));
+  BOOST_TEST((capped.max_total == policy.max_total));
+  BOOST_TEST(auth::token_retry(policy, 9).max_attempts == 7);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

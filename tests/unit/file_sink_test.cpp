@@ -10,6 +10,7 @@
 #include "kettle/emit/file_sink.hpp"
 #include "kettle/emit/gzip_chunks.hpp"
 #include "support/files.hpp"
+#include "support/stderr_capture.hpp"
 
 namespace fs = std::filesystem;
 using namespace kettle::emit;
@@ -138,6 +139,60 @@ BOOST_AUTO_TEST_CASE(unwritable_location_is_a_clear_error) {
     BOOST_FAIL("expected OutputError");
   } catch (const OutputError& e) {
     BOOST_TEST(std::string(e.what()).find("/nonexistent-dir/x/out.json.tmp") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(stale_temp_file_of_a_killed_run_is_replaced_and_logged) {
+  TempDir dir;
+  fs::path out = dir.path / "rows.json";
+  const std::string stale(12345, 'x');
+  {
+    std::ofstream tmp(out.string() + ".tmp", std::ios::binary);
+    tmp << stale;  // what a SIGKILLed run leaves: no lock holder, some bytes
+  }
+  kettle::test_support::StderrCapture capture;
+  auto sink = open_file_sink(out.string(), FileBackend::posix);
+  std::string log = capture.stop();
+  BOOST_TEST(log.find("removed stale " + out.string() + ".tmp (12345 bytes)") != std::string::npos, log);
+  BOOST_TEST(fs::file_size(out.string() + ".tmp") == 0u);
+  sink->write("{\"n\": 1}\n");
+  sink->finish();
+  BOOST_TEST(read_file(out) == "{\"n\": 1}\n");
+  BOOST_TEST(!fs::exists(out.string() + ".tmp"));
+}
+
+BOOST_AUTO_TEST_CASE(empty_temp_file_is_reused_silently) {
+  TempDir dir;
+  fs::path out = dir.path / "rows.json";
+  { std::ofstream tmp(out.string() + ".tmp"); }
+  kettle::test_support::StderrCapture capture;
+  auto sink = open_file_sink(out.string(), FileBackend::posix);
+  BOOST_TEST(capture.stop().find("removed stale") == std::string::npos);
+}
+
+BOOST_AUTO_TEST_CASE(second_writer_of_the_same_output_is_refused) {
+  TempDir dir;
+  fs::path out = dir.path / "rows.json";
+  std::vector<FileBackend> backends{FileBackend::posix};
+  if (probe_file_backend() == FileBackend::io_uring) backends.push_back(FileBackend::io_uring);
+  for (FileBackend b : backends) {
+    auto first = open_file_sink(out.string(), b);
+    first->write("first run\n");
+    try {
+      open_file_sink(out.string(), b);
+      BOOST_FAIL("expected OutputError for a second writer");
+    } catch (const OutputError& e) {
+      BOOST_TEST(std::string(e.what()).find("being written by another run") != std::string::npos, e.what());
+    }
+    // The refused run neither truncated nor removed the first one's file.
+    first->write("still first\n");
+    first->finish();
+    BOOST_TEST(read_file(out) == "first run\nstill first\n");
+    // Once the first is done, the output can be written again.
+    auto again = open_file_sink(out.string(), b);
+    again->write("second run\n");
+    again->finish();
+    BOOST_TEST(read_file(out) == "second run\n");
   }
 }
 

@@ -155,6 +155,70 @@ BOOST_AUTO_TEST_CASE(printable_escapes_control_characters) {
   BOOST_TEST(printable("caf\xc3\xa9") == "caf\xc3\xa9");  // UTF-8 stays
 }
 
+namespace {
+// A signed assertion as a service account sends it (header.claims.signature).
+const std::string kJwt =
+    "eyJhbGciOiJSUzI1NiIsInR5cCI6IkpXVCJ9"
+    ".eyJpc3MiOiJrZXR0bGVAcHJvai5pYW0uZ3NlcnZpY2VhY2NvdW50LmNvbSIsImF1ZCI6Imh0dHBzOi8vb2F1dGgyIn0"
+    ".c2lnbmF0dXJlLWJ5dGVzLXRoYXQtbXVzdC1uZXZlci1iZS1sb2dnZWQtYW55d2hlcmU";
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(redact_secrets_replaces_jwts) {
+  using kettle::obs::redact_secrets;
+  BOOST_TEST(redact_secrets("invalid_grant: Invalid JWT " + kJwt + " expired") ==
+             "invalid_grant: Invalid JWT [redacted JWT] expired");
+  // In a form body, the JWT is the value of assertion=.
+  BOOST_TEST(redact_secrets("grant_type=x&assertion=" + kJwt) == "grant_type=x&assertion=[redacted JWT]");
+  // Cut by an excerpt after its header: still recognisable by "eyJ".
+  BOOST_TEST(redact_secrets("bad " + kJwt.substr(0, 50)) == "bad [redacted JWT]");
+  // Three long base64url parts without the usual header start.
+  BOOST_TEST(redact_secrets("x AAAAAAAAAAAAAAAAAAAA.BBBBBBBBBBBBBBBBBBBB.CCCCCCCCCCCCCCCCCCCC y") ==
+             "x [redacted JWT] y");
+}
+
+BOOST_AUTO_TEST_CASE(redact_secrets_replaces_tokens) {
+  using kettle::obs::redact_secrets;
+  BOOST_TEST(redact_secrets("token ya29.a0AfH6SMBx-yz_0123456789 rejected") == "token [redacted token] rejected");
+  BOOST_TEST(redact_secrets("Authorization: Bearer abcdefghijklmnopqrstuvwxyz012345") ==
+             "Authorization: Bearer [redacted token]");
+  BOOST_TEST(redact_secrets("access_token=s3cr3tvalue&expires_in=3599") ==
+             "access_token=[redacted token]&expires_in=3599");
+  BOOST_TEST(redact_secrets(R"({"access_token": "s3cr3t", "token_type": "Bearer"})") ==
+             R"({"access_token": "[redacted token]", "token_type": "Bearer"})");
+  BOOST_TEST(redact_secrets(R"({"Refresh_Token":"1//0gsecret","client_secret":"GOCSPX-abc"})") ==
+             R"({"Refresh_Token":"[redacted token]","client_secret":"[redacted token]"})");
+  BOOST_TEST(redact_secrets("refresh 1//0gABCDEFGHIJKLMNOPQRSTUVWXYZ") == "refresh [redacted token]");
+  // JSON quoted inside a JSON string.
+  BOOST_TEST(redact_secrets(R"("{\"id_token\": \"abc.def\"}")") == R"("{\"id_token\": \"[redacted token]\"}")");
+}
+
+BOOST_AUTO_TEST_CASE(redact_secrets_replaces_private_keys) {
+  using kettle::obs::redact_secrets;
+  BOOST_TEST(redact_secrets("key: -----BEGIN PRIVATE KEY-----\nMIIEvQIBADANBg\n-----END PRIVATE KEY-----\nend") ==
+             "key: [redacted key]\nend");
+  // As it appears in a key file (JSON escapes) and cut before its END line.
+  BOOST_TEST(redact_secrets(R"({"private_key": "-----BEGIN RSA PRIVATE KEY-----\nMIIEow)") ==
+             R"({"private_key": "[redacted key])");
+  BOOST_TEST(redact_secrets("x -----BEGIN ENCRYPTED PRIVATE KEY-----\nMIIEow") == "x [redacted key]");
+  // A certificate is public.
+  const std::string cert = "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----";
+  BOOST_TEST(redact_secrets(cert) == cert);
+  BOOST_TEST(redact_secrets(R"({"private_key": "-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n", "x": 1})") ==
+             R"({"private_key": "[redacted key]\n", "x": 1})");
+}
+
+BOOST_AUTO_TEST_CASE(redact_secrets_keeps_ordinary_text) {
+  using kettle::obs::redact_secrets;
+  for (std::string text :
+       {"Not Found", "invalid_grant: Token has been expired or revoked.",
+        "https://oauth2.googleapis.com/token answered 503", "gs://kubernetes-jenkins/logs/ci-kubernetes-e2e/123",
+        "Request had invalid authentication credentials. Expected OAuth 2 access token",
+        "missing Bearer token", "the access_token is missing", "v1.28.0-alpha.1.123+abcdef0123456789",
+        "-----BEGIN", "-----BEGIN PRIVATE", ""}) {
+    BOOST_TEST(redact_secrets(text) == text);
+  }
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(obs_health)

@@ -26,6 +26,8 @@ struct Config {
   std::chrono::seconds default_lifetime{300};  // assumed when a token answer lacks expires_in
 
   net::Duration token_timeout = std::chrono::seconds(30);    // one token endpoint attempt
+  // Attempts are at most these; fewer when the HTTP client's retry policy
+  // (--max-attempts) allows fewer, whose backoff they also follow.
   int token_attempts = 5;                                    // token endpoint tries (5xx, resets)
   net::Duration metadata_timeout = std::chrono::seconds(5);  // one metadata token attempt
   int metadata_attempts = 3;

@@ -18,4 +18,9 @@ net::Result<AccessToken> parse_token_response(const net::Response& response, con
                                               std::chrono::system_clock::time_point now,
                                               std::chrono::seconds default_lifetime);
 
+// The retry policy of one token request: the HTTP client's (its backoff, its
+// total time and --max-attempts) with no more than `max_attempts` attempts,
+// so a token fetch never tries more often than the requests waiting for it.
+net::RetryConfig token_retry(const net::RetryConfig& client_policy, int max_attempts);
+
 }  // namespace kettle::auth

@@ -35,7 +35,10 @@ const char* to_string(FileBackend backend);
 FileBackend probe_file_backend();
 
 std::unique_ptr<OutputSink> open_stdout_sink();
-// Writes `path` + ".tmp" and renames it to `path` on finish().
+// Writes `path` + ".tmp" and renames it to `path` on finish(). The temp file
+// is locked while written: a second sink on the same path throws OutputError
+// (two runs never mix their output), and a temp file left by a killed run is
+// discarded, with a warning naming its size.
 std::unique_ptr<OutputSink> open_file_sink(const std::string& path, FileBackend backend);
 
 }  // namespace kettle::emit

@@ -19,12 +19,13 @@ struct GoogleError {
 std::optional<GoogleError> parse_google_error(std::string_view body);
 
 // The start of a body (e.g. of an HTML page) for a log line or an error
-// message: at most 200 bytes, line breaks and tabs as spaces, "..." when cut.
+// message: at most 200 bytes, line breaks and tabs as spaces, "..." when cut,
+// credentials redacted (obs::redact_secrets).
 std::string error_excerpt(std::string_view body);
 
 // An answer with an unexpected status: kind http_status, the status, the URL,
 // and "<what> answered HTTP <status>", followed by ": <server_words>" when
-// those are not empty.
+// those are not empty (redacted and escaped: they may quote the request).
 Error status_error(const std::string& url, std::string_view what, int status,
                    std::string_view server_words);
 // A 2xx answer whose body is not what was expected: kind protocol.

@@ -14,6 +14,17 @@ enum class Severity { debug, info, warning, error };
 // forge a line or smuggle a NUL.
 std::string printable(std::string_view text);
 
+// Server text (an error body, an OAuth error_description) with what could be
+// a credential replaced, so an endpoint that echoes a request cannot put a
+// secret in an error or a log line: JWTs ("[redacted JWT]"), access and
+// refresh tokens ("ya29.", "1//", "Bearer x", access_token=x,
+// "refresh_token": "x", client_secret, id_token, private_key: "[redacted
+// token]") and PEM private keys ("[redacted key]"; to the end of the text
+// when the END line is missing, as in a cut excerpt). Linear in the size of
+// the text. Control characters are kept: pass the result to printable() to
+// log it.
+std::string redact_secrets(std::string_view text);
+
 // Debug lines are printed only when verbose (-v) is on.
 void set_verbose(bool on);
 bool verbose();
