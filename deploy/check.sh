@@ -185,7 +185,7 @@ if [[ -f $df ]]; then
   # The stop hour is read in America/Los_Angeles unless TZ is set: the image
   # leaves TZ unset (tzdata is installed for the zone files).
   check "$df: TZ not set" bash -c '! grep -Eq "^(ENV|ARG)[[:space:]].*\<TZ[[:space:]=]" "$1"' _ "$df"
-  for pkg in libboost-json1.81.0 libssl3 liburing2 libsqlite3-0 libexpat1 zlib1g libyaml-cpp0.7 ca-certificates tzdata; do
+  for pkg in libboost-json1.81.0 libssl3 liburing2 libsqlite3-0 libexpat1 zlib1g libyaml-cpp0.7 libre2-9 ca-certificates tzdata; do
     check "$df: runtime package $pkg" grep -Eq "(^|[[:space:]])$pkg([[:space:]]|$)" "$df"
   done
 else

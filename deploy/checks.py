@@ -21,6 +21,12 @@ import sys
 
 import yaml
 
+try:  # Python 3.11+
+    from re import _constants as sre_constants, _parser as sre_parse
+except ImportError:
+    import sre_constants
+    import sre_parse
+
 HERE = os.path.dirname(os.path.abspath(__file__))
 MESON_BUILD = os.path.join(HERE, "..", "meson.build")
 
@@ -250,9 +256,48 @@ def check_manifest(path, env_name, version):
            f"{path}: /data volume is the PVC {exp['pvc']}")
 
 
+def re2_refuses(pattern):
+    """Why kettle (RE2 syntax) refuses a pattern Python's re accepts, or None.
+    RE2 matches in linear time and so has no backreferences, lookaround,
+    conditionals, atomic groups or possessive repeats; it also has no \\Z,
+    no verbose mode and no repeat count above 1000. kettle's own load is the
+    final word; this catches what published lists may plausibly contain."""
+    c = sre_constants
+    found = []
+
+    def walk(sub):
+        for op, av in sub:
+            if op in (c.GROUPREF, c.GROUPREF_EXISTS):
+                found.append("backreferences" if op is c.GROUPREF else "conditionals")
+            elif op in (c.ASSERT, c.ASSERT_NOT):
+                found.append("lookaround")
+            elif op is getattr(c, "ATOMIC_GROUP", None) or op is getattr(c, "POSSESSIVE_REPEAT", None):
+                found.append("atomic groups or possessive repeats")
+            elif op is c.AT and av is c.AT_END_STRING:
+                found.append("\\Z (use \\z)")
+            elif op in (c.MAX_REPEAT, c.MIN_REPEAT) and max(n for n in av[:2] if n != c.MAXREPEAT) > 1000:
+                found.append("repeat counts above 1000")
+            elif op is c.SUBPATTERN and (av[1] | av[2]) & c.SRE_FLAG_VERBOSE:
+                found.append("verbose mode (?x)")
+            for item in av if isinstance(av, (list, tuple)) else [av]:
+                if isinstance(item, sre_parse.SubPattern):
+                    walk(item)
+                elif isinstance(item, list):  # BRANCH alternatives
+                    for alt in item:
+                        if isinstance(alt, sre_parse.SubPattern):
+                            walk(alt)
+
+    parsed = sre_parse.parse(pattern)
+    if parsed.state.flags & c.SRE_FLAG_VERBOSE:
+        found.append("verbose mode (?x)")
+    walk(parsed)
+    return f"RE2 syntax has no {found[0]}" if found else None
+
+
 def check_buckets(path):
     """Yields (passed, message) for a buckets.yaml: it parses, and every entry
-    keeps its keys (contact, prefix, sequential, exclude_jobs) with valid values."""
+    keeps its keys (contact, prefix, sequential, exclude_jobs) with valid values
+    (exclude_jobs: regular expressions in the RE2 syntax kettle compiles)."""
     try:
         with open(path) as fh:
             buckets = yaml.safe_load(fh)
@@ -294,8 +339,12 @@ def check_buckets(path):
                 continue
             try:
                 re.compile(p)
+                refused = re2_refuses(p)
             except re.error as e:
                 problems.append(f"exclude_jobs entry {p!r} is not a regular expression ({e})")
+                continue
+            if refused:
+                problems.append(f"exclude_jobs entry {p!r} is refused by kettle ({refused})")
         keys = ", ".join(k for k in BUCKET_KEYS if k in entry)
         yield not problems, f"{where}: keys {keys}" + (f" ({'; '.join(problems)})" if problems else "")
     main = buckets.get(MAIN_BUCKET)

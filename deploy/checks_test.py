@@ -273,6 +273,12 @@ class Buckets(Base):
                          "sequential 'no way' is not true or false")
         self.assertFails(checks.check_buckets(self.buckets(read(BUCKETS).replace("^ci-kubernetes-coverage-unit$", "(unclosed"))),
                          "exclude_jobs entry '(unclosed' is not a regular expression")
+        # Python accepts these; kettle compiles exclude_jobs with RE2, which refuses them.
+        for pattern, why in [(r"^(a)\1$", "backreferences"), ("^ci-(?!flaky)", "lookaround"),
+                             ("(?<=x)y", "lookaround"), ("(?>a)", "atomic groups"), (r"ci\Z", "\\Z"),
+                             ("a{1001}", "repeat counts above 1000")]:
+            self.assertFails(checks.check_buckets(self.buckets(read(BUCKETS).replace("^ci-kubernetes-coverage-unit$", pattern))),
+                             f"is refused by kettle (RE2 syntax has no {why}")
         self.assertFails(checks.check_buckets(self.buckets(read(BUCKETS) + 'gs://other/logs/:\n  contact: "x"\n  prefix: "other"\n')),
                          "prefix 'other' does not end in ':'")
         self.assertFails(checks.check_buckets(self.buckets(read(BUCKETS) + 'gs://other/logs:\n  contact: "x"\n  prefix: ""\n')),

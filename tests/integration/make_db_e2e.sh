@@ -2,7 +2,8 @@
 # make-db against the local fake GCS on a generated Prow tree: the database
 # must equal what the oracle derives from the tree (SPEC §2, §4), reruns fetch
 # only what is new, faults lose nothing, a hung object cannot stall the run,
-# and SIGTERM stops cleanly with a rerun completing the work.
+# SIGTERM stops cleanly with a rerun completing the work, and an exclude_jobs
+# pattern RE2 refuses stops the run before any request.
 # usage: make_db_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -38,6 +39,17 @@ python3 "$src/bench/gen_tree.py" --root "$work/tree" --add 25 >/dev/null 2>&1
 make_db fresh.db 2>third.log
 check "after adding builds the database equals the oracle" OK "$(oracle_ok fresh.db)"
 grep -q " 0 written" third.log; check "the rerun wrote the new builds" 1 $?
+
+# An exclude_jobs pattern RE2 cannot take stops make-db at load, before any
+# request, naming the file, line, pattern and reason.
+{ cat "$work/tree.buckets.yaml"; printf 'gs://bad/logs/:\n  prefix: "bad:"\n  exclude_jobs:\n    - ok\n    - ^ci-(?!flaky)\n'; } >bad.yaml
+bad_line=$(grep -n '(?!flaky)' bad.yaml | cut -d: -f1)
+curl -sf -X POST "http://$STORAGE_EMULATOR_HOST/_fake/reset-stats" >/dev/null
+"$kettle" make-db --db bad.db --buckets bad.yaml 2>bad.log; check "make-db with a lookahead pattern exits 1" 1 $?
+grep -qF "bad.yaml:$bad_line: bucket gs://bad/logs/: invalid exclude_jobs regex '^ci-(?!flaky)' (RE2 syntax): invalid perl operator: (?! (lookaround is not supported)" bad.log
+check "the error names the file, line, pattern and reason" 0 $?
+requests=$(curl -sf "http://$STORAGE_EMULATOR_HOST/_fake/stats" | python3 -c 'import json,sys; k = json.load(sys.stdin)["requests_by_kind"]; print(sum(n for kind, n in k.items() if kind != "control"))' 2>/dev/null)
+check "no request was made" 0 "$requests"
 
 # --buildlimit caps builds per job in both passes (D18).
 make_db limited.db --buildlimit 2 2>/dev/null

@@ -1,5 +1,6 @@
 // buckets.yaml (SPEC §1): the spec vector, defaults, normalisation, path
-// matching, regex search semantics and every error path with its location.
+// matching, regex search semantics (RE2: linear time, UTF-8), and every error
+// path with its location.
 #include <boost/test/unit_test.hpp>
 
 #include <unistd.h>
@@ -8,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <vector>
 
 #include "kettle/config/buckets.hpp"
 
@@ -204,6 +206,87 @@ BOOST_AUTO_TEST_CASE(error_invalid_regex_names_pattern_bucket_and_file) {
   std::string msg = error_of("gs://a/logs/:\n  exclude_jobs:\n    - good\n    - 'bad(('\n", "conf/buckets.yaml");
   BOOST_TEST_INFO(msg);
   BOOST_CHECK(starts_with(msg, "conf/buckets.yaml:4: bucket gs://a/logs/: invalid exclude_jobs regex 'bad(('"));
+}
+
+// Patterns a backtracking engine takes exponential time on (or overflows its
+// stack on): each must answer, correctly, on long job names.
+BOOST_AUTO_TEST_CASE(pathological_patterns_answer_on_long_names) {
+  auto b = Buckets::parse(
+      "gs://a/:\n  exclude_jobs:\n    - '(a*)*b'\n"
+      "gs://b/:\n  exclude_jobs:\n    - '^(a+)+$'\n"
+      "gs://c/:\n  exclude_jobs:\n    - '(a|aa)*c'\n"
+      "gs://d/:\n  exclude_jobs:\n    - '^(j*)*x'\n",
+      "t.yaml");
+  const auto& e = b.entries();
+  BOOST_REQUIRE_EQUAL(e.size(), 4u);
+  const std::string as(100000, 'a');
+  BOOST_CHECK(!e[0].excludes(as));
+  BOOST_CHECK(e[0].excludes(as + "b"));
+  BOOST_CHECK(e[1].excludes(as));
+  BOOST_CHECK(!e[1].excludes(as + "!"));
+  BOOST_CHECK(!e[2].excludes(as));
+  BOOST_CHECK(e[2].excludes(as + "c"));
+  const std::string js(100000, 'j');
+  BOOST_CHECK(!e[3].excludes(js));
+  BOOST_CHECK(e[3].excludes(js + "x"));
+  BOOST_CHECK(!e[3].excludes(js + "yx"));
+  const std::string sized(40, 'a');  // where backtracking already takes hours
+  BOOST_CHECK(!e[0].excludes(sized));
+  BOOST_CHECK(!e[1].excludes(sized + "!"));
+}
+
+// What RE2 cannot run in linear time (backreferences, lookaround) and plain
+// syntax errors stop loading, naming the file, line, pattern and the reason.
+BOOST_AUTO_TEST_CASE(unsupported_patterns_are_config_errors) {
+  struct Case {
+    std::string pattern, reason;
+  };
+  const std::vector<Case> cases = {
+      {R"((a)\1)", R"(invalid escape sequence: \1 (backreferences are not supported))"},
+      {R"((a)\99999999999999999999)", "backreferences are not supported"},
+      {"(?=x)", "invalid perl operator: (?= (lookaround is not supported)"},
+      {"(?!x)", "invalid perl operator: (?! (lookaround is not supported)"},
+      {"(?<=x)", "lookaround is not supported"},
+      {"(?<!x)", "lookaround is not supported"},
+      {"ci-[a-", "missing ]"},
+      {"^j**x", "bad repetition operator: **"},  // Python's re refuses it too
+      {"a{1001}", "invalid repetition size"},
+  };
+  for (const auto& c : cases) {
+    std::string yaml = "gs://a/logs/:\n  prefix: ''\n  exclude_jobs:\n    - ok\n    - '" + c.pattern + "'\n";
+    std::string msg = error_of(yaml, "conf/buckets.yaml");
+    BOOST_TEST_INFO(c.pattern << " -> " << msg);
+    BOOST_CHECK(starts_with(msg, "conf/buckets.yaml:5: bucket gs://a/logs/: invalid exclude_jobs regex '" +
+                                     c.pattern + "' (RE2 syntax): "));
+    BOOST_CHECK(contains(msg, c.reason));
+  }
+}
+
+// UTF-8 job names are read as code points, as Python's re.search on str does.
+BOOST_AUTO_TEST_CASE(exclude_reads_job_names_as_utf8) {
+  auto b = Buckets::parse("gs://a/:\n  exclude_jobs:\n    - '^j.b-'\n    - '^[^a-z]+$'\n    - 'ü'\n", "t.yaml");
+  const Bucket& e = b.entries().at(0);
+  BOOST_CHECK(e.excludes("j\xc3\xb6" "b-x"));  // "jöb-x": '.' takes the whole ö
+  BOOST_CHECK(e.excludes("\xe2\x9c\x93\xf0\x9f\x9a\x80"));  // "✓🚀"
+  BOOST_CHECK(e.excludes("x-\xc3\xbc"));  // "x-ü"
+  BOOST_CHECK(!e.excludes("jo\xcc\x88" "b-x"));  // o + combining diaeresis: two code points
+  BOOST_CHECK(!e.excludes("plain"));
+}
+
+// Copies of the configuration share the compiled patterns and match the same.
+BOOST_AUTO_TEST_CASE(copies_match_like_the_original) {
+  Buckets copy;
+  {
+    auto b = Buckets::parse("gs://a/:\n  exclude_jobs:\n    - ^flaky-\n    - -skip$\n", "t.yaml");
+    copy = b;
+  }
+  const Bucket& e = copy.entries().at(0);
+  BOOST_CHECK_EQUAL(e.exclude_regexes.size(), 2u);
+  BOOST_CHECK(e.excludes("flaky-e2e"));
+  BOOST_CHECK(e.excludes("e2e-skip"));
+  BOOST_CHECK(!e.excludes("e2e-skip-not"));
+  Bucket one = e;
+  BOOST_CHECK(one.excludes("flaky-x"));
 }
 
 BOOST_AUTO_TEST_CASE(error_key_without_scheme) {

@@ -81,6 +81,15 @@ BOOST_AUTO_TEST_CASE(junit_artifact_names) {  // D9
   BOOST_TEST(!is_junit_artifact(dir, dir + "junit_01.xml.txt"));
   BOOST_TEST(!is_junit_artifact(dir, dir + "sub/junit_nested.xml"));  // no recursion
   BOOST_TEST(!is_junit_artifact(dir, "other/junit_01.xml"));
+  // The whole file name: "junit", anything but a line break, ".xml".
+  BOOST_TEST(is_junit_artifact(dir, dir + "junit-.xml.xml"));
+  BOOST_TEST(is_junit_artifact(dir, dir + "junit\xc3\xa9.xml"));
+  BOOST_TEST(!is_junit_artifact(dir, dir + "junitxml"));
+  BOOST_TEST(!is_junit_artifact(dir, dir + "junit.xm"));
+  BOOST_TEST(!is_junit_artifact(dir, dir + "junit"));
+  BOOST_TEST(!is_junit_artifact(dir, dir));
+  BOOST_TEST(!is_junit_artifact(dir, dir + "junit_1\n.xml"));
+  BOOST_TEST(!is_junit_artifact(dir, dir + "junit_1\r.xml"));
 }
 
 BOOST_AUTO_TEST_CASE(imprecise_walk_stops_after_forty_present) {

@@ -55,6 +55,18 @@ BOOST_AUTO_TEST_CASE(excludes_are_regexes_on_the_job_under_its_bucket) {  // D8
   BOOST_TEST(classify(notification("kubernetes-jenkins", "pr-logs/pull/1/flaky-e2e/9/finished.json"), kBuckets).relevant);
 }
 
+// Patterns come from the fetched buckets.yaml: one that makes a backtracking
+// engine run for hours must still answer at once on a long job name.
+BOOST_AUTO_TEST_CASE(pathological_exclude_answers_on_a_long_job) {  // D8
+  const auto buckets = kettle::config::Buckets::parse(
+      "gs://kubernetes-jenkins/logs/:\n  exclude_jobs:\n    - '(a*)*b'\n    - '^(a+)+$'\n", "test.yaml");
+  const std::string job(5000, 'a');
+  auto build_of = [](const std::string& job_name) { return "logs/" + job_name + "/9/finished.json"; };
+  BOOST_TEST(classify(notification("kubernetes-jenkins", build_of(job + "!")), buckets).relevant);
+  BOOST_TEST(!classify(notification("kubernetes-jenkins", build_of(job)), buckets).relevant);
+  BOOST_TEST(!classify(notification("kubernetes-jenkins", build_of(job + "b")), buckets).relevant);
+}
+
 BOOST_AUTO_TEST_CASE(table_specs) {
   auto day = parse_table_spec("day:1");
   BOOST_REQUIRE(day);

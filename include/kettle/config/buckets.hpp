@@ -1,12 +1,24 @@
 // buckets.yaml (SPEC §1): GCS build locations and their options, in file order.
+//
+// exclude_jobs patterns come from a file fetched upstream every cycle, so they
+// are untrusted: they are compiled with RE2, whose matching time is linear in
+// the job name whatever the pattern (a backtracking engine can take
+// exponential time on `(a*)*b`). RE2 syntax is Python's `re` without
+// backreferences and lookaround (`\1`, `(?=`, `(?!`, `(?<=`, `(?<!`): a
+// pattern using them, or any pattern RE2 rejects, is a ConfigError at load.
+// `\d`, `\w`, `\s` and `\b` are ASCII-only in RE2 (Unicode in Python 3).
 #pragma once
 
 #include <filesystem>
-#include <regex>
+#include <memory>
 #include <stdexcept>
 #include <string>
 #include <string_view>
 #include <vector>
+
+namespace re2 {
+class RE2;
+}
 
 namespace kettle::config {
 
@@ -23,17 +35,22 @@ struct Bucket {
   std::vector<std::string> exclude_patterns;  // as written
   std::string contact;
 
-  // True when any exclude pattern matches anywhere in `job` (regex search).
+  // True when any exclude pattern matches anywhere in `job` (regex search,
+  // RE2::PartialMatch; the job name is read as UTF-8). Linear in job.size()
+  // per pattern.
   bool excludes(std::string_view job) const;
 
-  std::vector<std::regex> exclude_regexes;  // compiled exclude_patterns
+  // compiled exclude_patterns, same order; shared (immutable, thread-safe to
+  // match) so that a Bucket stays cheap to copy
+  std::vector<std::shared_ptr<const re2::RE2>> exclude_regexes;
 };
 
 class Buckets {
  public:
   Buckets() = default;
   // Throws ConfigError naming the file and line on unreadable files, bad YAML,
-  // wrong types (e.g. exclude_jobs not a list) and invalid regexes.
+  // wrong types (e.g. exclude_jobs not a list) and exclude_jobs patterns RE2
+  // rejects (the message names the pattern and RE2's reason).
   static Buckets load(const std::filesystem::path& file);
   static Buckets parse(std::string_view yaml_text, std::string_view source_name);
 
