@@ -99,7 +99,7 @@ int make_db(const std::vector<std::string>& words) {
   return run_in_core(core_options, [opt](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
     auto result = co_await kettle::collect::make_db(core, opt);
-    co_return result.interrupted && result.task_failures == 0 ? 0 : kettle::collect::exit_code(result);
+    co_return kettle::collect::exit_code(result);
   });
 }
 

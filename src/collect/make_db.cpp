@@ -94,7 +94,7 @@ class Collector {
   awaitable<void> drain() { co_await tasks_.wait(); }
 
   bool stopping() const { return core_.stopping(); }
-  MakeDbResult& result() { return result_; }
+  const MakeDbResult& result() const { return result_; }
   uint64_t jobs_done() const { return jobs_done_; }
   uint64_t jobs_total() const { return jobs_total_; }
 
@@ -384,7 +384,7 @@ awaitable<void> report_progress(const Collector& c, const net::HttpClient& http,
     co_await timer.async_wait(asio::use_awaitable);
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto& s = http.stats();
-    const auto& r = const_cast<Collector&>(c).result();
+    const auto& r = c.result();
     char line[320];
     std::string eta = "?";
     if (c.jobs_done() > 0 && c.jobs_done() < c.jobs_total()) {
@@ -406,7 +406,9 @@ awaitable<void> report_progress(const Collector& c, const net::HttpClient& http,
 }  // namespace
 
 int exit_code(const MakeDbResult& r) {
-  if (r.task_failures > 0 || r.listing_errors > 0) return 1;
+  if (r.task_failures > 0) return 1;
+  if (r.interrupted) return 0;  // a stop commits what was collected; the next run goes on
+  if (r.listing_errors > 0) return 1;
   if (r.listings_read == 0 && r.listings_absent > 0) {
     KLOG(error) << "every listing answered absent: nothing could be read (check buckets.yaml and the credentials)";
     return 1;

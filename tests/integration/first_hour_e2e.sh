@@ -60,6 +60,7 @@ requests() {  # requests KIND -> GCS requests of that kind since the last reset
   curl -sf "$(base)/_fake/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_by_kind"].get(sys.argv[1], 0))' "$1"
 }
 faults_injected() { curl -sf "$(base)/_fake/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["faults_injected"])'; }
+injected_above() { [[ "$(faults_injected)" -gt $1 ]]; }  # a fault fired since the count was N
 set_faults() { curl -sf -X POST "$(base)/_fake/faults" --data "$1" >/dev/null; }
 db_rows() { sqlite3 "$1" 'select gcs_path, started_json, finished_json from build order by 1' | md5sum; }
 db_sound() { sqlite3 "$1" 'pragma integrity_check'; }
@@ -179,7 +180,7 @@ check "make-db, server killed: the database is sound" ok "$(db_sound dead.db)"
 serve
 set_faults '[{"match": "/storage/", "kind": "hang"}]'
 as_user_bg fresh-hang hang.log -- make-db --db "$work/hang.db" --buckets "$work/buckets.yaml" --junit
-wait_for 60 bash -c '[[ $(curl -sf '"$(base)"'/_fake/stats | python3 -c "import json,sys; print(json.load(sys.stdin)[\"faults_injected\"])") -gt 0 ]]'
+wait_for 60 injected_above 0
 check "make-db (hanging server) is waiting on a hung request" 0 $?
 stop_and_time "make-db, every request hangs" hang.log
 check "make-db, every request hangs: the database is sound" ok "$(db_sound hang.db)"
@@ -191,7 +192,7 @@ as_user_bg fresh-stream-hang stream-hang.log -- stream --db "$work/stream.db" --
 wait_for 60 grep -q "streaming from" stream-hang.log; check "stream (hanging server) started" 0 $?
 before=$(faults_injected)
 set_faults '[{"kind": "hang"}]'
-wait_for 60 bash -c '[[ $(curl -sf '"$(base)"'/_fake/stats | python3 -c "import json,sys; print(json.load(sys.stdin)[\"faults_injected\"])") -gt '"$before"' ]]'
+wait_for 60 injected_above "$before"
 check "stream is waiting on a hung request" 0 $?
 stop_and_time "stream, every request hangs" stream-hang.log
 check "stream, every request hangs: the database is sound" ok "$(db_sound stream.db)"
@@ -206,7 +207,7 @@ update_phase() {  # update_phase NAME FAULT_MATCH LOG_EVENT
   wait_for 120 grep -q "$3" "update-$1.log"; check "update reached the $1 phase" 0 $?
   local before; before=$(faults_injected)
   set_faults "[{\"match\": \"$2\", \"kind\": \"hang\"}]"
-  wait_for 60 bash -c '[[ $(curl -sf '"$(base)"'/_fake/stats | python3 -c "import json,sys; print(json.load(sys.stdin)[\"faults_injected\"])") -gt '"$before"' ]]'
+  wait_for 60 injected_above "$before"
   check "update ($1) is waiting on a hung request" 0 $?
   stop_and_time "update in the $1 phase" "update-$1.log"
   check "update in the $1 phase: the database is sound" ok "$(db_sound "$work/phase.db")"

@@ -163,6 +163,11 @@ BOOST_AUTO_TEST_CASE(make_db_exit_code_rules) {
   MakeDbResult died = r;
   died.task_failures = 1;  // e.g. std::bad_alloc in one job
   BOOST_TEST(exit_code(died) == 1);
+  MakeDbResult stopped = failed_listing;
+  stopped.interrupted = true;  // SIGTERM: what was collected is committed, exit 0
+  BOOST_TEST(exit_code(stopped) == 0);
+  died.interrupted = true;  // a dead task fails the run even when stopped
+  BOOST_TEST(exit_code(died) == 1);
   MakeDbResult nothing;
   nothing.listings_absent = 4;  // every listing absent: nothing could be read
   BOOST_TEST(exit_code(nothing) == 1);

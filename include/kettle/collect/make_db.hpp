@@ -33,8 +33,8 @@ struct MakeDbResult {
   bool interrupted = false;      // stopped by SIGTERM/SIGINT
 };
 
-// 0 unless a listing failed after retries, a task died, or every listing
-// answered "absent" (nothing could be read). Builds that failed alone are
+// 0 unless a task died, or (when not stopped by a signal) a listing failed
+// after retries or every listing answered "absent" (nothing could be read). Builds that failed alone are
 // retried by the next run, and work cut short by a stop is not a failure.
 int exit_code(const MakeDbResult& result);
 
