@@ -1,5 +1,7 @@
 #include "kettle/net/url.hpp"
 
+#include <boost/url/parse.hpp>
+#include <boost/url/url_view.hpp>
 #include <charconv>
 #include <cstdlib>
 
@@ -43,44 +45,22 @@ int hex_value(char c) {
   return -1;
 }
 
-std::optional<std::uint16_t> parse_port(std::string_view text) {
+std::optional<std::uint16_t> parse_port(std::string_view digits) {
   unsigned value = 0;
-  auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), value);
-  if (ec != std::errc{} || end != text.data() + text.size() || value == 0 || value > 65535) {
+  auto [end, ec] = std::from_chars(digits.data(), digits.data() + digits.size(), value);
+  if (ec != std::errc{} || end != digits.data() + digits.size() || value == 0 || value > 65535) {
     return std::nullopt;
   }
   return static_cast<std::uint16_t>(value);
 }
 
-// Splits "host[:port]" or "[v6]:port"; false when malformed.
-bool split_authority(std::string_view authority, Url& url) {
-  std::string_view host = authority;
-  std::string_view port;
-  if (authority.starts_with('[')) {
-    auto close = authority.find(']');
-    if (close == std::string_view::npos) return false;
-    host = authority.substr(1, close - 1);
-    std::string_view rest = authority.substr(close + 1);
-    if (!rest.empty()) {
-      if (rest.front() != ':') return false;
-      port = rest.substr(1);
-      if (port.empty()) return false;
-    }
-  } else if (auto colon = authority.rfind(':'); colon != std::string_view::npos) {
-    host = authority.substr(0, colon);
-    port = authority.substr(colon + 1);
-    if (port.empty()) return false;
-  }
-  if (host.empty()) return false;
-  for (char c : host) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == '/' || c == '?' || c == '#' || c == '%')
-      return false;
-  }
-  url.host = lower(host);
-  if (!port.empty()) {
-    auto number = parse_port(port);
-    if (!number) return false;
-    url.port = *number;
+// A host name goes into the Host header, TLS SNI and the resolver as it is, so
+// only unreserved characters pass: no percent escapes or sub-delimiters that
+// one of them would read differently from the others.
+bool plain_host_name(std::string_view name) {
+  if (name.empty()) return false;
+  for (char c : name) {
+    if (!is_unreserved(static_cast<unsigned char>(c))) return false;
   }
   return true;
 }
@@ -88,27 +68,64 @@ bool split_authority(std::string_view authority, Url& url) {
 }  // namespace
 
 std::optional<Url> Url::parse(std::string_view text) {
-  auto sep = text.find("://");
-  if (sep == std::string_view::npos) return std::nullopt;
+  // RFC 3986 grammar: no spaces, controls or non-ASCII bytes anywhere, no '['
+  // outside an IP literal, digits only after the port colon, valid %XX escapes.
+  auto parsed = boost::urls::parse_uri(text);
+  if (!parsed) return std::nullopt;
+  const boost::urls::url_view& uri = *parsed;
+
   Url url;
-  url.scheme = lower(text.substr(0, sep));
-  if (url.scheme != "http" && url.scheme != "https") return std::nullopt;
-  url.port = url.tls() ? 443 : 80;
-
-  std::string_view rest = text.substr(sep + 3);
-  if (auto hash = rest.find('#'); hash != std::string_view::npos) rest = rest.substr(0, hash);
-  auto path_start = rest.find_first_of("/?");
-  std::string_view authority = rest.substr(0, path_start);
-  if (authority.find('@') != std::string_view::npos) return std::nullopt;  // no credentials in URLs
-  if (!split_authority(authority, url)) return std::nullopt;
-
-  std::string_view target =
-      path_start == std::string_view::npos ? std::string_view{} : rest.substr(path_start);
-  for (char c : target) {
-    if (static_cast<unsigned char>(c) <= ' ' || c == 0x7F)
-      return std::nullopt;  // would break the request line
+  switch (uri.scheme_id()) {
+    case boost::urls::scheme::http:
+      url.scheme = "http";
+      break;
+    case boost::urls::scheme::https:
+      url.scheme = "https";
+      break;
+    default:
+      return std::nullopt;
   }
-  url.target = target.starts_with('/') ? std::string(target) : "/" + std::string(target);
+  if (!uri.has_authority()) return std::nullopt;  // "http:/x" names no server
+  if (uri.has_userinfo()) return std::nullopt;    // credentials would end up in logs
+
+  switch (uri.host_type()) {
+    case boost::urls::host_type::name: {
+      std::string_view name = uri.encoded_host();
+      if (!plain_host_name(name)) return std::nullopt;
+      url.host = lower(name);
+      break;
+    }
+    // Canonical text, so that a round trip through str() gives the same host.
+    case boost::urls::host_type::ipv4:
+      url.host = uri.host_ipv4_address().to_string();
+      break;
+    case boost::urls::host_type::ipv6:
+      url.host = uri.host_ipv6_address().to_string();
+      break;
+    default:
+      return std::nullopt;  // IPvFuture: nothing we could connect to
+  }
+
+  url.port = url.tls() ? 443 : 80;
+  if (uri.has_port()) {
+    auto port = parse_port(uri.port());
+    if (!port) return std::nullopt;  // "h:", ":0" and over 65535
+    url.port = *port;
+  }
+
+  // After an authority the path must be empty or start with '/'. Boost.URL
+  // 1.81 does not check it (boostorg/url#636) and would read "h:12ab/" as port
+  // 12 and path "ab/", "a:1:2/" as port 1 and "[::1]x" as host "::1".
+  std::string_view path = uri.encoded_path();
+  if (!path.empty() && !path.starts_with('/')) return std::nullopt;
+
+  // The path and query stay encoded as given: they go to the request line as
+  // they are. The fragment is for the client alone and is dropped.
+  url.target = path.empty() ? "/" : std::string(path);
+  if (uri.has_query()) {
+    url.target += '?';
+    url.target += std::string_view(uri.encoded_query());
+  }
   return url;
 }
 

@@ -436,8 +436,97 @@ BOOST_AUTO_TEST_CASE(parses_scheme_host_port_and_target) {
 BOOST_AUTO_TEST_CASE(rejects_bad_urls) {
   for (const char* bad : {"", "storage.googleapis.com/x", "ftp://host/x", "http://", "http://:80/",
                           "http://h:0/", "http://h:65536/", "http://h:12ab/", "http://user:pw@h/",
-                          "http://[::1/", "http://h/a b", "http://h/a\r\nX: y", "http://h:/"}) {
+                          "http://[::1/", "http://h/a b", "http://h/a\r\nX: y", "http://h:/",
+                          // brackets outside an IP literal, two ports, ports out of range
+                          "http://a[b]c:80/", "http://a:1:2/", "http://h:99999/", "http://h:-1/",
+                          "http://h:4294967376/", "http://[::1]x/", "http://[::1]:/", "http://[]/",
+                          "http://[v1.x]/", "http://[::1%25eth0]/", "http://[1.2.3.4]/",
+                          // empty hosts and hosts the resolver and Host header would read apart
+                          "http:///x", "https://:443", "http://h%41/", "http://h,i/", "http://h!/",
+                          // credentials, even empty ones
+                          "http://user@h/", "http://:@h/", "http://@h/", "https://u:p@[::1]:8080/",
+                          // no authority
+                          "http:/x", "http:x", "https:",
+                          // spaces, controls, non-ASCII and bad escapes anywhere
+                          " http://h/", "http://h/ ", "http://h /", "http://h/\t", "http://h/\x7F",
+                          "http://h/\xC3\xBC", "http://h/?q=a b", "http://h/#a b", "http://h/%zz",
+                          "http://h/%4", "http://h/a\\b", "http://h/{x}", "http://h/a|b"}) {
     BOOST_TEST(!Url::parse(bad).has_value(), "accepted: " << bad);
+  }
+  BOOST_TEST(!Url::parse(std::string_view("http://h/a\0b", 11)).has_value());
+}
+
+BOOST_AUTO_TEST_CASE(accepts_ip_literals_ports_and_odd_paths) {
+  auto v6 = Url::parse("http://[::1]:8080/x");
+  BOOST_REQUIRE(v6);
+  BOOST_TEST(v6->host == "::1");
+  BOOST_TEST(v6->port == 8080);
+  BOOST_TEST(v6->target == "/x");
+  BOOST_TEST(v6->str() == "http://[::1]:8080/x");
+
+  // IPv6 in canonical form, so equal addresses make the same pool key.
+  auto long_v6 = Url::parse("https://[0:0:0:0:0:0:0:1]/");
+  BOOST_REQUIRE(long_v6);
+  BOOST_TEST(long_v6->host == "::1");
+  BOOST_TEST(long_v6->origin() == "https://[::1]");
+  auto upper_v6 = Url::parse("http://[FE80::A]:1/");
+  BOOST_REQUIRE(upper_v6);
+  BOOST_TEST(upper_v6->host == "fe80::a");
+
+  auto explicit_default = Url::parse("https://h:443/x");
+  BOOST_REQUIRE(explicit_default);
+  BOOST_TEST(explicit_default->port == 443);
+  BOOST_TEST(explicit_default->str() == "https://h/x");
+  BOOST_TEST(Url::parse("http://h:65535/").value().port == 65535);
+  BOOST_TEST(Url::parse("http://h:0080/").value().port == 80);
+
+  // The path and query go to the request line as given, escapes included.
+  auto encoded = Url::parse("https://h/storage/v1/b/x/o/a%2Fb%20c?prefix=p%2F&x=&&y=?#frag");
+  BOOST_REQUIRE(encoded);
+  BOOST_TEST(encoded->target == "/storage/v1/b/x/o/a%2Fb%20c?prefix=p%2F&x=&&y=?");
+  BOOST_TEST(Url::parse("http://h/v1/projects/p/subscriptions/s:pull").value().target ==
+             "/v1/projects/p/subscriptions/s:pull");
+  BOOST_TEST(Url::parse("http://h#f").value().target == "/");
+  BOOST_TEST(Url::parse("http://h?").value().target == "/?");
+  BOOST_TEST(Url::parse("http://h//x").value().target == "//x");
+  BOOST_TEST(Url::parse("http://h_1.example-x~/").value().host == "h_1.example-x~");
+}
+
+BOOST_AUTO_TEST_CASE(what_parses_prints_a_url_that_parses_to_the_same_parts) {
+  for (const char* text : {"http://h",
+                           "HTTP://H",
+                           "hTtPs://Storage.GoogleAPIs.com:443/a?b#c",
+                           "http://h:80",
+                           "https://h:80/",
+                           "http://h:0080/",
+                           "http://127.0.0.1:9023",
+                           "http://[::1]:8080/x",
+                           "http://[0:0::1]/",
+                           "http://[::FFFF:1.2.3.4]/",
+                           "http://[2001:DB8::1]:65535/a",
+                           "http://h?x=1",
+                           "http://h/?",
+                           "http://h#",
+                           "http://h//x//",
+                           "http://h/.././a/./b",
+                           "http://h/a%2Fb%zz",
+                           "http://h/a%2fb?c=%3D&d",
+                           "http://h/a:b@c!$&'()*+,;=",
+                           "http://h/?q=/?:@",
+                           "http://h./",
+                           "http://1.2.3.4.5/",
+                           "http://999.1.1.1/",
+                           "http://0x7f.1/",
+                           "http://h:1/p?q#f#g",
+                           "https://h.example:65535?"}) {
+    auto url = Url::parse(text);
+    if (!url) continue;  // refusals are covered above; this is about what is accepted
+    auto again = Url::parse(url->str());
+    BOOST_TEST_REQUIRE(again.has_value(), text << " printed as unparsable " << url->str());
+    BOOST_TEST((*again == *url), text << " -> " << url->str() << " -> " << again->str());
+    BOOST_TEST(again->str() == url->str(), text);
+    BOOST_TEST(url->target.starts_with('/'), text);
+    BOOST_TEST(url->target.find('#') == std::string::npos, text);
   }
 }
 
@@ -475,10 +564,42 @@ BOOST_AUTO_TEST_CASE(emulator_variables_become_http_base_urls) {
   BOOST_TEST(emulator_base_url("[::1]:8085").value() == "http://[::1]:8085");
   BOOST_TEST(!emulator_base_url("").has_value());
   BOOST_TEST(!emulator_base_url("host:notaport").has_value());
+  BOOST_TEST(emulator_base_url("fake-gcs:4443").value() == "http://fake-gcs:4443");
+  BOOST_TEST(emulator_base_url("http://fake-gcs:4443").value() == "http://fake-gcs:4443");
+  BOOST_TEST(emulator_base_url(" http://Fake-GCS:4443/ ").value() == "http://fake-gcs:4443");
+  BOOST_TEST(emulator_base_url("http://h:1/prefix/").value() == "http://h:1/prefix");
+  BOOST_TEST(emulator_base_url("127.0.0.1:8085").value() == "http://127.0.0.1:8085");
+  BOOST_TEST(!emulator_base_url("user:pw@h:1").has_value());
+  BOOST_TEST(!emulator_base_url("h:1:2").has_value());
+  BOOST_TEST(!emulator_base_url("h:70000").has_value());
+  BOOST_TEST(!emulator_base_url("gs://h:1").has_value());
   ::setenv("KETTLE_NET_TEST_EMULATOR", "fake:4443", 1);
   BOOST_TEST(emulator_base_url_from_env("KETTLE_NET_TEST_EMULATOR").value() == "http://fake:4443");
   ::unsetenv("KETTLE_NET_TEST_EMULATOR");
   BOOST_TEST(!emulator_base_url_from_env("KETTLE_NET_TEST_EMULATOR").has_value());
+}
+
+BOOST_AUTO_TEST_CASE(endpoint_prefers_a_usable_emulator_variable) {
+  const char* first = "KETTLE_NET_TEST_EMULATOR_A";
+  const char* second = "KETTLE_NET_TEST_EMULATOR_B";
+  const char* custom = "KETTLE_NET_TEST_CUSTOM";
+  ::setenv(first, "user:pw@h:1", 1);  // unusable: skipped, not an error
+  ::setenv(second, "fake:4443", 1);
+  auto emulator = endpoint_from_env({first, second}, custom, "https://api.example");
+  BOOST_TEST(emulator.base_url == "http://fake:4443");
+  BOOST_TEST(emulator.emulator);
+  ::setenv(second, "http://[::1]:8085/", 1);
+  BOOST_TEST(endpoint_from_env({first, second}, custom, "https://api.example").base_url ==
+             "http://[::1]:8085");
+  ::unsetenv(first);
+  ::unsetenv(second);
+  ::setenv(custom, "https://custom.example/", 1);
+  auto custom_endpoint = endpoint_from_env({first, second}, custom, "https://api.example");
+  BOOST_TEST(custom_endpoint.base_url == "https://custom.example");
+  BOOST_TEST(!custom_endpoint.emulator);
+  ::unsetenv(custom);
+  BOOST_TEST(endpoint_from_env({first, second}, custom, "https://api.example").base_url ==
+             "https://api.example");
 }
 
 BOOST_AUTO_TEST_CASE(headers_are_case_insensitive) {

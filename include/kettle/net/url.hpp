@@ -18,8 +18,13 @@ struct Url {
   std::uint16_t port = 0;
   std::string target;  // path and query, always starting with '/'; no fragment
 
-  // Accepts http:// and https:// URLs with an optional port; rejects user info,
-  // other schemes, empty hosts and bad ports. The fragment is dropped.
+  // Accepts an RFC 3986 http:// or https:// URL with an optional port 1-65535.
+  // The host is a name of unreserved characters (lower-cased), a dotted IPv4
+  // address or a bracketed IPv6 literal (kept canonical, without brackets).
+  // Rejects user info (credentials would be logged), other schemes, empty
+  // hosts, spaces, controls, non-ASCII bytes and malformed %XX escapes. The
+  // path and query are kept encoded as given; the fragment is dropped.
+  // Whatever it accepts, parse(str()) gives back the same parts.
   static std::optional<Url> parse(std::string_view text);
 
   bool tls() const { return scheme == "https"; }
@@ -29,6 +34,8 @@ struct Url {
   // scheme://authority: the key of a connection pool.
   std::string origin() const;
   std::string str() const { return origin() + target; }
+
+  bool operator==(const Url&) const = default;
 };
 
 // Percent-encodes everything except the unreserved A-Z a-z 0-9 - . _ ~ ('/' becomes
