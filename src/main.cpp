@@ -259,15 +259,15 @@ int main(int argc, char** argv) {
     std::cerr << "kettle " << command << ": " << e.what() << "\nRun 'kettle " << command << " --help' for usage.\n";
     return 2;
   } catch (const kettle::store::StoreError& e) {
-    KLOG(error) << e.what();
+    KLOG(error) << kettle::obs::printable(e.what());
   } catch (const kettle::config::ConfigError& e) {
-    KLOG(error) << e.what();
+    KLOG(error) << kettle::obs::printable(e.what());  // patterns and paths from the file
   } catch (const kettle::auth::SetupException& e) {
-    KLOG(error) << "credentials: " << e.what();
+    KLOG(error) << "credentials: " << kettle::obs::printable(e.what());
   } catch (const kettle::emit::OutputError& e) {
-    KLOG(error) << e.what();
+    KLOG(error) << kettle::obs::printable(e.what());
   } catch (const std::exception& e) {
-    KLOG(error) << "kettle " << command << " failed: " << e.what();
+    KLOG(error) << "kettle " << command << " failed: " << kettle::obs::printable(e.what());
   }
   return 1;
 }

@@ -230,7 +230,8 @@ asio::awaitable<net::Result<void>> Client::insert_rows(std::string target,
     co_return net::Result<void>();
   }
   KLOG(warning) << "bigquery: insertAll of " << rows.size() << " rows answered HTTP " << status
-                << " (" << detail::server_words(response->body).message << "); retrying in halves";
+                << " (" << obs::printable(detail::server_words(response->body).message)
+                << "); retrying in halves";
   auto half = rows.size() / 2;
   auto first = co_await insert_rows(target, rows.first(half), first_index, report);
   if (!first) co_return first.error();

@@ -147,13 +147,14 @@ class Collector {
     if (is_cancelled(e)) return;
     if (means_absent(e)) {
       ++result_.listings_absent;
-      KLOG(warning) << what << ": GCS answered HTTP " << e.status << ", skipped as absent; " << hint(e.status, entry);
+      KLOG(warning) << obs::printable(what) << ": GCS answered HTTP " << e.status << ", skipped as absent; "
+                    << obs::printable(hint(e.status, entry));
       return;
     }
     count_error("listing");
     // Not always after retries: a listing the server would never end is cut
     // short at once (gcs::ClientConfig's listing limits).
-    KLOG(error) << what << " failed (make-db will exit 1; a rerun tries again): " << e.what();
+    KLOG(error) << obs::printable(what) << " failed (make-db will exit 1; a rerun tries again): " << e.what();
   }
 
   void listing_read() {
@@ -235,7 +236,7 @@ class Collector {
   awaitable<void> collect_bucket(const config::Bucket& bucket) {
     auto gs = gcs::GsPath::parse(bucket.url);
     if (!gs) {
-      KLOG(error) << "bucket " << bucket.url << " is not a gs:// path";
+      KLOG(error) << "bucket " << obs::printable(bucket.url) << " is not a gs:// path";
       co_return;
     }
     const std::string entry = "the entry " + bucket.url;
@@ -256,10 +257,10 @@ class Collector {
       jobs.push_back(job);
     }
     if (dirs->empty()) {
-      KLOG(warning) << bucket.url << ": 0 jobs: no directories directly under this prefix; check " << entry
-                    << " in buckets.yaml (jobs are the directories right under it)";
+      KLOG(warning) << obs::printable(bucket.url) << ": 0 jobs: no directories directly under this prefix; check "
+                    << obs::printable(entry) << " in buckets.yaml (jobs are the directories right under it)";
     } else {
-      KLOG(info) << bucket.url << ": " << jobs.size() << " jobs (" << excluded << " excluded)";
+      KLOG(info) << obs::printable(bucket.url) << ": " << jobs.size() << " jobs (" << excluded << " excluded)";
     }
     jobs_total_ += jobs.size();
     // Several jobs are walked at once (each starts with a latest-build.txt read

@@ -98,12 +98,13 @@ MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
   auto consume = [&](BuiltRow&& row) {
     stage.progress();
     if (!row.error.empty()) {
-      KLOG(error) << "no row for " << row.path << ": " << row.error;
+      KLOG(error) << "no row for " << obs::printable(row.path) << ": " << obs::printable(row.error);
       ++result.skipped;
       return;
     }
     if (row.line.size() > opt.max_row_bytes) {
-      KLOG(warning) << "row for " << row.path << " is too big to emit (" << row.line.size() << " bytes), skipping";
+      KLOG(warning) << "row for " << obs::printable(row.path) << " is too big to emit (" << row.line.size()
+                    << " bytes), skipping";
       ++result.skipped;
       return;
     }

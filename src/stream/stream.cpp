@@ -211,10 +211,11 @@ class Streamer {
         writer_.write(std::move(*write));
       } else if (!collect::is_cancelled(write.error())) {
         obs::metrics().collect_errors.with({"stream", "junit"}).inc();
-        KLOG(error) << "JUnit of " << path << " not collected (retried later): " << write.error().what();
+        KLOG(error) << "JUnit of " << obs::printable(path) << " not collected (retried later): "
+                    << write.error().what();
       }
     } catch (const std::exception& e) {
-      KLOG(error) << "JUnit of " << path << " failed: " << e.what();
+      KLOG(error) << "JUnit of " << obs::printable(path) << " failed: " << obs::printable(e.what());
     }
     group->done();
   }
@@ -276,7 +277,7 @@ class Streamer {
       std::vector<SentRow> sent;
       for (auto& b : built) {
         if (!b.error.empty()) {
-          KLOG(error) << "no row for " << obs::printable(b.path) << ": " << b.error;
+          KLOG(error) << "no row for " << obs::printable(b.path) << ": " << obs::printable(b.error);
           emits_.no_row(b.build_id);
           continue;
         }
@@ -288,7 +289,7 @@ class Streamer {
       for (const auto& r : tally.rejected_rows) {
         // D16: logged and recorded, so it is not retried forever.
         KLOG(error) << "BigQuery rejected the row of " << obs::printable(r.path) << " in " << t.ref.str() << ": "
-                    << r.reason << ": " << r.message;
+                    << obs::printable(obs::redact_secrets(r.reason + ": " + r.message));
       }
       if (!tally.emitted.empty()) {
         auto record = [this, &t, &tally] { reader_.insert_emitted(t.emitted, tally.emitted); };

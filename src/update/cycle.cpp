@@ -37,7 +37,7 @@ asio::awaitable<bool> refresh_buckets(app::Core& core, const UpdateOptions& opt)
   try {
     config::Buckets::parse(resp->body, opt.buckets_url);
   } catch (const std::exception& e) {
-    KLOG(error) << "keeping the old " << path << ": " << e.what();
+    KLOG(error) << "keeping the old " << path << ": " << obs::printable(e.what());  // the text came from the network
     co_return false;
   }
   std::string tmp = path + ".tmp";
