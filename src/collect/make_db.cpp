@@ -147,7 +147,8 @@ class Collector {
     if (is_cancelled(e)) return;
     if (means_absent(e)) {
       ++result_.listings_absent;
-      KLOG(warning) << obs::printable(what) << ": GCS answered HTTP " << e.status << ", skipped as absent; "
+      // The error names who answered: GCS, or a token endpoint refusing the credentials.
+      KLOG(warning) << obs::printable(what) << ": skipped as absent (" << e.what() << "); "
                     << obs::printable(hint(e.status, entry));
       return;
     }

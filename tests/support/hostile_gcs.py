@@ -7,7 +7,8 @@ It serves one bucket, `hostile`, laid out as Prow writes it, for
 and misbehaves as the scenario says:
   endless          each JUnit body never ends (no length: read until close)
   endless_chunked  each JUnit body is chunked and never ends
-  huge_started     each started.json is MEGABYTES long (Content-Length sent)
+  huge_started     each started.json is MEGABYTES long: odd builds send its
+                   Content-Length, even ones none (read until close)
   nested_junit     each JUnit file is MEGABYTES of <a> elements that never
                    close, generated on the fly (nothing is stored on disk)
   repeating_token  the listing of builds repeats its nextPageToken forever
@@ -137,7 +138,9 @@ class Handler(BaseHTTPRequestHandler):
                 return self.send_json(503, {"error": {"message": "backend\n" + FORGED + "\0"}})
             if scenario == "huge_started" and name.endswith("/started.json"):
                 head = b'{"timestamp": 1700000000, "pad": "'
-                return self.stream_sized(head, self.state.args.megabytes << 20, b'"}')
+                build = int(name.split("/")[-2])
+                return self.stream_sized(head, self.state.args.megabytes << 20, b'"}',
+                                         announce=build % 2 == 1)
             started = name.endswith("/started.json")
             value = {"timestamp": 1700000000} if started else {"timestamp": 1700000100, "result": "SUCCESS"}
             return self.send_json(200, value)
@@ -156,10 +159,15 @@ class Handler(BaseHTTPRequestHandler):
             return self.wfile.write(body)
         return self.send_json(404, {"error": {"code": 404, "message": "no such object"}})
 
-    def stream_sized(self, head, size, tail, block=BLOCK):
-        """head, then `block` repeated (cut to fit), then tail: `size` bytes in all."""
+    def stream_sized(self, head, size, tail, block=BLOCK, announce=True):
+        """head, then `block` repeated (cut to fit), then tail: `size` bytes in
+        all, with a Content-Length, else ended by closing the connection."""
         self.send_response(200)
-        self.send_header("Content-Length", str(size))
+        if announce:
+            self.send_header("Content-Length", str(size))
+        else:
+            self.send_header("Connection", "close")
+            self.close_connection = True
         self.end_headers()
         try:
             self.wfile.write(head)
