@@ -32,6 +32,7 @@ make_db() {
     env -i PATH=/usr/bin:/bin HOME="$work/home" STORAGE_EMULATOR_HOST="$host" "${vars[@]}" \
     "$kettle" make-db --db hostile.db --buckets ../buckets.yaml --junit "$@") 2>"$name.log"
   status=$?
+  failures_before=$failures
   took=$(awk -v a="$start" -v b="$EPOCHREALTIME" 'BEGIN { printf "%.1f", b - a }')
   peak=$(( $(cat "$name.peak" 2>/dev/null || echo 0) * 1024 ))
   echo "     $name: exit $status, peak RSS $((peak / mib)) MiB, ${took}s"
@@ -40,6 +41,10 @@ at_most() {  # at_most NAME BYTES ACTUAL
   check "$1 (at most $(($2 / mib)) MiB)" yes "$([[ $3 -gt 0 && $3 -le $2 ]] && echo yes || echo "no ($(($3 / mib)) MiB)")"
 }
 db() { sqlite3 "$1/hostile.db" "$2"; }
+explain() {  # explain NAME: the end of kettle's log when a check of NAME failed
+  [[ $failures -gt $failures_before ]] && tail -5 "$1.log" | cut -c1-300 | sed 's/^/     | /'
+  return 0
+}
 sound_db() {  # sound_db NAME: integrity ok, and every build row whole (a path and at least one JSON)
   check "$1: database integrity" ok "$(db "$1" 'pragma integrity_check')"
   check "$1: no half rows" 0 "$(db "$1" "select count(*) from build where gcs_path is null or (started_json is null and finished_json is null)")"
@@ -60,6 +65,7 @@ for scenario in endless endless_chunked; do
   sound_db "$scenario"
   check "$scenario: builds stored, no JUnit file, marks kept for a rerun" "3|0|3" \
     "$(db "$scenario" "select (select count(*) from build), (select count(*) from file), (select count(*) from build_junit_missing)")"
+  explain "$scenario"
 done
 
 # A 64 MiB started.json, announced (refused at its headers) or not (refused
@@ -73,6 +79,7 @@ check "huge_started: each started.json is named in a warning" 2 \
 sound_db huge_started
 check "huge_started: builds kept without started.json" "2|0|2" \
   "$(db huge_started "select count(*), count(started_json), count(finished_json) from build")"
+explain huge_started
 
 # A JUnit file of 40 MiB of <a> elements that never close: stored unchanged
 # (malformed), in memory of the order of its size.
@@ -85,6 +92,7 @@ check "nested_junit: the file is stored whole" $((40 * mib)) "$(python3 -c '
 import sqlite3, sys, zlib
 (data,) = sqlite3.connect(sys.argv[1]).execute("select data from file").fetchone()
 print(len(zlib.decompress(data)))' nested_junit/hostile.db 2>&1)"
+explain nested_junit
 
 # A listing whose next page token repeats: stopped at once, an error naming
 # the listing, exit 1.
@@ -96,6 +104,7 @@ check "repeating_token: the error names the listing and the repeat" 0 $?
 listings=$(curl -sf "http://$host/_hostile/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["requests_by_kind"]["listing"])')
 check "repeating_token: few listing requests" yes "$([[ $listings -le 6 ]] && echo yes || echo "no ($listings)")"
 sound_db repeating_token
+explain repeating_token
 
 # A token endpoint that answers 400 quoting the signed assertion it received.
 openssl genpkey -algorithm RSA -pkeyopt rsa_keygen_bits:2048 -out sa.key 2>/dev/null
@@ -116,17 +125,19 @@ check "jwt_echo: the token endpoint got an assertion" yes "$([[ ${#assertion} -g
 grep -qF "${assertion##*.}" jwt_echo.log; check "jwt_echo: its signature is not in the log" 1 $?
 grep -qF "${assertion%%.*}." jwt_echo.log; check "jwt_echo: nor its header" 1 $?
 grep -q "redacted JWT" jwt_echo.log; check "jwt_echo: the log says it was redacted" 0 $?
+explain jwt_echo
 
-# Job names with a newline (the rest looks like a log line) and a NUL; the
-# newline job's build JSON answers 503 with a body trying the same.
+# Job names with a newline (the rest looks like a log line) and a NUL; listing
+# the newline job's builds answers 503 with a body trying the same.
 start_fake --scenario control_names
 make_db control_names -- --max-attempts 2
-check "control_names: make-db exits 0" 0 "$status"
+check "control_names: make-db exits 1 (a listing failed)" 1 "$status"
 check "control_names: every line is one log line" 0 "$(log_lines_whole control_names.log)"
 check "control_names: no NUL reaches the log" 0 "$(tr -cd '\000' <control_names.log | wc -c)"
-grep -qF 'build gs://hostile/logs/evil\nE0101 00:00:00.000000 forged.go:1] forged line/1 not collected' control_names.log
+grep -qF '] listing builds of gs://hostile/logs/evil\nE0101 00:00:00.000000 forged.go:1] forged line/ failed' control_names.log
 check "control_names: the name is logged escaped, on its error line" 0 $?
 sound_db control_names
 check "control_names: the NUL job's build is stored" 1 "$(db control_names "select count(*) from build where instr(gcs_path, 'nul')")"
+explain control_names
 
 finish "hostile make-db"

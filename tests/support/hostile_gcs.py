@@ -16,8 +16,8 @@ and misbehaves as the scenario says:
                    error_description (point a service-account key's token_uri
                    at BASE/token)
   control_names    job names in the listing hold a newline (the rest of the
-                   name looks like a log line) and a NUL; the newline job's
-                   build JSON answers 503 with a body that tries the same
+                   name looks like a log line) and a NUL; listing the newline
+                   job's builds answers 503 with a body that tries the same
 Any other bucket or prefix lists as empty. Requests are counted per kind;
 GET /_hostile/stats answers them as JSON, and --record FILE appends every
 assertion the token endpoint receives, one a line.
@@ -116,6 +116,8 @@ class Handler(BaseHTTPRequestHandler):
         scenario, builds = self.state.args.scenario, self.state.args.builds
         prefix, delimiter = query.get("prefix", ""), query.get("delimiter", "")
         page = {}
+        if scenario == "control_names" and prefix.startswith("logs/evil\n"):
+            return self.send_json(503, {"error": {"message": "backend\n" + FORGED + "\0"}})
         if bucket == BUCKET and delimiter == "/":
             if prefix == "logs/":
                 page["prefixes"] = ["logs/" + job + "/" for job in jobs(scenario)]
@@ -134,8 +136,6 @@ class Handler(BaseHTTPRequestHandler):
         if bucket != BUCKET:
             return self.send_json(404, {"error": {"code": 404, "message": "no such object"}})
         if name.endswith("/started.json") or name.endswith("/finished.json"):
-            if scenario == "control_names" and name.startswith("logs/evil\n"):
-                return self.send_json(503, {"error": {"message": "backend\n" + FORGED + "\0"}})
             if scenario == "huge_started" and name.endswith("/started.json"):
                 head = b'{"timestamp": 1700000000, "pad": "'
                 build = int(name.split("/")[-2])
