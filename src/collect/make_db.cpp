@@ -9,6 +9,7 @@
 #include <cstdio>
 #include <map>
 #include <memory>
+#include <set>
 
 #include "kettle/collect/db_writer.hpp"
 #include "kettle/collect/fetch_build.hpp"
@@ -273,19 +274,33 @@ class Collector {
     }
   }
 
-  // The keys of present PR builds: all of them, or those finished since
-  // `finished_since` (through the finished_time index). A pointer whose key
-  // is among them is not read at all, as in the reference.
-  awaitable<std::shared_ptr<const BuildKeySet>> present_pr_keys(std::optional<double> finished_since) {
+  // The keys of present PR builds; a pointer whose key is among them is not
+  // read at all, as in the reference. All of them, or (`recent`) those that
+  // finished since recent->since, found through the finished_time index,
+  // plus every build of the jobs in recent->whole_jobs (one scan).
+  struct RecentKeys {
+    double since = 0;
+    std::set<std::string, std::less<>> whole_jobs;
+  };
+  awaitable<std::shared_ptr<const BuildKeySet>> present_pr_keys(std::optional<RecentKeys> recent) {
     const int64_t now = now_;
     store::Database& reader = reader_;
-    auto load_keys = [&reader, now, finished_since] {
+    auto load_keys = [&reader, now, &recent] {
       auto keys = std::make_shared<BuildKeySet>();
       auto add = [&keys](std::string_view path) { keys->add_path(path); };
-      if (finished_since) {
-        reader.for_each_finished_under(kPrBuilds, *finished_since, add);
-      } else {
+      if (!recent) {
         reader.for_each_present_under(kPrBuilds, now, add);
+      } else {
+        reader.for_each_finished_under(kPrBuilds, recent->since, add);
+        if (!recent->whole_jobs.empty()) {
+          reader.for_each_present_under(kPrBuilds, now, [&](std::string_view path) {
+            auto slash = path.rfind('/');
+            auto job_slash = slash == std::string_view::npos ? slash : path.rfind('/', slash - 1);
+            if (job_slash != std::string_view::npos &&
+                recent->whole_jobs.contains(path.substr(job_slash + 1, slash - job_slash - 1)))
+              keys->add_path(path);
+          });
+        }
       }
       keys->seal();
       return std::shared_ptr<const BuildKeySet>(std::move(keys));
@@ -293,14 +308,15 @@ class Collector {
     auto present = co_await core_.offload(load_keys);
     KLOG(info) << "PR pass: " << present->size() << " present PR builds known ("
                << present->memory_bytes() / 1024 << " KiB"
-               << (finished_since ? ", those finished since the oldest cursor" : "") << ")";
+               << (recent ? ": those that can sort after a cursor, and of jobs listed in full" : "") << ")";
     co_return present;
   }
 
   // One listing of every pointer (the reference's way). Also the cursors of
   // every job directory, for the runs that list them one by one.
   awaitable<void> list_pr_pointers(std::string directory_url) {
-    auto present = co_await present_pr_keys(std::nullopt);
+    const std::optional<RecentKeys> all_keys;
+    auto present = co_await present_pr_keys(all_keys);
     std::map<std::string, int64_t> per_job;
     std::map<std::string, TrackerPtr, std::less<>> trackers;  // per job directory
     std::vector<std::pair<std::string, TrackerPtr>> pointers;
@@ -383,11 +399,12 @@ class Collector {
     listing_read();
     if (stopping()) co_return;
     // Only the keys the listings can meet: pointers from the oldest start on,
-    // whose builds finished after their ids were made (a margin for clocks).
-    // A directory listed in full needs them all.
+    // whose builds finished after their ids were made (with a margin for
+    // clocks); for job directories listed in full, all of theirs.
     std::vector<PrJobListing> jobs;
     jobs.reserve(dirs.size());
-    bool all_keys = !direct.empty();
+    std::optional<RecentKeys> recent(std::in_place);
+    if (!direct.empty()) recent->whole_jobs.insert(last_segment(strip_slash(kPrDirectory)));
     int64_t oldest_start = now_;
     for (auto& dir : dirs) {
       const std::string url = "gs://" + kPrBucket + "/" + dir;
@@ -395,15 +412,14 @@ class Collector {
       ListingPlan plan =
           plan_listing({.prefix = url, .state = &before, .now = now_, .safety_net = false}, opt_.listing);
       if (plan.full()) {
-        all_keys = true;
+        recent->whole_jobs.insert(last_segment(strip_slash(dir)));
       } else {
         oldest_start = std::min(oldest_start, snowflake_seconds(plan.start));
       }
       jobs.push_back({std::move(dir), std::move(plan), std::move(before)});
     }
-    std::optional<double> finished_since;
-    if (!all_keys) finished_since = static_cast<double>(oldest_start - opt_.listing.id_clock_margin);
-    auto present = co_await present_pr_keys(finished_since);
+    recent->since = static_cast<double>(oldest_start - opt_.listing.id_clock_margin);
+    auto present = co_await present_pr_keys(recent);
     std::erase_if(direct, [&](const auto& p) {
       auto pointer = parse_pointer_name(p.first);
       bool skip = present->contains(pointer->job, pointer->build);
