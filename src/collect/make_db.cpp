@@ -580,6 +580,7 @@ class Collector {
           if (before && !before->cursor.empty()) {
             store::ListingCursor reset = *before;
             reset.cursor.clear();
+            reset.kept.clear();
             writer_.write(ListingWrite{std::move(reset)});
           }
           co_return JobCandidates{sequential_candidates(*n, opt_.build_limit), nullptr};
