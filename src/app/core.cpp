@@ -72,7 +72,7 @@ int Core::run(std::function<asio::awaitable<int>(Core&)> command) {
 
 void Core::on_signal(int sig) {
   if (++signals_ > 1) {
-    KLOG(error) << "signal " << sig << " again: exiting now, abandoning the work in flight (the database keeps "
+    KLOG(warning) << "signal " << sig << " again: exiting now, abandoning the work in flight (the database keeps "
                 << "its last commit)";
     std::_Exit(1);
   }

@@ -30,14 +30,15 @@ asio::awaitable<bool> refresh_buckets(app::Core& core, const UpdateOptions& opt)
   req.api = "buckets_url";
   auto resp = co_await core.http().request(std::move(req));
   if (!resp || resp->status != 200) {
-    KLOG(error) << "cannot fetch " << opt.buckets_url << " (keeping " << path << "): "
+    // The old list keeps kettle working: a warning, not an error.
+    KLOG(warning) << obs::label("url", opt.buckets_url) << "cannot fetch " << opt.buckets_url << " (keeping " << path << "): "
                 << (resp ? "HTTP " + std::to_string(resp->status) : resp.error().what());
     co_return false;
   }
   try {
     config::Buckets::parse(resp->body, opt.buckets_url);
   } catch (const std::exception& e) {
-    KLOG(error) << "keeping the old " << path << ": " << e.what();
+    KLOG(warning) << obs::label("url", opt.buckets_url) << "keeping the old " << path << ": " << e.what();
     co_return false;
   }
   std::string tmp = path + ".tmp";
@@ -68,7 +69,7 @@ asio::awaitable<bool> load_table(app::Core& core, const UpdateOptions& opt, Load
   auto made = co_await core.offload(emit_rows);
   if (core.stopping()) co_return true;
   if (made.rows == 0 && !replace) {
-    KLOG(info) << "no new rows for " << step.table;
+    KLOG(info) << obs::label("stage", "load") << obs::label("table", step.table) << "no new rows for " << step.table;
     co_return true;
   }
   BqLoadOptions load;
