@@ -26,6 +26,7 @@
 #include "kettle/pubsub/client.hpp"
 #include "kettle/store/database.hpp"
 #include "kettle/stream/classify.hpp"
+#include "kettle/stream/freshness.hpp"
 #include "kettle/stream/ledger.hpp"
 
 namespace kettle::stream {
@@ -378,6 +379,9 @@ awaitable<int> run_stream(app::Core& core, StreamOptions opt) {
       KLOG(error) << obs::label("stage", "stream") << obs::label("table", t.ref.str()) << "cannot create "
                   << t.ref.str() << ": " << ensured.error().what();
   }
+  std::vector<bigquery::TableRef> refs;
+  for (const auto& t : tables) refs.push_back(t.ref);
+  co_await seed_table_freshness(core.bigquery(), refs);
   KLOG(info) << "streaming from " << sub->str() << " into " << tables.size() << " tables";
   Streamer streamer(core, opt, buckets, *sub, std::move(tables));
   co_return co_await streamer.run();

@@ -145,6 +145,27 @@ BOOST_AUTO_TEST_CASE(kettle_catalog_exports_build_info_and_process_metrics) {
   BOOST_TEST(text.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(counters_with_known_labels_start_at_zero) {
+  std::string text = registry().render();
+  for (const char* sample :
+       {"kettle_builds_collected_total{stage=\"stream\"} 0\n", "kettle_junit_files_total{stage=\"collect\"} 0\n",
+        "kettle_collect_errors_total{stage=\"collect\",what=\"listing\"} 0\n",
+        "kettle_collect_errors_total{stage=\"stream\",what=\"junit\"} 0\n",
+        "kettle_pubsub_messages_acked_total{outcome=\"missing_finished\"} 0\n", "kettle_rows_emitted_total 0\n"})
+    BOOST_TEST(text.find(sample) != std::string::npos, sample);
+  BOOST_TEST(!metrics().bigquery_load_jobs.has({"p:d.t", "failed"}));
+  metrics().declare_table("p:d.t");
+  text = registry().render();
+  for (const char* sample :
+       {"kettle_bigquery_rows_inserted_total{table=\"p:d.t\"} 0\n",
+        "kettle_bigquery_rows_loaded_total{table=\"p:d.t\"} 0\n",
+        "kettle_bigquery_rows_failed_total{table=\"p:d.t\",reason=\"rejected\"} 0\n",
+        "kettle_bigquery_load_jobs_total{table=\"p:d.t\",outcome=\"failed\"} 0\n"})
+    BOOST_TEST(text.find(sample) != std::string::npos, sample);
+  // The freshness gauge is not a counter: it waits for tables.get.
+  BOOST_TEST(!metrics().bigquery_last_insert.has({"p:d.t"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(obs_log)

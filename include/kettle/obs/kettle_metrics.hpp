@@ -32,6 +32,12 @@ struct KettleMetrics {
   Family<Gauge>& stage_last_progress;  // {stage}
   Family<Gauge>& stage_busy;           // {stage}
   Family<Gauge>& build_info;           // {version}
+
+  // Exports at 0 the counters of a table (rows inserted, failed, loaded;
+  // load jobs by outcome) so that rate() and increase() see its first
+  // event. Counters whose labels are known in advance (stages, outcomes)
+  // are exported at 0 from the start.
+  void declare_table(const std::string& table);
 };
 
 // The process's registry and kettle's metrics in it.
