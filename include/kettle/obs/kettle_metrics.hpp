@@ -29,6 +29,8 @@ struct KettleMetrics {
   Family<Counter>& bigquery_rows_loaded;    // {table}
   Family<Gauge>& bigquery_last_insert;      // {table}
   Family<Gauge>& db_size;
+  Family<Gauge>& db_filesystem_free;   // statvfs of the DB's filesystem
+  Family<Gauge>& db_filesystem_size;
   Family<Gauge>& stage_last_progress;  // {stage}
   Family<Gauge>& stage_busy;           // {stage}
   Family<Gauge>& build_info;           // {version}
@@ -44,7 +46,8 @@ struct KettleMetrics {
 Registry& registry();
 KettleMetrics& metrics();
 
-// Reports the size of this SQLite database (with its WAL) at each scrape.
+// Reports, at each scrape, the size of this SQLite database (with its WAL)
+// and the free and total bytes of the filesystem it is on.
 void watch_database_size(std::string db_path);
 
 // The version kettle was built as (meson's project version).
