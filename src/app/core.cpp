@@ -12,6 +12,7 @@
 #include "kettle/bigquery/schema.hpp"
 #include "kettle/gcs/client.hpp"
 #include "kettle/obs/http_metrics.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/pubsub/client.hpp"
 
@@ -121,6 +122,9 @@ asio::awaitable<void> Core::connect(unsigned apis) {
     credentials_ = *made;
   }
   auto credentials_for = [this](const net::Endpoint& e) { return e.emulator ? nullptr : credentials_; };
+  // Retries of the APIs in use exported at 0, so increase() sees the first.
+  for (auto [api, name] : {std::pair{gcs_api, "gcs"}, {pubsub_api, "pubsub"}, {bigquery_api, "bigquery"}})
+    if (apis & api) obs::metrics().http_retries.with({name});
   if ((apis & gcs_api) && !gcs_) {
     gcs::ClientConfig config;
     config.base_url = gcs_endpoint.base_url;
