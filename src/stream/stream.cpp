@@ -379,9 +379,10 @@ awaitable<int> run_stream(app::Core& core, StreamOptions opt) {
       KLOG(error) << obs::label("stage", "stream") << obs::label("table", t.ref.str()) << "cannot create "
                   << t.ref.str() << ": " << ensured.error().what();
   }
+  // In the background: a hanging BigQuery must not hold up the stream.
   std::vector<bigquery::TableRef> refs;
   for (const auto& t : tables) refs.push_back(t.ref);
-  co_await seed_table_freshness(core.bigquery(), refs);
+  asio::co_spawn(core.io(), seed_table_freshness(core.bigquery(), refs), asio::detached);
   KLOG(info) << "streaming from " << sub->str() << " into " << tables.size() << " tables";
   Streamer streamer(core, opt, buckets, *sub, std::move(tables));
   co_return co_await streamer.run();

@@ -143,8 +143,8 @@ std::string use_stop_at_time_zone() {
 
 asio::awaitable<int> run_update(app::Core& core, UpdateOptions opt) {
   opt.collect.junit = true;
-  // The freshness gauges from the start, read while collection runs: the
-  // first insert may be hours away.
+  // The freshness gauges from the start, read in the background while
+  // collection runs: the first insert may be hours away.
   co_await core.connect(app::bigquery_api);
   std::vector<bigquery::TableRef> tables;
   std::vector<LoadStep> steps(std::begin(kProdSteps), std::end(kProdSteps));
