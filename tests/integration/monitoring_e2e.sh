@@ -93,8 +93,4 @@ curl -sf "http://$prom/api/v1/alerts" >alerts.json
 python3 -c 'import json, sys
 for a in json.load(open(sys.argv[1]))["data"]["alerts"]: print("alert", a["labels"]["alertname"], a["state"], a["annotations"].get("summary", ""))' alerts.json
 
-if [[ $failures -ne 0 ]]; then
-  echo "--- update.log (tail)"; tail -20 update.log
-  echo "--- prometheus.log (tail)"; tail -20 prometheus.log
-fi
 finish "monitoring end-to-end"
