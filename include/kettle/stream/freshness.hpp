@@ -18,10 +18,12 @@ namespace kettle::stream {
 // in seconds, never earlier than a value already set (an insert since);
 // 0 ("never") for a table that does not exist or could not be read, unless
 // a value is set. Pure, for tests.
-double seeded_freshness(std::optional<double> current, const net::Result<std::optional<bigquery::TableInfo>>& got);
+double seeded_freshness(std::optional<double> current,
+                        const net::Result<std::optional<bigquery::TableInfo>>& got);
 
 // Exports the per-table counters at 0 and sets the freshness gauge of each
 // table from tables.get (one request each, under the client's retry policy).
-boost::asio::awaitable<void> seed_table_freshness(bigquery::Client& bq, std::vector<bigquery::TableRef> tables);
+boost::asio::awaitable<void> seed_table_freshness(bigquery::Client& bq,
+                                                  std::vector<bigquery::TableRef> tables);
 
 }  // namespace kettle::stream
