@@ -71,6 +71,7 @@ injected=$(curl -s "http://$STORAGE_EMULATOR_HOST/_fake/stats" | python3 -c 'imp
 check "faults were injected" True "$injected"
 
 # One object that always hangs: that build fails with a logged error, the run ends.
+# The 3 s deadline leaves a loaded machine room for the other requests.
 hung=$(python3 -c '
 import json; e = json.load(open("expected.json"))["builds"]
 print(sorted(p for p, b in e.items() if "started_json" in b and "finished_json" in b)[0])')
@@ -80,9 +81,9 @@ cat >hang.json <<JSON
 JSON
 serve_tree --faults hang.json
 start=$(date +%s)
-make_db hang.db --request-timeout 0.5 --max-attempts 3 2>hang.log; check "make-db with a hung object exits 0" 0 $?
+make_db hang.db --request-timeout 3 --max-attempts 3 2>hang.log; check "make-db with a hung object exits 0" 0 $?
 elapsed=$(( $(date +%s) - start ))
-check "the hung object cost a bounded time" yes "$([[ $elapsed -lt 60 ]] && echo yes || echo "no (${elapsed}s)")"
+check "the hung object cost a bounded time" yes "$([[ $elapsed -lt 120 ]] && echo yes || echo "no (${elapsed}s)")"
 grep -q "build $hung not collected" hang.log; check "the hung build is named in an error" 0 $?
 check "the hung build is not stored" 0 "$(sqlite3 hang.db "select count(*) from build where gcs_path = '$hung'")"
 serve_tree
