@@ -230,8 +230,7 @@ asio::awaitable<net::Result<void>> Client::insert_rows(std::string target,
     co_return net::Result<void>();
   }
   KLOG(warning) << "bigquery: insertAll of " << rows.size() << " rows answered HTTP " << status
-                << " (" << obs::printable(detail::server_words(response->body).message)
-                << "); retrying in halves";
+                << " (" << detail::server_words(response->body).message << "); retrying in halves";
   auto half = rows.size() / 2;
   auto first = co_await insert_rows(target, rows.first(half), first_index, report);
   if (!first) co_return first.error();
@@ -263,11 +262,8 @@ asio::awaitable<net::Result<LoadResult>> Client::load(TableRef table, std::strin
     job = co_await wait_for_job(table, std::move(*job), deadline, options.on_progress);
     if (!job) co_return job.error();
   }
-  if (job->ok()) {
-    KLOG(info) << "bigquery: " << table.str() << ": " << job->summary();
-  } else {
-    KLOG(error) << "bigquery: " << table.str() << ": " << job->summary();
-  }
+  // The caller says how the job ended (bq-load: INFO or ERROR); one line each.
+  KLOG(debug) << obs::label("table", table.str()) << "bigquery: " << table.str() << ": " << job->summary();
   co_return std::move(*job);
 }
 

@@ -8,8 +8,6 @@
 #include <ctime>
 #include <random>
 
-#include "kettle/obs/log.hpp"
-
 namespace kettle::bigquery {
 namespace json = boost::json;
 
@@ -54,12 +52,11 @@ std::optional<std::uint64_t> parse_uint(std::string_view text) {
 
 }  // namespace
 
-// Server words, shown in logs and errors: redacted and printable.
 std::string JobError::str() const {
   std::string out = reason.empty() ? "error" : reason;
   if (!location.empty()) out += " at " + location;
   if (!message.empty()) out += ": " + message;
-  return obs::printable(obs::redact_secrets(out));
+  return out;
 }
 
 std::string LoadResult::summary() const {

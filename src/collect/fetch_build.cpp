@@ -16,8 +16,8 @@ using ObjectRead = net::Result<std::optional<std::string>>;
 ObjectRead absent_if_too_large(ObjectRead read, const gcs::GsPath& build, const std::string& name) {
   if (read || read.error().kind != net::ErrorKind::too_large) return read;
   // The message names the limit and, when the server announced it, the size.
-  KLOG(warning) << obs::printable("gs://" + build.bucket + "/" + name) << " is too large ("
-                << obs::printable(read.error().message) << "): treated as absent, as malformed JSON is";
+  KLOG(warning) << "gs://" << build.bucket << "/" << obs::printable(name) << " is too large ("
+                << read.error().message << "): treated as absent, as malformed JSON is";
   return std::optional<std::string>();
 }
 

@@ -149,8 +149,7 @@ YAML::Node parse_yaml(std::string_view yaml_text, std::string_view source) {
 void add_entry(std::vector<Bucket>& entries, Bucket bucket, std::string_view source) {
   for (auto& existing : entries) {
     if (existing.url == bucket.url) {
-      KLOG(warning) << obs::printable(source) << ": bucket " << obs::printable(bucket.url)
-                    << " is listed twice; the later options win";
+      KLOG(warning) << source << ": bucket " << bucket.url << " is listed twice; the later options win";
       existing = std::move(bucket);
       return;
     }

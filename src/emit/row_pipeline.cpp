@@ -22,7 +22,7 @@ BuiltRow build_one(BuildWork&& work, const config::Buckets& buckets) {
   for (auto& file : work.files) {
     auto xml = store::zlib_decompress(file.zlib_data);
     if (!xml) {
-      KLOG(warning) << "JUnit file " << obs::printable(file.path) << " is not a valid zlib stream; its tests are left out";
+      KLOG(warning) << "JUnit file " << file.path << " is not a valid zlib stream; its tests are left out";
       continue;
     }
     input.junit.push_back({std::move(file.path), std::move(*xml)});

@@ -2,8 +2,6 @@
 
 #include <boost/throw_exception.hpp>
 
-#include "kettle/obs/log.hpp"
-
 namespace kettle::net {
 
 std::string_view to_string(ErrorKind kind) {
@@ -30,29 +28,15 @@ std::string_view to_string(ErrorKind kind) {
   return "unknown";
 }
 
-// Printable: the URL and the message may carry names and server words, and
-// this line goes to logs and to users.
 std::string Error::what() const {
   std::string out = "HTTP request to ";
-  out += url.empty() ? std::string("(no URL)") : obs::printable(url);
+  out += url.empty() ? std::string("(no URL)") : url;
   out += " failed (";
   out += to_string(kind);
-  // Appended piece by piece: g++ 12 warns (-Wrestrict, wrongly) on
-  // `literal + string` temporaries here.
-  if (status != 0) {
-    out += ' ';
-    out += std::to_string(status);
-  }
+  if (status != 0) out += " " + std::to_string(status);
   out += ")";
-  if (attempts > 1) {
-    out += " after ";
-    out += std::to_string(attempts);
-    out += " attempts";
-  }
-  if (!message.empty()) {
-    out += ": ";
-    out += obs::printable(message);
-  }
+  if (attempts > 1) out += " after " + std::to_string(attempts) + " attempts";
+  if (!message.empty()) out += ": " + message;
   return out;
 }
 

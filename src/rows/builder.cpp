@@ -84,7 +84,7 @@ std::optional<int64_t> build_number(std::string_view segment) {
 void append_tests(const JunitFile& file, json::array& tests, int64_t& failed) {
   const junit::ParseResult parsed = junit::parse(file.xml);
   if (!parsed.ok()) {
-    KLOG(warning) << "malformed JUnit " << obs::printable(file.path) << ": " << obs::printable(parsed.error);
+    KLOG(warning) << "malformed JUnit " << file.path << ": " << parsed.error;
   }
   for (const auto& t : parsed.tests) {
     if (!t.failed && t.name.find('#') != std::string::npos) continue;

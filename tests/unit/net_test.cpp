@@ -712,18 +712,6 @@ BOOST_AUTO_TEST_CASE(gunzip_decodes_within_limit) {
   BOOST_TEST((gunzip("", 100, out) == GunzipStatus::corrupt));
 }
 
-BOOST_AUTO_TEST_CASE(error_text_escapes_control_characters) {
-  // A name or server text with a newline or a NUL must not forge a log line.
-  Error error{.kind = ErrorKind::http_status,
-              .status = 503,
-              .url = "http://h/o/evil\nE0101 forged",
-              .message = "server answered 503: a\nb\x01",
-              .attempts = 2};
-  BOOST_TEST(error.what() ==
-             "HTTP request to http://h/o/evil\\nE0101 forged failed (HTTP status 503) after 2 "
-             "attempts: server answered 503: a\\nb\\x01");
-}
-
 BOOST_AUTO_TEST_CASE(semaphore_bounds_and_serves_in_order) {
   asio::io_context ioc;
   AsyncSemaphore semaphore(ioc.get_executor(), 2);
