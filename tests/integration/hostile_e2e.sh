@@ -28,7 +28,8 @@ make_db() {
   shift
   mkdir "$name"
   local start=$EPOCHREALTIME
-  (cd "$name" && exec timeout -s KILL 300 python3 "$src/tests/support/peak_rss.py" ../"$name".peak \
+  # The peak covers the reaped children of timeout: kettle (env execs it).
+  (cd "$name" && exec python3 "$src/tests/support/peak_rss.py" ../"$name".peak timeout -s KILL 300 \
     env -i PATH=/usr/bin:/bin HOME="$work/home" STORAGE_EMULATOR_HOST="$host" "${vars[@]}" \
     "$kettle" make-db --db hostile.db --buckets ../buckets.yaml --junit "$@") 2>"$name.log"
   status=$?
