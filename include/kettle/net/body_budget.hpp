@@ -22,7 +22,7 @@ namespace kettle::net {
 // for more, and none can release. So when every holder is waiting, the oldest
 // waiter (by lease order) becomes privileged: it may pass the limit, alone,
 // until its lease ends, then the rule applies again. Bytes held therefore stay
-// within `limit` plus what one response holds (at most its own body limit),
+// within `limit` plus what one response holds (about its own body limit),
 // and a response larger than the whole budget still completes.
 //
 // Waiters are served oldest lease first; a younger one never passes an older
