@@ -91,9 +91,11 @@ void append_finite_double(std::string& out, double d) {
     out += '-';
     mantissa.remove_prefix(1);
   }
-  std::string digits;
+  std::array<char, 32> digit_buf{};  // at most 17 significant digits
+  size_t digit_count = 0;
   for (char c : mantissa)
-    if (c != '.') digits += c;
+    if (c != '.') digit_buf[digit_count++] = c;
+  const std::string_view digits(digit_buf.data(), digit_count);
   if (exp < 0) {
     out += "0.";
     out.append(static_cast<size_t>(-exp - 1), '0');
@@ -107,9 +109,9 @@ void append_finite_double(std::string& out, double d) {
     out += ".0";
     return;
   }
-  out.append(digits, 0, int_len);
+  out.append(digits.substr(0, int_len));
   out += '.';
-  out.append(digits, int_len);
+  out.append(digits.substr(int_len));
 }
 
 template <typename Int>

@@ -51,7 +51,4 @@ BuildWork read_build_work(store::Database& db, store::StoredBuild&& build);
 void feed_unemitted(store::Database& db, const store::IncrementalTable& table,
                     std::optional<double> min_finished_time, const BuildSink& sink);
 
-// One build's row (what a worker does): decompress JUnit, build, serialize.
-BuiltRow build_one(BuildWork&& work, const config::Buckets& buckets);
-
 }  // namespace kettle::emit

@@ -14,6 +14,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <string_view>
 #include <utility>
@@ -54,6 +55,13 @@ struct ParseResult {
   std::string error;  // empty when well-formed; else what and where ("line 3, column 7: ...")
   bool ok() const { return error.empty(); }
 };
+
+// Calls on_test with each test of one JUnit document, in document order,
+// skipped testcases left out; the test is valid during the call only, so a
+// caller that serializes tests allocates nothing per test. Returns "" when the
+// document is well-formed, else the error as ParseResult::error: the tests
+// already passed on then count for nothing (a malformed document has none).
+std::string for_each_test(std::string_view xml, const std::function<void(const TestCase&)>& on_test);
 
 // Tests of one JUnit document, in document order; skipped testcases left out.
 ParseResult parse(std::string_view xml);
