@@ -25,6 +25,7 @@ class RowMaker {
   BuiltRow make(BuildWork&& work) {
     BuiltRow out;
     out.build_id = work.build.id;
+    out.outputs = work.outputs;
     out.path = std::move(work.build.path);
     builder_.start(out.path);
     for (auto& file : work.files) {
@@ -81,6 +82,7 @@ void worker_loop(PipelineState& st, const config::Buckets& buckets) {
       row = maker.make(std::move(job.second));
     } catch (const std::exception& e) {
       row.build_id = job.second.build.id;
+      row.outputs = job.second.outputs;
       row.error = e.what();
     }
     {

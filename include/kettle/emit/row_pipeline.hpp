@@ -20,10 +20,12 @@ namespace kettle::emit {
 struct BuildWork {
   store::StoredBuild build;
   std::vector<store::StoredFile> files;  // zlib JUnit blobs, in path order
+  uint32_t outputs = 1;                  // the producer's mark, handed back in BuiltRow
 };
 
 struct BuiltRow {
   int64_t build_id = 0;
+  uint32_t outputs = 1;  // BuildWork::outputs
   std::string path;
   std::string line;   // the NDJSON line without newline; empty when error is set
   std::string error;  // why the build has no row

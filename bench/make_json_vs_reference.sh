@@ -1,0 +1,105 @@
+#!/usr/bin/env bash
+# make-json against the reference's make_json.py run under pypy3 (as its
+# update.py runs it), on the same generated DB, back to back, RUNS times in
+# alternating order. Both emit every build (--reset-emitted, no --days) to a
+# file; the outputs must be byte-identical. Prints each run, the medians, the
+# speed-up (median reference seconds / median kettle seconds) and the load
+# average around the runs.
+#
+# usage: KETTLE_REFERENCE=DIR bench/make_json_vs_reference.sh [BUILDS] [RUNS]
+#   DIR: the reference's kettle/ folder (make_json.py and model.py), e.g. a
+#        checkout of kubernetes/test-infra. BUILDS defaults to 20000, RUNS to 3.
+#   KETTLE_THREADS: make-json --threads (default 2).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+root=$(pwd)
+builds=${1:-20000}
+runs=${2:-3}
+threads=${KETTLE_THREADS:-2}
+build=${KETTLE_BUILD_DIR:-build}
+ref_src=${KETTLE_REFERENCE:?set KETTLE_REFERENCE to the reference kettle/ folder (make_json.py, model.py)}
+for f in make_json.py model.py; do
+  [[ -f "$ref_src/$f" ]] || { echo "no $f in $ref_src" >&2; exit 2; }
+done
+
+# The reference runs under pypy3 and reads buckets.yaml through python3's
+# ruamel.yaml (its "pypy compatibility hack").
+need=()
+command -v pypy3 >/dev/null || need+=(pypy3)
+/usr/bin/python3 -c 'import ruamel.yaml' 2>/dev/null || need+=(python3-ruamel.yaml)
+if [[ ${#need[@]} -gt 0 ]]; then
+  sudo=""
+  [[ $(id -u) -eq 0 ]] || sudo="sudo"
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
+fi
+
+NINJA_FLAGS="kettle" bash scripts/build.sh >/dev/null
+out=$root/bench/out/vs_reference
+mkdir -p "$out"
+db=$root/bench/out/make_json_$builds.db
+[[ -f "$db" ]] || python3 bench/gen_db.py --builds "$builds" --out "$db" --seed 7 >&2
+
+# The reference reads buckets.yaml from its own folder and the DB from KETTLE_DB.
+ref=$out/reference
+rm -rf "$ref"
+mkdir -p "$ref"
+cp "$ref_src/make_json.py" "$ref_src/model.py" "$ref/"
+cp tests/data/sample_buckets.yaml "$ref/buckets.yaml"
+cp "$db" "$out/ref.db"
+cp "$db" "$out/kettle.db"
+
+# Runs a command; prints "seconds peakRSS_MB".
+timed() {
+  local rss=$out/rss.txt start end
+  start=$(date +%s.%N)
+  /usr/bin/time -f '%M' -o "$rss" "$@"
+  end=$(date +%s.%N)
+  awk -v s="$start" -v e="$end" -v r="$(tail -1 "$rss")" 'BEGIN { printf "%.2f %.1f\n", e - s, r / 1024 }'
+}
+
+run_reference() {
+  (cd "$ref" && PATH=/usr/bin:$PATH KETTLE_DB="$out/ref.db" \
+    timed pypy3 make_json.py --reset-emitted >"$out/ref.json" 2>"$out/ref.log")
+}
+
+run_kettle() {
+  timed "$root/$build/kettle" make-json --db "$out/kettle.db" --buckets tests/data/sample_buckets.yaml \
+    --reset-emitted --threads "$threads" --output "$out/kettle.json" 2>"$out/kettle.log"
+}
+
+load_before=$(cut -d' ' -f1-3 /proc/loadavg)
+printf '%-4s %-9s %9s %10s %9s %10s %8s\n' run order ref_s ref_RSS_MB kettle_s kettle_RSS identical
+ref_times=()
+kettle_times=()
+for i in $(seq "$runs"); do
+  if ((i % 2)); then
+    order=ref-first
+    r=$(run_reference)
+    k=$(run_kettle)
+  else
+    order=kettle-first
+    k=$(run_kettle)
+    r=$(run_reference)
+  fi
+  same=yes
+  cmp -s "$out/ref.json" "$out/kettle.json" || same=NO
+  read -r rs rm <<<"$r"
+  read -r ks km <<<"$k"
+  ref_times+=("$rs")
+  kettle_times+=("$ks")
+  printf '%-4s %-9s %9s %10s %9s %10s %8s\n' "$i" "$order" "$rs" "$rm" "$ks" "$km" "$same"
+  [[ $same == yes ]] || { echo "outputs differ: $out/ref.json $out/kettle.json" >&2; exit 1; }
+done
+load_after=$(cut -d' ' -f1-3 /proc/loadavg)
+
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+rows=$(wc -l <"$out/kettle.json")
+ref_median=$(median "${ref_times[@]}")
+kettle_median=$(median "${kettle_times[@]}")
+awk -v r="$ref_median" -v k="$kettle_median" -v n="$rows" -v b="$builds" -v t="$threads" \
+  -v lb="$load_before" -v la="$load_after" -v c="$(nproc)" 'BEGIN {
+  printf "%d builds, %d rows, kettle --threads %d, %d cores\n", b, n, t, c
+  printf "median seconds: reference %.2f (%.0f rows/s), kettle %.2f (%.0f rows/s): %.1fx\n", r, n / r, k, n / k, r / k
+  printf "load average before: %s, after: %s\n", lb, la
+}'
