@@ -484,7 +484,7 @@ std::optional<double> plain_ascii_number(std::string_view text) {
 // Builds the tests of SPEC §3.1 from the element events.
 class JunitBuilder final : public detail::XmlEvents {
  public:
-  explicit JunitBuilder(const std::function<void(const TestCase&)>& on_test) : on_test_(on_test) {}
+  explicit JunitBuilder(TestSink& sink) : sink_(sink) {}
 
   void start_element(std::string_view name, const char** attributes, std::uint64_t) override {
     const int depth = depth_++;
@@ -506,7 +506,7 @@ class JunitBuilder final : public detail::XmlEvents {
     if (in_failure_ && depth == case_depth_ + 1) {
       end_failure();
     } else if (in_case_ && depth == case_depth_) {
-      if (!skipped_) on_test_(current_);
+      if (!skipped_) sink_.test(current_);
       in_case_ = false;
     }
   }
@@ -603,7 +603,7 @@ class JunitBuilder final : public detail::XmlEvents {
     return false;
   }
 
-  const std::function<void(const TestCase&)>& on_test_;
+  TestSink& sink_;
   Root root_ = Root::other;
   int depth_ = 0;        // elements open before the current event
   int case_depth_ = -1;  // depth of the testcase elements that count
@@ -723,16 +723,31 @@ std::string run_expat(const XmlInput& input, XmlEvents& events) {
 
 }  // namespace detail
 
-std::string for_each_test(std::string_view xml, const std::function<void(const TestCase&)>& on_test) {
+std::string for_each_test(std::string_view xml, TestSink& sink) {
   const detail::XmlInput input = detail::prepare_input(xml);
-  JunitBuilder builder(on_test);
-  return detail::run_expat(input, builder);
+  if (input.encoding != nullptr) {  // UTF-8: most JUnit takes the fast path
+    JunitBuilder plain(sink);
+    if (detail::run_plain_xml(input.text(), plain)) {
+      if (!plain.stop_reason().empty()) sink.rewind();
+      return plain.stop_reason();
+    }
+    sink.rewind();
+  }
+  JunitBuilder builder(sink);
+  std::string error = detail::run_expat(input, builder);
+  if (!error.empty()) sink.rewind();
+  return error;
 }
 
 ParseResult parse(std::string_view xml) {
+  struct Collect final : TestSink {
+    std::vector<TestCase> tests;
+    void test(const TestCase& t) override { tests.push_back(t); }
+    void rewind() override { tests.clear(); }
+  } collect;
   ParseResult result;
-  result.error = for_each_test(xml, [&result](const TestCase& test) { result.tests.push_back(test); });
-  if (!result.ok()) result.tests.clear();
+  result.error = for_each_test(xml, collect);
+  result.tests = std::move(collect.tests);
   return result;
 }
 

@@ -271,23 +271,26 @@ void RowBuilder::start(std::string_view path) {
 
 void RowBuilder::add_junit(std::string_view file_path, std::string_view xml) {
   if (!job_) return;  // no row: its tests are not read
-  // A malformed file has no tests: what it added is taken back.
-  const size_t mark = tests_.size();
-  const int64_t run = tests_run_;
-  const int64_t failed = tests_failed_;
-  const std::string error = junit::for_each_test(xml, [this](const junit::TestCase& test) {
-    if (!test.failed && test.name.find('#') != std::string::npos) return;  // a passing repeat
-    if (tests_run_ != 0) tests_ += ", ";
-    append_test(tests_, test);
-    ++tests_run_;
-    if (test.failed) ++tests_failed_;
-  });
-  if (!error.empty()) {
-    KLOG(warning) << "malformed JUnit " << file_path << ": " << error;
-    tests_.resize(mark);
-    tests_run_ = run;
-    tests_failed_ = failed;
-  }
+  file_mark_ = tests_.size();
+  file_run_ = tests_run_;
+  file_failed_ = tests_failed_;
+  const std::string error = junit::for_each_test(xml, *this);
+  if (!error.empty()) KLOG(warning) << "malformed JUnit " << file_path << ": " << error;
+}
+
+void RowBuilder::test(const junit::TestCase& test) {
+  if (!test.failed && test.name.find('#') != std::string::npos) return;  // a passing repeat
+  if (tests_run_ != 0) tests_ += ", ";
+  append_test(tests_, test);
+  ++tests_run_;
+  if (test.failed) ++tests_failed_;
+}
+
+// A malformed file has no tests: what it added is taken back.
+void RowBuilder::rewind() {
+  tests_.resize(file_mark_);
+  tests_run_ = file_run_;
+  tests_failed_ = file_failed_;
 }
 
 RowLine RowBuilder::finish(const std::optional<std::string>& started_json,

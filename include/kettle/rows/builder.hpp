@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "kettle/config/buckets.hpp"
+#include "kettle/junit/parser.hpp"
 
 namespace kettle::rows {
 
@@ -43,7 +44,7 @@ struct RowLine {
 // go from the JUnit parser straight into the line's text, with nothing
 // allocated per test. One per thread. Never throws on bad data: malformed
 // JSON or JUnit degrade per the SPEC D-rules.
-class RowBuilder {
+class RowBuilder : private junit::TestSink {
  public:
   explicit RowBuilder(const config::Buckets& buckets) : buckets_(buckets) {}
 
@@ -57,12 +58,19 @@ class RowBuilder {
   RowLine finish(const std::optional<std::string>& started_json, const std::optional<std::string>& finished_json);
 
  private:
+  void test(const junit::TestCase& test) override;
+  void rewind() override;
+
   const config::Buckets& buckets_;
   std::string path_;
   std::optional<JobAndNumber> job_;  // nullopt: the build has no row
   std::string tests_;                // the tests, serialized and comma-separated
   int64_t tests_run_ = 0;
   int64_t tests_failed_ = 0;
+  // Where the current file's tests begin (rewind() goes back there).
+  size_t file_mark_ = 0;
+  int64_t file_run_ = 0;
+  int64_t file_failed_ = 0;
 };
 
 // The row of one build (a RowBuilder run over BuildInput).
