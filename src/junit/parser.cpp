@@ -681,7 +681,8 @@ XmlInput prepare_input(std::string_view xml) {
 
 const char* find_attribute(const char** attributes, std::string_view name) {
   for (const char** at = attributes; at && at[0]; at += 2) {
-    if (name == at[0]) return at[1];
+    // Compared without measuring at[0] first: this runs for every attribute of every element.
+    if (std::strncmp(at[0], name.data(), name.size()) == 0 && at[0][name.size()] == '\0') return at[1];
   }
   return nullptr;
 }

@@ -209,7 +209,15 @@ class PlainReader {
     return s_.substr(start, p_ - start);
   }
 
+  // Counts a name seen for the first time (a slot per length and first and
+  // last byte remembers the last name seen there), unless it is a common one.
+  // A name evicted from its slot may be counted again: the count only grows
+  // faster than the distinct names, so the reader gives up early, never late.
   bool count_name(std::string_view n) {
+    const std::size_t slot = (n.size() * 31 + static_cast<unsigned char>(n.front()) * 7 +
+                              static_cast<unsigned char>(n.back())) % seen_.size();
+    if (seen_[slot] == n) return true;
+    seen_[slot] = n;
     for (std::string_view common : kCommonNames)
       if (n == common) return true;
     return ++other_names_ <= kMaxOtherNames;
@@ -460,6 +468,7 @@ class PlainReader {
   bool stopped_ = false;
   std::vector<std::string_view> open_;  // names of the open elements
   std::size_t other_names_ = 0;
+  std::array<std::string_view, 64> seen_{};  // see count_name()
   std::string arena_;                  // the current tag's name and attributes, NUL-terminated
   std::vector<std::size_t> offsets_;   // attribute names and values in arena_
   std::vector<const char*> pointers_;  // expat's attribute list
