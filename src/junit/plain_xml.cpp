@@ -56,6 +56,20 @@ constexpr std::array<std::uint8_t, 256> make_classes() {
 }
 constexpr std::array<std::uint8_t, 256> kClass = make_classes();
 
+constexpr std::array<bool, 256> make_not_space() {
+  std::array<bool, 256> s{};
+  for (int b = 0; b < 256; ++b) s[b] = kClass[b] != kSpace;
+  return s;
+}
+constexpr std::array<bool, 256> kNotSpace = make_not_space();
+
+constexpr std::array<bool, 256> make_not_name() {
+  std::array<bool, 256> s{};
+  for (int b = 0; b < 256; ++b) s[b] = kClass[b] != kNameStart && kClass[b] != kNameRest;
+  return s;
+}
+constexpr std::array<bool, 256> kNotName = make_not_name();
+
 // Bytes that end a run of character data: markup, references, line ends
 // (normalized), "]]>", disallowed controls, and 0xEF (U+FFFE, U+FFFF).
 constexpr std::array<bool, 256> make_text_stops() {
@@ -117,10 +131,19 @@ class PlainReader {
   unsigned char byte(std::size_t i) const { return static_cast<unsigned char>(s_[i]); }
   bool at_end() const { return p_ >= s_.size(); }
   bool starts_with(std::string_view prefix) const { return s_.compare(p_, prefix.size(), prefix) == 0; }
+  // The first index from `i` on whose byte is in `stops`, or the size. With
+  // locals: a char read may alias p_, so a loop on p_ would store it each step.
+  std::size_t scan_to(const std::array<bool, 256>& stops, std::size_t i) const {
+    const char* data = s_.data();
+    const std::size_t size = s_.size();
+    while (i < size && !stops[static_cast<unsigned char>(data[i])]) ++i;
+    return i;
+  }
+
   // true when there was some.
   bool skip_space() {
     const std::size_t start = p_;
-    while (!at_end() && kClass[byte(p_)] == kSpace) ++p_;
+    p_ = scan_to(kNotSpace, p_);
     return p_ > start;
   }
 
@@ -204,8 +227,7 @@ class PlainReader {
   std::string_view name() {
     const std::size_t start = p_;
     if (at_end() || kClass[byte(p_)] != kNameStart) return {};
-    ++p_;
-    while (!at_end() && (kClass[byte(p_)] == kNameStart || kClass[byte(p_)] == kNameRest)) ++p_;
+    p_ = scan_to(kNotName, p_ + 1);
     return s_.substr(start, p_ - start);
   }
 
@@ -363,7 +385,7 @@ class PlainReader {
     for (;;) {
       const std::size_t run = p_;
       for (;;) {
-        while (!at_end() && !kValueStop[byte(p_)]) ++p_;
+        p_ = scan_to(kValueStop, p_);
         if (at_end() || byte(p_) != 0xEF || noncharacter_at(p_)) break;
         ++p_;  // another character starting with 0xEF
       }
@@ -408,7 +430,7 @@ class PlainReader {
     while (!at_end()) {
       const std::size_t run = p_;
       for (;;) {
-        while (!at_end() && !kTextStop[byte(p_)]) ++p_;
+        p_ = scan_to(kTextStop, p_);
         if (at_end() || byte(p_) != 0xEF || noncharacter_at(p_)) break;
         ++p_;  // another character starting with 0xEF
       }
