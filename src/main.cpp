@@ -229,7 +229,8 @@ const char* kUsage =
     "  monitor    check BigQuery table freshness\n"
     "\n"
     "common flags: --db PATH (env KETTLE_DB, default build.db), -v, --shutdown-timeout 20s,\n"
-    "  --metrics-addr HOST:PORT, --health-addr HOST:PORT (update, stream: :9090, :8081), --stall-timeout 15m\n"
+    "  --metrics-addr HOST:PORT, --health-addr HOST:PORT (update, stream: :9090, :8081), --stall-timeout 15m,\n"
+    "  --log-format text|json (json: Cloud Logging's fields)\n"
     "Run 'kettle COMMAND --help' for a command's flags; 'kettle --version' for the version.\n";
 
 }  // namespace

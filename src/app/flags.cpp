@@ -18,7 +18,9 @@ void add_core_flags(cli::Parser& p, Lifetime lifetime) {
       .option("stall-timeout", "DURATION",
               "/healthz fails when a stage with work made no progress for this long (default 15m)")
       .option("shutdown-timeout", "DURATION",
-              "after SIGTERM, requests on the wire get this long before they are abandoned (default 20s)");
+              "after SIGTERM, requests on the wire get this long before they are abandoned (default 20s)")
+      .option("log-format", "text|json",
+              "text: glog-style lines (default); json: one object per line with Cloud Logging's fields");
 }
 
 void add_http_flags(cli::Parser& p) {
@@ -60,6 +62,11 @@ std::optional<obs::ServerOptions> server_options(const cli::Args& args, Lifetime
 
 CoreOptions core_options(const cli::Args& args, Lifetime lifetime) {
   obs::set_verbose(args.has("v"));
+  if (auto format = args.get("log-format")) {
+    auto parsed = obs::parse_log_format(*format);
+    if (!parsed) throw UsageError("--log-format must be text or json");
+    obs::set_log_format(*parsed);
+  }
   CoreOptions o;
   o.db_path = args.get_or("db", env_or("KETTLE_DB", "build.db"));
   o.server = server_options(args, lifetime);

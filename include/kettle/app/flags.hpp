@@ -15,7 +15,7 @@ namespace kettle::app {
 // /healthz are served by default.
 enum class Lifetime { one_shot, long_running };
 
-// --db, -v, --metrics-addr, --health-addr, --stall-timeout, --shutdown-timeout.
+// --db, -v, --metrics-addr, --health-addr, --stall-timeout, --shutdown-timeout, --log-format.
 void add_core_flags(cli::Parser& parser, Lifetime lifetime);
 // --threads (HTTP requests in flight), --request-timeout, --max-attempts.
 void add_http_flags(cli::Parser& parser);
