@@ -743,9 +743,9 @@ class Recorder final : public kettle::junit::detail::XmlEvents {
  public:
   void start_element(std::string_view name, const char** attributes, std::uint64_t) override {
     flush();
-    log_ += "S " + std::string(name);
-    for (const char** at = attributes; at && at[0]; at += 2) log_ += " " + std::string(at[0]) + "=[" + at[1] + "]";
-    log_ += "\n";
+    log_.append("S ").append(name);
+    for (const char** at = attributes; at && at[0]; at += 2) log_.append(" ").append(at[0]).append("=[").append(at[1]).append("]");
+    log_ += '\n';
   }
   void end_element(std::uint64_t) override {
     flush();
