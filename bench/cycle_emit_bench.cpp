@@ -62,10 +62,12 @@ std::string table_text(const fs::path& db_path, const std::string& table) {
   kettle::store::Database db(db_path.string(), false);
   sqlite3_stmt* q = nullptr;
   std::string out;
-  if (sqlite3_prepare_v2(db.handle(), ("select build_id, gen from " + table + " order by build_id").c_str(), -1, &q,
-                         nullptr) == SQLITE_OK) {
+  if (sqlite3_prepare_v2(db.handle(),
+                         ("select build_id, gen from " + table + " order by build_id").c_str(), -1,
+                         &q, nullptr) == SQLITE_OK) {
     while (sqlite3_step(q) == SQLITE_ROW)
-      out += std::to_string(sqlite3_column_int64(q, 0)) + ":" + std::to_string(sqlite3_column_int64(q, 1)) + "\n";
+      out += std::to_string(sqlite3_column_int64(q, 0)) + ":" +
+             std::to_string(sqlite3_column_int64(q, 1)) + "\n";
   }
   sqlite3_finalize(q);
   return out;
@@ -127,7 +129,8 @@ Timing one_scan(const MakeJsonOptions& base, const fs::path& dir, bool stale) {
     MakeJsonOptions all = base;
     all.db_path = (dir / "build.db").string();
     uint64_t rows = 0;
-    for (const auto& r : kettle::emit::run_make_json(all, cycle_outputs(dir, stale))) rows += r.rows;
+    for (const auto& r : kettle::emit::run_make_json(all, cycle_outputs(dir, stale)))
+      rows += r.rows;
     return rows;
   });
 }
@@ -150,7 +153,8 @@ bool same_results(const fs::path& a, const fs::path& b) {
 
 int main(int argc, char** argv) {
   if (argc < 3) {
-    std::fprintf(stderr, "usage: %s DB BUCKETS [--threads N] [--new PERCENT] [--dir DIR]\n", argv[0]);
+    std::fprintf(stderr, "usage: %s DB BUCKETS [--threads N] [--new PERCENT] [--dir DIR]\n",
+                 argv[0]);
     return 2;
   }
   const fs::path db = argv[1];
@@ -158,7 +162,8 @@ int main(int argc, char** argv) {
   base.buckets_path = argv[2];
   // One clock for every run: the windows must not move between the two ways.
   const int64_t now = std::chrono::duration_cast<std::chrono::seconds>(
-                          std::chrono::system_clock::now().time_since_epoch()).count();
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
   base.now = [now] { return now; };
   double new_percent = 1;
   fs::path dir = fs::temp_directory_path() / "kettle-cycle-emit";
@@ -176,7 +181,8 @@ int main(int argc, char** argv) {
     fs::copy_file(db, d / "build.db");
   }
 
-  std::printf("%-12s %-11s %9s %9s %8s %10s\n", "cycle", "way", "seconds", "cpu_s", "rows", "identical");
+  std::printf("%-12s %-11s %9s %9s %8s %10s\n", "cycle", "way", "seconds", "cpu_s", "rows",
+              "identical");
   // First cycle: nothing emitted yet, so the day table is stale.
   const Timing s1 = separate_runs(base, separate, true);
   const Timing o1 = one_scan(base, scan, true);
@@ -187,10 +193,11 @@ int main(int argc, char** argv) {
   // Next cycle: the newest NEW% of the builds are new to every table.
   for (const auto& d : {separate, scan}) {
     for (const char* table : {"build_emitted_1", "build_emitted_7", "build_emitted_30"}) {
-      exec(d / "build.db", std::string("delete from ") + table +
-                               " where build_id in (select rowid from build where finished_time is not null"
-                               " order by finished_time desc limit (select cast(count(*) * " +
-                               std::to_string(new_percent / 100) + " as integer) from build))");
+      exec(d / "build.db",
+           std::string("delete from ") + table +
+               " where build_id in (select rowid from build where finished_time is not null"
+               " order by finished_time desc limit (select cast(count(*) * " +
+               std::to_string(new_percent / 100) + " as integer) from build))");
     }
   }
   const Timing s2 = separate_runs(base, separate, false);

@@ -18,16 +18,16 @@ namespace {
 // (kMaxParserBytes) decides: a start tag must fit whole in its buffer, and
 // it keeps every distinct element and attribute name. Far below what that
 // limit allows, far above real JUnit.
-constexpr std::size_t kMaxTagBytes = std::size_t{1} << 20;        // one tag, comment or CDATA section
-constexpr std::size_t kMaxAttributes = 64;                        // in one start tag
-constexpr std::size_t kMaxOtherNames = 10'000;                    // names outside kCommonNames
+constexpr std::size_t kMaxTagBytes = std::size_t{1} << 20;  // one tag, comment or CDATA section
+constexpr std::size_t kMaxAttributes = 64;                  // in one start tag
+constexpr std::size_t kMaxOtherNames = 10'000;              // names outside kCommonNames
 
 // Names of real JUnit; others are counted against kMaxOtherNames.
 constexpr std::array<std::string_view, 26> kCommonNames = {
-    "testsuites", "testsuite", "testcase",  "failure",   "error",      "skipped",  "system-out",
-    "system-err", "properties", "property", "name",      "time",       "classname", "message",
-    "type",       "tests",     "failures",  "errors",    "timestamp",  "hostname", "id",
-    "package",    "file",      "line",      "assertions", "value"};
+    "testsuites", "testsuite",  "testcase", "failure",    "error",     "skipped",   "system-out",
+    "system-err", "properties", "property", "name",       "time",      "classname", "message",
+    "type",       "tests",      "failures", "errors",     "timestamp", "hostname",  "id",
+    "package",    "file",       "line",     "assertions", "value"};
 
 // Byte classes.
 enum : std::uint8_t {
@@ -90,8 +90,8 @@ constexpr std::array<bool, 256> make_value_stops() {
 constexpr std::array<bool, 256> kValueStop = make_value_stops();
 
 bool is_xml_char(std::uint32_t cp) {
-  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) || (cp >= 0xE000 && cp <= 0xFFFD) ||
-         (cp >= 0x10000 && cp <= 0x10FFFF);
+  return cp == 0x9 || cp == 0xA || cp == 0xD || (cp >= 0x20 && cp <= 0xD7FF) ||
+         (cp >= 0xE000 && cp <= 0xFFFD) || (cp >= 0x10000 && cp <= 0x10FFFF);
 }
 
 void append_utf8(std::string& out, std::uint32_t cp) {
@@ -119,7 +119,8 @@ class PlainReader {
   // true: read to the end (or a handler stopped it); false: give up.
   bool run() {
     if (s_.empty() || s_.substr(0, 3) == "\xEF\xBB\xBF") return false;
-    if (s_.substr(0, 5) == "<?xml" && s_.size() > 5 && kClass[byte(5)] == kSpace && !declaration()) return false;
+    if (s_.substr(0, 5) == "<?xml" && s_.size() > 5 && kClass[byte(5)] == kSpace && !declaration())
+      return false;
     if (!misc()) return false;
     if (at_end() || s_[p_] != '<') return false;  // no root element
     if (!element_tree()) return false;
@@ -130,7 +131,9 @@ class PlainReader {
  private:
   unsigned char byte(std::size_t i) const { return static_cast<unsigned char>(s_[i]); }
   bool at_end() const { return p_ >= s_.size(); }
-  bool starts_with(std::string_view prefix) const { return s_.compare(p_, prefix.size(), prefix) == 0; }
+  bool starts_with(std::string_view prefix) const {
+    return s_.compare(p_, prefix.size(), prefix) == 0;
+  }
   // The first index from `i` on whose byte is in `stops`, or the size. With
   // locals: a char read may alias p_, so a loop on p_ would store it each step.
   std::size_t scan_to(const std::array<bool, 256>& stops, std::size_t i) const {
@@ -237,7 +240,8 @@ class PlainReader {
   // faster than the distinct names, so the reader gives up early, never late.
   bool count_name(std::string_view n) {
     const std::size_t slot = (n.size() * 31 + static_cast<unsigned char>(n.front()) * 7 +
-                              static_cast<unsigned char>(n.back())) % seen_.size();
+                              static_cast<unsigned char>(n.back())) %
+                             seen_.size();
     if (seen_[slot] == n) return true;
     seen_[slot] = n;
     for (std::string_view common : kCommonNames)
@@ -499,6 +503,8 @@ class PlainReader {
 
 }  // namespace
 
-bool run_plain_xml(std::string_view text, XmlEvents& events) { return PlainReader(text, events).run(); }
+bool run_plain_xml(std::string_view text, XmlEvents& events) {
+  return PlainReader(text, events).run();
+}
 
 }  // namespace kettle::junit::detail
