@@ -87,8 +87,24 @@ class ListingWalk {
 
   void add_directory_prefix(const std::string& key) {
     if (q_.after && key <= *q_.after) return;
-    if (!tree_.has_objects(key)) return;
+    // A prefix stands for the names in range below it: when an offset cuts
+    // through the directory, some of them must lie on the right side.
+    bool cut = (q_.start_offset > key && q_.start_offset.starts_with(key)) ||
+               q_.end_offset.starts_with(key);
+    if (cut ? !any_in_range(key) : !tree_.has_objects(key)) return;
     add_prefix(key);
+  }
+
+  // True when an object below `dir` lies within [start_offset, end_offset).
+  bool any_in_range(const std::string& dir) const {
+    bool found = false;
+    tree_.children(dir, q_.start_offset, [&](const std::string& key, bool is_dir) {
+      if (!q_.end_offset.empty() && key >= q_.end_offset) return false;
+      if (all_below(key, q_.start_offset)) return true;
+      found = is_dir ? any_in_range(key) : key >= q_.start_offset;
+      return !found;
+    });
+    return found;
   }
 
   void add_prefix(std::string prefix) {
