@@ -94,7 +94,8 @@ class FileTree : public ObjectTree {
     };
     std::vector<Child> found;
     std::error_code ec;
-    for (fs::directory_iterator it(bucket_dir_ / dir, ec), end; !ec && it != end; it.increment(ec)) {
+    for (fs::directory_iterator it(bucket_dir_ / dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
       std::error_code type_ec;
       bool is_dir = it->is_directory(type_ec);
       if (!is_dir && !it->is_regular_file(type_ec)) continue;

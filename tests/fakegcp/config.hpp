@@ -11,7 +11,7 @@
 namespace fakegcp {
 
 struct ServerConfig {
-  std::filesystem::path root;         // objects live in root/<bucket>/<name>; empty: no such buckets
+  std::filesystem::path root;  // objects live in root/<bucket>/<name>; empty: no such buckets
   // Generated buckets: {bucket, spec text} (synthetic_store.hpp); they shadow
   // a directory of the same name under root.
   std::vector<std::pair<std::string, std::string>> synthetic;

@@ -287,8 +287,7 @@ Response GcsService::list(ObjectStore& store, const GcsRoute& route, const Reque
   return Response::json(200, body);
 }
 
-Response GcsService::get_metadata(ObjectStore& store, const GcsRoute& route,
-                                  const Request& req) {
+Response GcsService::get_metadata(ObjectStore& store, const GcsRoute& route, const Request& req) {
   auto name = percent_decode(route.encoded_name, false);
   if (!name) return api_error(400, "Invalid object name encoding.", "invalid");
   std::optional<ObjectStat> stat;

@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "bucket_store.hpp"
-#include "synthetic_store.hpp"
 #include "service.hpp"
+#include "synthetic_store.hpp"
 
 namespace fakegcp {
 

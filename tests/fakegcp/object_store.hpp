@@ -51,7 +51,8 @@ class ObjectTree {
   virtual ~ObjectTree() = default;
   // The children of directory `dir`, in key order (byte order, directories
   // with their '/'), starting at the first child that may hold a name >= `from`.
-  virtual void children(const std::string& dir, std::string_view from, const Visit& visit) const = 0;
+  virtual void children(const std::string& dir, std::string_view from,
+                        const Visit& visit) const = 0;
   // False when no object lies below `dir` (GCS has no empty directories).
   virtual bool has_objects(const std::string& dir) const = 0;
 };

@@ -13,19 +13,17 @@ namespace {
 constexpr std::int64_t kSnowflakeEpochMs = 1288834974657;  // Twitter's epoch, as Prow uses
 constexpr std::uint64_t kFirstPr = 100000;                 // PR numbers keep 6 digits
 constexpr std::uint64_t kLastPr = 999999;
-constexpr std::int64_t kMinDurationMs = 10 * 60 * 1000;    // a build runs 10..60 minutes
-constexpr std::int64_t kDurationSpreadMs = 50 * 60 * 1000;
-constexpr std::uint64_t kMaxBuilds = 1'000'000'000;        // spec sanity bounds
+constexpr std::uint64_t kMaxBuilds = 1'000'000'000;  // spec sanity bounds
 constexpr std::uint32_t kMaxJobs = 1'000'000;
 constexpr std::uint32_t kMaxTests = 100'000;
 // Snowflake ids from here on have 19 digits (until 2080), so name order is id order.
 constexpr std::int64_t kNineteenDigitsMs = 238'418'579'102;  // ceil(1e18 / 2^22)
 
-const char* const kWords[] = {"kubernetes", "e2e",      "gce",         "node",    "conformance",
-                              "unit",       "verify",   "integration", "serial",  "kind",
-                              "eks",        "aks",      "capz",        "kops",    "cluster-api",
-                              "perf",       "scale",    "upgrade",     "ipv6",    "dualstack",
-                              "gke",        "windows",  "arm64",       "storage", "network"};
+const char* const kWords[] = {"kubernetes", "e2e",     "gce",         "node",    "conformance",
+                              "unit",       "verify",  "integration", "serial",  "kind",
+                              "eks",        "aks",     "capz",        "kops",    "cluster-api",
+                              "perf",       "scale",   "upgrade",     "ipv6",    "dualstack",
+                              "gke",        "windows", "arm64",       "storage", "network"};
 constexpr std::size_t kWordCount = sizeof kWords / sizeof kWords[0];
 const char* const kOrgs[] = {"kubernetes", "kubernetes-sigs", "kubernetes-csi", "containerd",
                              "cri-o"};
@@ -39,8 +37,18 @@ std::uint64_t splitmix(std::uint64_t x) {
 
 // Salts keep the draws for one (job, build) independent of each other.
 enum Salt : std::uint64_t {
-  kJobWeight = 1, kJobStyle, kJobWords, kStartJitter, kLowBits, kRunning, kFailed,
-  kDuration, kAdvanceCoin, kDocs, kTestNames, kTestTimes, kFailingTest,
+  kJobWeight = 1,
+  kJobStyle,
+  kJobWords,
+  kJobPhase,
+  kStartJitter,
+  kLowBits,
+  kFailed,
+  kDuration,
+  kDocs,
+  kTestNames,
+  kTestTimes,
+  kFailingTest,
 };
 
 std::uint64_t draw(std::uint64_t seed, std::uint64_t a, std::uint64_t b, Salt salt) {
@@ -121,8 +129,9 @@ T number_value(std::string_view key, std::string_view text, T min, T max) {
   T v{};
   auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), v);
   if (ec != std::errc() || end != text.data() + text.size() || v < min || v > max)
-    throw std::invalid_argument(std::string(key) + "=" + std::string(text) + ": want a number in [" +
-                                std::to_string(min) + ", " + std::to_string(max) + "]");
+    throw std::invalid_argument(std::string(key) + "=" + std::string(text) +
+                                ": want a number in [" + std::to_string(min) + ", " +
+                                std::to_string(max) + "]");
   return v;
 }
 
@@ -141,7 +150,8 @@ SyntheticSpec SyntheticSpec::parse(std::string_view text) {
     text = comma == std::string_view::npos ? std::string_view() : text.substr(comma + 1);
     if (item.empty()) continue;
     auto eq = item.find('=');
-    if (eq == std::string_view::npos) throw std::invalid_argument(std::string(item) + ": want key=value");
+    if (eq == std::string_view::npos)
+      throw std::invalid_argument(std::string(item) + ": want key=value");
     std::string_view key = item.substr(0, eq), value = item.substr(eq + 1);
     if (key == "seed")
       s.seed = number_value<std::uint64_t>(key, value, 0, UINT64_MAX);
@@ -161,8 +171,8 @@ SyntheticSpec SyntheticSpec::parse(std::string_view text) {
       s.short_jobs = fraction_value(key, value);
     else if (key == "sequential")
       s.sequential = fraction_value(key, value);
-    else if (key == "running")
-      s.running = fraction_value(key, value);
+    else if (key == "duration")
+      s.duration = number_value<double>(key, value, 1, 100000);
     else if (key == "failed")
       s.failed = fraction_value(key, value);
     else if (key == "tests")
@@ -170,7 +180,8 @@ SyntheticSpec SyntheticSpec::parse(std::string_view text) {
     else if (key == "days")
       s.days = number_value<double>(key, value, 0.01, 36500);
     else if (key == "now")
-      s.now = number_value<std::int64_t>(key, value, kSnowflakeEpochMs / 1000 + 86400 * 365, 4'000'000'000);
+      s.now = number_value<std::int64_t>(key, value, kSnowflakeEpochMs / 1000 + 86400 * 365,
+                                         4'000'000'000);
     else if (key == "new")
       s.new_percent = number_value<double>(key, value, 0, 1000);
     else if (key == "generation")
@@ -204,11 +215,11 @@ struct SyntheticBucket::Model {
     bool pr = false;
     std::uint32_t repo = 0;
     std::uint64_t id = 0;  // creation index: the draws' key
+    // Build i starts at base_ms + i * step_ms + a jitter below half a step,
+    // so start times, and the snowflake ids made from them, grow with i.
     std::int64_t base_ms = 0;
-    std::int64_t step_ms = 1;
-    // bounds[g] .. bounds[g + 1]: the builds that generation g added (for
-    // g = 0 its newest ones); bounds.back() is the number of builds now.
-    std::vector<std::uint64_t> bounds;
+    std::int64_t step_ms = 2;
+    std::uint64_t most = 0;  // PR jobs: what 6-digit PR numbers hold
   };
 
   // A build: jobs[job], index i (0 = oldest).
@@ -220,7 +231,9 @@ struct SyntheticBucket::Model {
   std::string bucket;
   SyntheticSpec spec;
   std::uint32_t generation = 0;
-  std::vector<Job> jobs;                          // CI jobs first, then PR jobs
+  std::int64_t span_ms = 0;
+  std::int64_t clock_ms = 0;                        // the model's now: builds started by then exist
+  std::vector<Job> jobs;                            // CI jobs first, then PR jobs
   std::vector<std::uint32_t> ci_sorted, pr_sorted;  // job indices by name
   std::vector<std::string> repos;
   std::vector<std::uint32_t> repo_sorted;             // repository indices by name
@@ -234,7 +247,8 @@ struct SyntheticBucket::Model {
 
   Model(std::string bucket_name, const SyntheticSpec& s) : bucket(std::move(bucket_name)), spec(s) {
     const std::int64_t now_ms = spec.now * 1000;
-    const auto span_ms = static_cast<std::int64_t>(spec.days * 86400.0 * 1000.0);
+    span_ms = static_cast<std::int64_t>(spec.days * 86400.0 * 1000.0);
+    clock_ms = now_ms;
     auto add_jobs = [&](std::uint32_t count, std::uint64_t total, bool pr) {
       const std::size_t first = jobs.size();
       std::vector<double> weight(count);
@@ -250,7 +264,9 @@ struct SyntheticBucket::Model {
         Job job;
         job.id = first + k;
         job.pr = pr;
-        auto share = [&](double w) { return static_cast<std::uint64_t>(std::floor(spread * w / sum)); };
+        auto share = [&](double w) {
+          return static_cast<std::uint64_t>(std::floor(spread * w / sum));
+        };
         std::uint64_t n = 1 + share(before + weight[k]) - share(before);
         if (k + 1 == count) n = 1 + spread - share(before);  // rounding: the total is exact
         before += weight[k];
@@ -267,13 +283,20 @@ struct SyntheticBucket::Model {
           job.name = "ci-" + w1 + "-" + w2 + "-" + std::to_string(k);
         }
         job.step_ms = std::max<std::int64_t>(2, span_ms / static_cast<std::int64_t>(n));
-        job.base_ms = now_ms - static_cast<std::int64_t>(n) * job.step_ms;
+        // Build n - 1 is the last to start by now (build n starts after it),
+        // some time within its step before now: some of them still run.
+        const std::int64_t slack = job.step_ms / 2 - 1;
+        job.base_ms =
+            now_ms - static_cast<std::int64_t>(n) * job.step_ms + 1 +
+            static_cast<std::int64_t>(unit(h(job.id, 0, kJobPhase)) * static_cast<double>(slack));
+        job.most = pr ? (kLastPr - kFirstPr + 1) * spec.builds_per_pr : UINT64_MAX;
         if (job.base_ms - kSnowflakeEpochMs < kNineteenDigitsMs)
-          throw std::invalid_argument("now - days lies before mid-2018: build ids would not all have 19 digits");
+          throw std::invalid_argument(
+              "now - days lies before mid-2018: build ids would not all have 19 digits");
         if (pr && n > (kLastPr - kFirstPr + 1) * spec.builds_per_pr)
-          throw std::invalid_argument("a PR job has more builds than 6-digit PR numbers hold: raise builds_per_pr or pr_jobs");
-        // Generation 0's newest builds: a share of the size of one advance.
-        job.bounds = {n - std::min(n, added(job, n, spec.new_percent, 0)), n};
+          throw std::invalid_argument(
+              "a PR job has more builds than 6-digit PR numbers hold: raise builds_per_pr or "
+              "pr_jobs");
         jobs.push_back(std::move(job));
       }
     };
@@ -281,7 +304,8 @@ struct SyntheticBucket::Model {
     add_jobs(spec.pr_jobs, spec.pr, true);
 
     auto by_name = [this](std::uint32_t a, std::uint32_t b) { return jobs[a].name < jobs[b].name; };
-    for (std::uint32_t j = 0; j < jobs.size(); ++j) (jobs[j].pr ? pr_sorted : ci_sorted).push_back(j);
+    for (std::uint32_t j = 0; j < jobs.size(); ++j)
+      (jobs[j].pr ? pr_sorted : ci_sorted).push_back(j);
     std::sort(ci_sorted.begin(), ci_sorted.end(), by_name);
     std::sort(pr_sorted.begin(), pr_sorted.end(), by_name);
     repo_jobs.resize(spec.repos);
@@ -297,31 +321,24 @@ struct SyntheticBucket::Model {
     for (std::uint32_t g = 0; g < spec.generation; ++g) advance(spec.new_percent);
   }
 
-  // New builds of one advance: the percentage of n, its fraction decided by a seeded coin.
-  std::uint64_t added(const Job& job, std::uint64_t n, double percent, std::uint32_t gen) const {
-    double exact = static_cast<double>(n) * percent / 100.0;
-    double whole = std::floor(exact);
-    bool extra = unit(h(job.id, gen, kAdvanceCoin)) < exact - whole;
-    return static_cast<std::uint64_t>(whole) + (extra ? 1 : 0);
-  }
-
+  // Time moves on by `percent` of the history: each job gains that share of
+  // its builds on average (it starts builds at its own pace), and builds
+  // whose duration has passed finish.
   void advance(double percent) {
     ++generation;
-    for (Job& job : jobs) {
-      std::uint64_t n = job.bounds.back();
-      std::uint64_t more = added(job, n, percent, generation);
-      // PR numbers stay 6 digits: a job that would outgrow them stops growing.
-      if (job.pr) {
-        std::uint64_t room = (kLastPr - kFirstPr + 1) * spec.builds_per_pr;
-        more = std::min(more, room > n ? room - n : 0);
-      }
-      job.bounds.push_back(n + more);
-    }
+    clock_ms += static_cast<std::int64_t>(static_cast<double>(span_ms) * percent / 100.0);
   }
 
   // ------------------------------------------------------------ builds
 
-  std::uint64_t count(const Job& job) const { return job.bounds.back(); }
+  // The builds started by now (PR jobs stop growing where 6-digit PR numbers end).
+  std::uint64_t count(const Job& job) const {
+    if (clock_ms < job.base_ms) return 0;
+    auto i = static_cast<std::uint64_t>((clock_ms - job.base_ms) / job.step_ms);
+    // Build i may start after now by its jitter; i - 1 started (jitter < a step).
+    std::uint64_t n = start_ms(job, i) <= clock_ms ? i + 1 : i;
+    return std::min(n, job.most);
+  }
 
   std::int64_t start_ms(const Job& job, std::uint64_t i) const {
     auto jitter = static_cast<std::int64_t>(h(job.id, i, kStartJitter) %
@@ -329,16 +346,13 @@ struct SyntheticBucket::Model {
     return job.base_ms + static_cast<std::int64_t>(i) * job.step_ms + jitter;
   }
 
+  // A build runs between a sixth of `duration` and all of it.
   std::int64_t finish_ms(const Job& job, std::uint64_t i) const {
-    return start_ms(job, i) + kMinDurationMs +
-           static_cast<std::int64_t>(h(job.id, i, kDuration) % kDurationSpreadMs);
+    double minutes = spec.duration * (1 + 5 * unit(h(job.id, i, kDuration))) / 6;
+    return start_ms(job, i) + static_cast<std::int64_t>(minutes * 60'000);
   }
 
-  // Only the newest builds run; an advance finishes them.
-  bool finished(const Job& job, std::uint64_t i) const {
-    std::uint64_t newest = job.bounds[job.bounds.size() - 2];
-    return i < newest || unit(h(job.id, i, kRunning)) >= spec.running;
-  }
+  bool finished(const Job& job, std::uint64_t i) const { return finish_ms(job, i) <= clock_ms; }
 
   bool passed(const Job& job, std::uint64_t i) const {
     return unit(h(job.id, i, kFailed)) >= spec.failed;
@@ -397,15 +411,17 @@ struct SyntheticBucket::Model {
 
   std::optional<std::uint32_t> find_job(const std::vector<std::uint32_t>& sorted,
                                         std::string_view name) const {
-    auto it = std::lower_bound(sorted.begin(), sorted.end(), name,
-                               [this](std::uint32_t j, std::string_view n) { return jobs[j].name < n; });
+    auto it =
+        std::lower_bound(sorted.begin(), sorted.end(), name,
+                         [this](std::uint32_t j, std::string_view n) { return jobs[j].name < n; });
     if (it == sorted.end() || jobs[*it].name != name) return std::nullopt;
     return *it;
   }
 
   std::optional<std::uint32_t> find_repo(std::string_view name) const {
-    auto it = std::lower_bound(repo_sorted.begin(), repo_sorted.end(), name,
-                               [this](std::uint32_t r, std::string_view n) { return repos[r] < n; });
+    auto it =
+        std::lower_bound(repo_sorted.begin(), repo_sorted.end(), name,
+                         [this](std::uint32_t r, std::string_view n) { return repos[r] < n; });
     if (it == repo_sorted.end() || repos[*it] != name) return std::nullopt;
     return *it;
   }
@@ -427,8 +443,18 @@ struct SyntheticBucket::Model {
   // Where a directory key points.
   struct Node {
     enum class Kind {
-      root, logs, ci_job, build, artifacts, pr_logs, pr_directory, pointer_job, pull, repo,
-      pull_request, pr_job
+      root,
+      logs,
+      ci_job,
+      build,
+      artifacts,
+      pr_logs,
+      pr_directory,
+      pointer_job,
+      pull,
+      repo,
+      pull_request,
+      pr_job
     } kind;
     std::uint32_t job = 0;
     std::uint64_t i = 0;
@@ -492,12 +518,16 @@ struct SyntheticBucket::Model {
     if (!node) return;
     using Entry = std::pair<std::string, bool>;
     auto listed = [&](const std::vector<Entry>& entries) {
-      visit_ordered(entries.size(), [&](std::uint64_t k) { return entries[k]; }, from, visit);
+      visit_ordered(
+          entries.size(), [&](std::uint64_t k) { return entries[k]; }, from, visit);
     };
     auto jobs_under = [&](const std::string& prefix, const std::vector<std::uint32_t>& sorted) {
-      visit_ordered(sorted.size(), [&](std::uint64_t k) {
-        return Entry{prefix + jobs[sorted[k]].name + "/", true};
-      }, from, visit);
+      visit_ordered(
+          sorted.size(),
+          [&](std::uint64_t k) {
+            return Entry{prefix + jobs[sorted[k]].name + "/", true};
+          },
+          from, visit);
     };
     switch (node->kind) {
       case Kind::root: {
@@ -512,10 +542,13 @@ struct SyntheticBucket::Model {
         const Job& job = jobs[node->job];
         std::uint64_t n = count(job);
         bool latest = job.style == Style::sequential;  // "latest-build.txt" sorts after digits
-        return visit_ordered(n + (latest ? 1 : 0), [&](std::uint64_t k) {
-          if (k == n) return Entry{dir + "latest-build.txt", false};
-          return Entry{dir + build_name(job, build_at(job, k)) + "/", true};
-        }, from, visit);
+        return visit_ordered(
+            n + (latest ? 1 : 0),
+            [&](std::uint64_t k) {
+              if (k == n) return Entry{dir + "latest-build.txt", false};
+              return Entry{dir + build_name(job, build_at(job, k)) + "/", true};
+            },
+            from, visit);
       }
       case Kind::build: {
         std::vector<Entry> files;
@@ -535,19 +568,28 @@ struct SyntheticBucket::Model {
       case Kind::pointer_job: {
         const Job& job = jobs[node->job];
         std::uint64_t n = count(job);
-        return visit_ordered(n + 1, [&](std::uint64_t k) {
-          if (k == n) return Entry{dir + "latest-build.txt", false};
-          return Entry{dir + build_name(job, k) + ".txt", false};
-        }, from, visit);
+        return visit_ordered(
+            n + 1,
+            [&](std::uint64_t k) {
+              if (k == n) return Entry{dir + "latest-build.txt", false};
+              return Entry{dir + build_name(job, k) + ".txt", false};
+            },
+            from, visit);
       }
       case Kind::pull:
-        return visit_ordered(repo_sorted.size(), [&](std::uint64_t k) {
-          return Entry{dir + repos[repo_sorted[k]] + "/", true};
-        }, from, visit);
+        return visit_ordered(
+            repo_sorted.size(),
+            [&](std::uint64_t k) {
+              return Entry{dir + repos[repo_sorted[k]] + "/", true};
+            },
+            from, visit);
       case Kind::repo:
-        return visit_ordered(pr_count(node->repo), [&](std::uint64_t k) {
-          return Entry{dir + std::to_string(kFirstPr + k) + "/", true};
-        }, from, visit);
+        return visit_ordered(
+            pr_count(node->repo),
+            [&](std::uint64_t k) {
+              return Entry{dir + std::to_string(kFirstPr + k) + "/", true};
+            },
+            from, visit);
       case Kind::pull_request: {
         std::vector<Entry> with_builds;
         for (std::uint32_t j : repo_jobs[node->repo]) {
@@ -559,9 +601,12 @@ struct SyntheticBucket::Model {
       case Kind::pr_job: {
         const Job& job = jobs[node->job];
         auto [first, end] = pr_builds(job, node->pr);
-        return visit_ordered(end - first, [&](std::uint64_t k) {
-          return Entry{dir + build_name(job, first + k) + "/", true};
-        }, from, visit);
+        return visit_ordered(
+            end - first,
+            [&](std::uint64_t k) {
+              return Entry{dir + build_name(job, first + k) + "/", true};
+            },
+            from, visit);
       }
     }
   }
@@ -586,9 +631,10 @@ struct SyntheticBucket::Model {
                   "{\"timestamp\":%lld,\"node\":\"gke-prow-default-pool-%s-%c\",\"repo-version\":"
                   "\"v1.%d.0-alpha.%d.%d+%s\",\"repos\":{%s}%s,\"metadata\":{\"pod\":\"%s-%s\"}}",
                   static_cast<long long>(start_ms(job, i) / 1000), hex(d >> 32, 8).c_str(),
-                  "abcd"[d & 3], 24 + static_cast<int>((d >> 8) % 10), static_cast<int>((d >> 12) % 5),
-                  static_cast<int>((d >> 16) % 900), hex(d2, 16).c_str(), repos_text.c_str(),
-                  pull.c_str(), hex(d2 >> 20, 8).c_str(), hex(d, 4).c_str());
+                  "abcd"[d & 3], 24 + static_cast<int>((d >> 8) % 10),
+                  static_cast<int>((d >> 12) % 5), static_cast<int>((d >> 16) % 900),
+                  hex(d2, 16).c_str(), repos_text.c_str(), pull.c_str(), hex(d2 >> 20, 8).c_str(),
+                  hex(d, 4).c_str());
     return buf;
   }
 
@@ -609,10 +655,13 @@ struct SyntheticBucket::Model {
   // Test names repeat across a job's builds, as real suites do.
   std::string junit_xml(const Job& job, std::uint64_t i) const {
     bool ok = passed(job, i);
-    std::uint64_t failing = ok || spec.tests == 0 ? UINT64_MAX : h(job.id, i, kFailingTest) % spec.tests;
-    std::string out = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"Kubernetes e2e suite\" tests=\"" +
-                      std::to_string(spec.tests) + "\" failures=\"" + (ok || spec.tests == 0 ? "0" : "1") +
-                      "\">\n";
+    std::uint64_t failing =
+        ok || spec.tests == 0 ? UINT64_MAX : h(job.id, i, kFailingTest) % spec.tests;
+    std::string out =
+        "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"Kubernetes e2e suite\" "
+        "tests=\"" +
+        std::to_string(spec.tests) + "\" failures=\"" + (ok || spec.tests == 0 ? "0" : "1") +
+        "\">\n";
     char buf[320];
     for (std::uint32_t t = 0; t < spec.tests; ++t) {
       std::uint64_t w = h(job.id, t, kTestNames);
@@ -624,8 +673,8 @@ struct SyntheticBucket::Model {
                     kWords[(w >> 16) % kWordCount], t, secs);
       out += buf;
       if (t == failing)
-        out += "<failure message=\"timed out\">test/e2e/framework.go:" + std::to_string(100 + w % 900) +
-               ": timed out waiting for the condition</failure>";
+        out += "<failure message=\"timed out\">test/e2e/framework.go:" +
+               std::to_string(100 + w % 900) + ": timed out waiting for the condition</failure>";
       out += "</testcase>\n";
     }
     out += "</testsuite>\n";
@@ -674,10 +723,12 @@ struct SyntheticBucket::Model {
     }
   }
 
+  // Builds still running: only those started within the longest duration can be.
   std::uint64_t running() const {
     std::uint64_t n = 0;
+    const auto longest = static_cast<std::int64_t>(spec.duration * 60'000);
     for (const Job& job : jobs)
-      for (std::uint64_t i = job.bounds[job.bounds.size() - 2]; i < count(job); ++i)
+      for (std::uint64_t i = count(job); i-- > 0 && start_ms(job, i) >= clock_ms - longest;)
         n += finished(job, i) ? 0 : 1;
     return n;
   }
@@ -768,7 +819,8 @@ bool SyntheticStore::bucket_exists(std::string_view bucket) const {
   return buckets_.contains(bucket);  // the set of buckets never changes
 }
 
-std::optional<ObjectStat> SyntheticStore::stat(std::string_view bucket, std::string_view name) const {
+std::optional<ObjectStat> SyntheticStore::stat(std::string_view bucket,
+                                               std::string_view name) const {
   ObjectStat stat;
   if (!read(bucket, name, stat)) return std::nullopt;
   return stat;

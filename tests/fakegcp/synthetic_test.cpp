@@ -31,8 +31,8 @@ SyntheticSpec spec_of(const std::string& text) {
 
 // Small, but with every name style, PR builds, running and failed builds.
 const std::string kSmall =
-    "seed=7,jobs=12,builds=400,pr=150,pr_jobs=5,repos=2,short=0.25,sequential=0.25,running=0.5,"
-    "new=10,tests=3";
+    "seed=7,jobs=12,builds=400,pr=150,pr_jobs=5,repos=2,short=0.25,sequential=0.25,days=2,"
+    "duration=240,new=10,tests=3";
 
 std::vector<std::string> all_names(const SyntheticBucket& bucket) {
   std::vector<std::string> names;
@@ -128,12 +128,13 @@ BOOST_AUTO_TEST_CASE(spec_text_and_its_errors) {
   SyntheticSpec d = SyntheticSpec::parse("");
   BOOST_CHECK_EQUAL(d.jobs, 30u);
   BOOST_CHECK_EQUAL(d.pr_jobs, 0u);  // no PR builds, no PR jobs
-  SyntheticSpec s = SyntheticSpec::parse("jobs=30,builds=100,pr=60,short=0.5,new=2.5,now=1750000000");
+  SyntheticSpec s =
+      SyntheticSpec::parse("jobs=30,builds=100,pr=60,short=0.5,new=2.5,now=1750000000");
   BOOST_CHECK_EQUAL(s.pr_jobs, 10u);  // jobs / 3
   BOOST_CHECK_EQUAL(s.repos, 1u);     // pr_jobs / 10
   BOOST_CHECK_EQUAL(s.short_jobs, 0.5);
   BOOST_CHECK_EQUAL(s.new_percent, 2.5);
-  for (const char* bad : {"jobs", "bogus=1", "jobs=x", "running=1.5", "builds=5,jobs=10",
+  for (const char* bad : {"jobs", "bogus=1", "jobs=x", "duration=0", "builds=5,jobs=10",
                           "short=0.6,sequential=0.6", "pr=2,pr_jobs=3", "now=100"})
     BOOST_CHECK_THROW(SyntheticSpec::parse(bad), std::invalid_argument);
   // A history reaching back before 19-digit snowflake ids is refused.
@@ -154,9 +155,13 @@ BOOST_AUTO_TEST_CASE(full_listing_is_the_sorted_names_in_pages) {
 
   // Every name style is there: snowflake ids, short numbers, latest-build.txt.
   auto has = [&](auto pred) { return std::any_of(names.begin(), names.end(), pred); };
-  BOOST_CHECK(has([](const std::string& n) { return n.ends_with("/latest-build.txt") && n.starts_with("logs/"); }));
-  BOOST_CHECK(has([](const std::string& n) { return n.find("/10/started.json") != std::string::npos; }));
-  BOOST_CHECK(has([](const std::string& n) { return n.starts_with("pr-logs/directory/") && n.size() > 40; }));
+  BOOST_CHECK(has([](const std::string& n) {
+    return n.ends_with("/latest-build.txt") && n.starts_with("logs/");
+  }));
+  BOOST_CHECK(
+      has([](const std::string& n) { return n.find("/10/started.json") != std::string::npos; }));
+  BOOST_CHECK(has(
+      [](const std::string& n) { return n.starts_with("pr-logs/directory/") && n.size() > 40; }));
   // Running builds: a started.json without finished.json beside it.
   std::set<std::string> name_set(names.begin(), names.end());
   std::size_t running = 0;
@@ -184,7 +189,8 @@ BOOST_AUTO_TEST_CASE(random_queries_match_the_reference) {
 
 BOOST_AUTO_TEST_CASE(the_file_store_lists_the_same_names_alike) {
   // Fewer names: the file store reads its directories again for every page.
-  SyntheticBucket bucket("b", spec_of("seed=3,jobs=4,builds=40,pr=20,pr_jobs=2,short=0.3,sequential=0.3,running=0.5,new=20"));
+  SyntheticBucket bucket("b", spec_of("seed=3,jobs=4,builds=40,pr=20,pr_jobs=2,short=0.3,"
+                                      "sequential=0.3,days=1,duration=120,new=20"));
   auto names = all_names(bucket);
   TempDir dir;
   for (const auto& n : names) write_file(dir.path / "b" / n, "x");
@@ -264,7 +270,8 @@ BOOST_AUTO_TEST_CASE(advancing_adds_newer_builds_and_finishes_running_ones) {
   auto after = all_names(bucket);
   std::set<std::string> after_set(after.begin(), after.end());
   BOOST_CHECK_EQUAL(bucket.summary().at("generation").to_number<std::uint64_t>(), 1u);
-  BOOST_CHECK_GE(bucket.summary().at("builds").to_number<std::uint64_t>(), builds + builds / 10 - 12);
+  BOOST_CHECK_GE(bucket.summary().at("builds").to_number<std::uint64_t>(),
+                 builds + builds / 10 - 2 * 12);
   BOOST_CHECK(std::includes(after.begin(), after.end(), before.begin(), before.end()));
   // Every build running before has finished, with its JUnit.
   std::size_t finished_now = 0;
@@ -290,14 +297,17 @@ BOOST_AUTO_TEST_CASE(advancing_adds_newer_builds_and_finishes_running_ones) {
       ++added;
       BOOST_CHECK_GT(n, newest_before[n.substr(0, n.rfind('/'))]);
     }
-  BOOST_CHECK_GE(added, 10u);
+  BOOST_CHECK_GE(added, 15u - 2 * 5);
 }
 
 BOOST_AUTO_TEST_CASE(production_size_in_bounded_memory) {
   std::size_t rss_before = rss_kib();
-  SyntheticBucket bucket("b", spec_of("jobs=3000,builds=1500000,pr=500000,pr_jobs=1000,short=0.02,sequential=0.02"));
+  SyntheticBucket bucket(
+      "b", spec_of("jobs=3000,builds=1500000,pr=500000,pr_jobs=1000,short=0.02,sequential=0.02"));
   auto summary = bucket.summary();
-  BOOST_CHECK_EQUAL(summary.at("builds").to_number<std::uint64_t>() + summary.at("pr_builds").to_number<std::uint64_t>(), 2000000u);
+  BOOST_CHECK_EQUAL(summary.at("builds").to_number<std::uint64_t>() +
+                        summary.at("pr_builds").to_number<std::uint64_t>(),
+                    2000000u);
   // Every PR pointer, page by page (500 pages of 1000).
   ListQuery q;
   q.prefix = "pr-logs/directory/";
@@ -344,19 +354,26 @@ BOOST_AUTO_TEST_CASE(served_over_http_with_stats_and_advance) {
                   .json()
                   .as_object();
   BOOST_CHECK_EQUAL(jobs.at("prefixes").as_array().size(), 12u);
-  auto pointers = fake.get("/storage/v1/b/kubernetes-ci-logs/o?prefix=pr-logs%2Fdirectory%2F&maxResults=2")
-                      .json()
-                      .as_object();
+  auto pointers =
+      fake.get("/storage/v1/b/kubernetes-ci-logs/o?prefix=pr-logs%2Fdirectory%2F&maxResults=2")
+          .json()
+          .as_object();
   auto item = pointers.at("items").as_array()[0].as_object();
   std::string name(item.at("name").as_string());
   auto pointer = fake.get("/storage/v1/b/kubernetes-ci-logs/o/" + escape(name) + "?alt=media");
   BOOST_CHECK_EQUAL(pointer.status, 200);
   BOOST_CHECK_EQUAL(item.at("size").as_string(), std::to_string(pointer.body.size()));
   std::string build = pointer.body.substr(std::string("gs://kubernetes-ci-logs/").size());
-  auto started = fake.get("/storage/v1/b/kubernetes-ci-logs/o/" + escape(build + "/started.json") + "?alt=media");
+  auto started = fake.get("/storage/v1/b/kubernetes-ci-logs/o/" + escape(build + "/started.json") +
+                          "?alt=media");
   BOOST_CHECK_EQUAL(started.status, 200);
-  BOOST_CHECK_EQUAL(fake.get("/storage/v1/b/kubernetes-ci-logs/o/" + escape(build + "/nothing.json") + "?alt=media").status, 404);
-  BOOST_CHECK_EQUAL(fake.post("/upload/storage/v1/b/kubernetes-ci-logs/o?uploadType=media&name=x", "x").status, 403);
+  BOOST_CHECK_EQUAL(fake.get("/storage/v1/b/kubernetes-ci-logs/o/" +
+                             escape(build + "/nothing.json") + "?alt=media")
+                        .status,
+                    404);
+  BOOST_CHECK_EQUAL(
+      fake.post("/upload/storage/v1/b/kubernetes-ci-logs/o?uploadType=media&name=x", "x").status,
+      403);
 
   auto stats = fake.stats();
   BOOST_CHECK_EQUAL(count_at(stats, "requests_by_kind", "gcs.list"), 2u);
@@ -369,11 +386,12 @@ BOOST_AUTO_TEST_CASE(served_over_http_with_stats_and_advance) {
   BOOST_REQUIRE_EQUAL(advanced.status, 200);
   auto now = advanced.json().at("kubernetes-ci-logs").as_object();
   BOOST_CHECK_EQUAL(now.at("generation").to_number<std::uint64_t>(), 1u);
-  BOOST_CHECK_GE(now.at("builds").to_number<std::uint64_t>(), builds + builds / 2 - 12);
+  BOOST_CHECK_GE(now.at("builds").to_number<std::uint64_t>(), builds + builds / 2 - 2 * 12);
   BOOST_CHECK_EQUAL(fake.post("/_fake/synthetic/advance", R"({"bucket": "nope"})").status, 404);
   BOOST_CHECK_EQUAL(fake.post("/_fake/synthetic/advance", R"({"percent": "x"})").status, 400);
   // The control requests are not API traffic.
-  BOOST_CHECK_EQUAL(fake.stats().at("requests_total").to_number<std::uint64_t>(), stats.at("requests_total").to_number<std::uint64_t>());
+  BOOST_CHECK_EQUAL(fake.stats().at("requests_total").to_number<std::uint64_t>(),
+                    stats.at("requests_total").to_number<std::uint64_t>());
 }
 
 BOOST_AUTO_TEST_SUITE_END()
