@@ -215,8 +215,8 @@ struct SyntheticBucket::Model {
     bool pr = false;
     std::uint32_t repo = 0;
     std::uint64_t id = 0;  // creation index: the draws' key
-    // Build i starts at base_ms + i * step_ms + a jitter below half a step,
-    // so start times, and the snowflake ids made from them, grow with i.
+    // Build i starts at base_ms + i * step_ms: start times, and the
+    // snowflake ids made from them, grow with i.
     std::int64_t base_ms = 0;
     std::int64_t step_ms = 2;
     std::uint64_t most = 0;  // PR jobs: what 6-digit PR numbers hold
@@ -283,9 +283,9 @@ struct SyntheticBucket::Model {
           job.name = "ci-" + w1 + "-" + w2 + "-" + std::to_string(k);
         }
         job.step_ms = std::max<std::int64_t>(2, span_ms / static_cast<std::int64_t>(n));
-        // Build n - 1 is the last to start by now (build n starts after it),
-        // some time within its step before now: some of them still run.
-        const std::int64_t slack = job.step_ms / 2 - 1;
+        // Build n - 1 is the last to start by now, at a seeded point of its
+        // step: the next one comes as soon as in a steady state.
+        const std::int64_t slack = job.step_ms - 1;
         job.base_ms =
             now_ms - static_cast<std::int64_t>(n) * job.step_ms + 1 +
             static_cast<std::int64_t>(unit(h(job.id, 0, kJobPhase)) * static_cast<double>(slack));
@@ -334,16 +334,12 @@ struct SyntheticBucket::Model {
   // The builds started by now (PR jobs stop growing where 6-digit PR numbers end).
   std::uint64_t count(const Job& job) const {
     if (clock_ms < job.base_ms) return 0;
-    auto i = static_cast<std::uint64_t>((clock_ms - job.base_ms) / job.step_ms);
-    // Build i may start after now by its jitter; i - 1 started (jitter < a step).
-    std::uint64_t n = start_ms(job, i) <= clock_ms ? i + 1 : i;
-    return std::min(n, job.most);
+    auto last = static_cast<std::uint64_t>((clock_ms - job.base_ms) / job.step_ms);
+    return std::min(last + 1, job.most);
   }
 
   std::int64_t start_ms(const Job& job, std::uint64_t i) const {
-    auto jitter = static_cast<std::int64_t>(h(job.id, i, kStartJitter) %
-                                            static_cast<std::uint64_t>(job.step_ms / 2 + 1));
-    return job.base_ms + static_cast<std::int64_t>(i) * job.step_ms + jitter;
+    return job.base_ms + static_cast<std::int64_t>(i) * job.step_ms;
   }
 
   // A build runs between a sixth of `duration` and all of it.
