@@ -6,6 +6,7 @@
 # usage: bench/scale.sh [PERCENT...]     (default: 1 10 100)
 #   SCALE_WORK=DIR   where the databases and logs go (default bench/out/scale)
 #   KETTLE_BUILD_DIR the build folder (default build)
+#   SCALE_MAKE_DB_FLAGS  more make-db flags for steps 1-3 (e.g. --full-listing, to compare)
 #
 # The model at 100%: 3,000 CI jobs (2,900 listed jobs in kubernetes-ci-logs,
 # 2% of them numbered 1..N, the rest with Prow's 19-digit ids; 100
@@ -26,6 +27,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
 build=${KETTLE_BUILD_DIR:-build}
+read -r -a make_db_flags <<<"${SCALE_MAKE_DB_FLAGS:-}"
 sizes=("$@")
 [[ ${#sizes[@]} -gt 0 ]] || sizes=(1 10 100)
 NINJA_FLAGS="kettle tests/fakegcp/fakegcp" bash scripts/build.sh >/dev/null
@@ -79,16 +81,17 @@ reset_stats() { fake -X POST "http://$host/_fake/reset-stats" >/dev/null; }
 requests() { fake "http://$host/_fake/stats" | json_field 'd["requests_total"]'; }
 advance() { fake -X POST -d '{"percent": 1}' "http://$host/_fake/synthetic/advance" >/dev/null; }
 fake_rss_mb() { awk -v k="$1" '$1 == k":" { printf "%.0f", $2 / 1024 }' "/proc/$fake_pid/status"; }
+fake_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$fake_pid/stat"; }
 
 # kettle as a user runs it: a clean environment with the emulator endpoints.
-run_kettle() {  # run_kettle DIR NAME ARGS...: NAME.log, NAME.secs, NAME.rss (KiB); exits on failure
+run_kettle() {  # run_kettle DIR NAME ARGS...: NAME.log, NAME.secs, NAME.rss (KiB, CPU s); exits on failure
   local dir=$1 name=$2
   shift 2
   local start end
   start=$(date +%s.%N)
   if ! (cd "$dir" && env -i PATH=/usr/bin:/bin HOME="$dir" KETTLE_DB="$dir/build.db" \
     STORAGE_EMULATOR_HOST="$host" BIGQUERY_EMULATOR_HOST="$host" PUBSUB_EMULATOR_HOST="$host" \
-    DEPLOYMENT=prod /usr/bin/time -f %M -o "$dir/$name.rss" "$kettle" "$@" 2>"$dir/$name.log"); then
+    DEPLOYMENT=prod /usr/bin/time -f '%M %U %S' -o "$dir/$name.rss" "$kettle" "$@" 2>"$dir/$name.log"); then
     echo "scale: kettle $* failed; see $dir/$name.log" >&2
     tail -n 5 "$dir/$name.log" >&2
     exit 1
@@ -99,6 +102,7 @@ run_kettle() {  # run_kettle DIR NAME ARGS...: NAME.log, NAME.secs, NAME.rss (Ki
 
 secs() { cat "$1.secs"; }
 rss_mb() { awk '{ printf "%.0f", $1 / 1024 }' "$1.rss"; }
+cpu_s() { awk '{ printf "%.0f", $2 + $3 }' "$1.rss"; }
 # From a make-db log: builds written.
 written() { grep -o 'make-db done: [0-9]* builds fetched, [0-9]* written' "$1.log" | awk '{ print $6 }'; }
 
@@ -116,9 +120,12 @@ for line in open(sys.argv[1], errors='replace'):
         if stamps and t < stamps[-1][0] - 43200:
             t += 86400  # past midnight
         stamps.append((t, m[4]))
-start = next(t for t, msg in stamps if msg.startswith('update cycle'))
+start = next((t for t, msg in stamps if msg.startswith('update cycle')), None)
+collected = next((t for t, msg in stamps if msg.startswith('make-db done')), None)
+if start is None or collected is None:
+    print('? (log format)')
+    sys.exit()
 end = stamps[-1][0]
-collected = next(t for t, msg in stamps if msg.startswith('make-db done'))
 load = 0.0
 loading = None
 for t, msg in stamps:
@@ -154,19 +161,21 @@ for p in "${sizes[@]}"; do
   echo "size $p%: $total builds; work dir $dir" >&2
 
   reset_stats
-  run_kettle "$dir" first make-db --buckets buckets.yaml --junit
+  fake_cpu0=$(fake_cpu)
+  run_kettle "$dir" first make-db --buckets buckets.yaml --junit "${make_db_flags[@]}"
+  fake_first_cpu=$(awk -v a="$fake_cpu0" -v b="$(fake_cpu)" 'BEGIN { printf "%.0f", b - a }')
   first_builds=$(written "$dir/first")
   db_bytes=$(cat "$dir"/build.db* | wc -c)
   fake "http://$host/_fake/stats" >"$dir/first.stats.json"
 
   reset_stats
-  run_kettle "$dir" unchanged make-db --buckets buckets.yaml --junit
+  run_kettle "$dir" unchanged make-db --buckets buckets.yaml --junit "${make_db_flags[@]}"
   unchanged_requests=$(requests)
   fake "http://$host/_fake/stats" >"$dir/unchanged.stats.json"
 
   advance
   reset_stats
-  run_kettle "$dir" new1 make-db --buckets buckets.yaml --junit
+  run_kettle "$dir" new1 make-db --buckets buckets.yaml --junit "${make_db_flags[@]}"
   new_requests=$(requests)
   fake "http://$host/_fake/stats" >"$dir/new1.stats.json"
   fake_collect_mb=$(fake_rss_mb VmRSS)
@@ -183,10 +192,10 @@ for p in "${sizes[@]}"; do
   rm -f "$dir"/build_*.json.gz
   fake_peak_mb=$(fake_rss_mb VmHWM)
 
-  rows+=("$(printf '| %s%% | %s | %s | %s | %s | %s | %s | %s | %s | %s | %s (%s rows) | %s | %s / %s | %s (%s) | %s / %s |' \
+  rows+=("$(printf '| %s%% | %s | %s | %s | %s / %s | %s | %s | %s | %s | %s | %s | %s (%s rows) | %s | %s / %s | %s (%s) | %s / %s |' \
     "$p" "$total" \
     "$(awk -v b="$first_builds" -v s="$(secs "$dir/first")" 'BEGIN { printf "%.0f", b / s }')" \
-    "$(secs "$dir/first")" "$(rss_mb "$dir/first")" \
+    "$(secs "$dir/first")" "$(cpu_s "$dir/first")" "$fake_first_cpu" "$(rss_mb "$dir/first")" \
     "$(awk -v d="$db_bytes" -v b="$first_builds" 'BEGIN { printf "%.0f", d / b }')" \
     "$unchanged_requests" "$(secs "$dir/unchanged")" "$new_requests" "$(secs "$dir/new1")" \
     "$(secs "$dir/make_json")" "$day_rows" "$(rss_mb "$dir/make_json")" \
@@ -199,7 +208,7 @@ for p in "${sizes[@]}"; do
 done
 
 echo
-echo "| size | builds | first collection: builds/s | s | peak RSS MB | DB bytes/build | unchanged cycle: GCS requests | s | 1% new: GCS requests | s | make-json --days 1: s | peak RSS MB | update --once, first: s / peak RSS MB | update --once, 1% new: collect / emit / load s (total) | fakegcp RSS MB: after collection / peak |"
-echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
+echo "| size | builds | first collection: builds/s | s | CPU s: kettle / fake | peak RSS MB | DB bytes/build | unchanged cycle: GCS requests | s | 1% new: GCS requests | s | make-json --days 1: s | peak RSS MB | update --once, first: s / peak RSS MB | update --once, 1% new: collect / emit / load s (total) | fakegcp RSS MB: after collection / peak |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"
