@@ -41,7 +41,6 @@ enum Salt : std::uint64_t {
   kJobStyle,
   kJobWords,
   kJobPhase,
-  kStartJitter,
   kLowBits,
   kFailed,
   kDuration,
@@ -136,7 +135,6 @@ T number_value(std::string_view key, std::string_view text, T min, T max) {
 }
 
 double fraction_value(std::string_view key, std::string_view text) {
-  // from_chars for double is in libstdc++ 11+.
   return number_value<double>(key, text, 0.0, 1.0);
 }
 
@@ -391,15 +389,13 @@ struct SyntheticBucket::Model {
     return std::nullopt;
   }
 
-  std::uint64_t pr_number(const Job& job, std::uint64_t i) const {
-    (void)job;
-    return kFirstPr + i / spec.builds_per_pr;
-  }
+  // A PR job's builds go to pull requests in order, builds_per_pr each.
+  std::uint64_t pr_number(std::uint64_t i) const { return kFirstPr + i / spec.builds_per_pr; }
 
   std::string build_dir(const BuildRef& b) const {
     const Job& job = jobs[b.job];
     if (!job.pr) return "logs/" + job.name + "/" + build_name(job, b.i) + "/";
-    return "pr-logs/pull/" + repos[job.repo] + "/" + std::to_string(pr_number(job, b.i)) + "/" +
+    return "pr-logs/pull/" + repos[job.repo] + "/" + std::to_string(pr_number(b.i)) + "/" +
            job.name + "/" + build_name(job, b.i) + "/";
   }
 
@@ -464,6 +460,7 @@ struct SyntheticBucket::Model {
     if (!dir.ends_with('/')) return std::nullopt;
     auto seg = split_segments(dir.substr(0, dir.size() - 1));
     const std::size_t n = seg.size();
+    if (n == 0) return std::nullopt;  // "/"
     // logs/<job>/<build>/artifacts/
     if (seg[0] == "logs" && spec.jobs > 0) {
       if (n == 1) return Node{Kind::logs};
@@ -494,7 +491,7 @@ struct SyntheticBucket::Model {
     if (first == end) return std::nullopt;
     if (n == 5) return Node{Kind::pr_job, *job, 0, *repo, *pr};
     auto node = build_node(*job, seg, 5);
-    if (node && pr_number(jobs[*job], node->i) != *pr) return std::nullopt;
+    if (node && pr_number(node->i) != *pr) return std::nullopt;
     return node;
   }
 
@@ -596,11 +593,11 @@ struct SyntheticBucket::Model {
       }
       case Kind::pr_job: {
         const Job& job = jobs[node->job];
-        auto [first, end] = pr_builds(job, node->pr);
+        const auto builds = pr_builds(job, node->pr);  // [first, end)
         return visit_ordered(
-            end - first,
+            builds.second - builds.first,
             [&](std::uint64_t k) {
-              return Entry{dir + build_name(job, first + k) + "/", true};
+              return Entry{dir + build_name(job, builds.first + k) + "/", true};
             },
             from, visit);
       }
@@ -617,7 +614,7 @@ struct SyntheticBucket::Model {
     if (job.pr) {
       std::string repo = repos[job.repo];
       repo[repo.find('_')] = '/';
-      std::string pr = std::to_string(pr_number(job, i));
+      std::string pr = std::to_string(pr_number(i));
       repos_text = "\"" + repo + "\":\"master:" + hex(d, 12) + "," + pr + ":" + hex(d2, 12) + "\"";
       pull = ",\"pull\":\"" + pr + "\"";
     } else {

@@ -225,9 +225,13 @@ BOOST_AUTO_TEST_CASE(objects_read_by_name_and_pointers_lead_to_builds) {
   }
   BOOST_CHECK_EQUAL(pointers, 150u);
   ObjectStat stat;
-  for (const char* absent : {"logs/", "logs/nojob/1/started.json", "pr-logs/directory/x.txt",
-                             "logs/ci-x/1/started.json/", "unknown", ""})
+  for (const char* absent :
+       {"logs/", "logs/nojob/1/started.json", "pr-logs/directory/x.txt",
+        "logs/ci-x/1/started.json/", "unknown", "", "/started.json", "//x", "logs//started.json"})
     BOOST_CHECK(!bucket.read(absent, stat));
+  ListQuery slash;
+  slash.prefix = "/";
+  BOOST_CHECK(fakegcp::list_tree(bucket, slash).items.empty());
   // A build name spelled otherwise (leading zero), and a running build's finished.json.
   for (const auto& n : names) {
     if (!n.starts_with("logs/") || !n.ends_with("/started.json")) continue;
