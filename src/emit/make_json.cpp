@@ -26,7 +26,7 @@ int64_t system_now() {
 std::unique_ptr<OutputSink> open_output(const MakeJsonOptions& opt) {
   std::unique_ptr<OutputSink> sink;
   if (opt.output) {
-    FileBackend backend = probe_file_backend();
+    FileBackend backend = io::backend_for("ndjson_write");
     KLOG(debug) << "writing " << *opt.output << " with " << to_string(backend);
     sink = open_file_sink(*opt.output, backend);
   } else {

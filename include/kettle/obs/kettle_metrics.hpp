@@ -32,6 +32,7 @@ struct KettleMetrics {
   Family<Gauge>& stage_last_progress;  // {stage}
   Family<Gauge>& stage_busy;           // {stage}
   Family<Gauge>& build_info;           // {version}
+  Family<Gauge>& io_backend;           // {path, backend}: 1 once the path chose its backend
 };
 
 // The process's registry and kettle's metrics in it.
