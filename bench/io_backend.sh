@@ -22,6 +22,9 @@ threads_list=("$@")
 [[ ${#threads_list[@]} -gt 0 ]] || threads_list=(128 512)
 rate=${STREAM_RATE:-200}
 stream_builds=${STREAM_BUILDS:-3000}
+# Each writer uploads started.json and finished.json, each delayed by the
+# injected latency: enough writers to offer RATE builds/s.
+writers=$(( (rate * 2 * latency + 999) / 1000 + 8 ))
 
 epoll_build=${KETTLE_BUILD_DIR:-build}
 uring_build=build-net-uring
@@ -41,7 +44,11 @@ results=$out/results.tsv
 : >"$results"
 
 fake_pid=""
-cleanup() { [[ -n $fake_pid ]] && kill "$fake_pid" 2>/dev/null; wait 2>/dev/null || true; }
+cleanup() {
+  if [[ -n $fake_pid ]]; then kill "$fake_pid" 2>/dev/null || true; fi
+  fake_pid=""
+  wait 2>/dev/null || true
+}
 trap cleanup EXIT
 start_fake() {
   cleanup
@@ -80,15 +87,17 @@ stream() {  # stream VARIANT -> a results line
   cleanup
   la=$(load1)
   line=$(python3 bench/stream_bench.py "${kettle[$variant]}" "$fake" --builds "$stream_builds" --rate "$rate" \
-    --latency-ms "$latency")
+    --latency-ms "$latency" --writers "$writers")
   echo "$line" >>"$out/stream.txt"
   python3 - "$variant" "$la" "$stream_builds" "$line" >>"$results" <<'PY'
 import re, sys
 variant, la, builds, line = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4]
 g = lambda pat: float(re.search(pat, line).group(1))
-cpu = g(r"user ([\d.]+)s") + g(r"sys ([\d.]+)s")
-print(f"stream\t{variant}\t{g(r'p50 ([\d.]+)s'):.2f}\t{g(r'p99 ([\d.]+)s'):.2f}\t{g(r'sustained (\d+)')}"
-      f"\t{1000 * cpu / builds:.3f}\t{g(r'peak RSS ([\d.]+) MB')}\t{la}")
+num = r"([0-9.]+)"
+p50, p99 = g("p50 " + num), g("p99 " + num)
+sustained, rss = g("sustained " + num), g("peak RSS " + num)
+cpu = g("user " + num) + g("sys " + num)
+print(f"stream\t{variant}\t{p50:.2f}\t{p99:.2f}\t{sustained:.0f}\t{1000 * cpu / builds:.3f}\t{rss}\t{la}")
 PY
 }
 
