@@ -62,6 +62,7 @@ def main():
         t = time.time()
         try: rows = json.loads(body)
         except ValueError: rows = []
+        if not isinstance(rows, list): rows = []  # an error answer (the table is not there yet)
         for r in rows: seen.setdefault(r["path"], t)
         time.sleep(0.1)
     for t in threads: t.join()
