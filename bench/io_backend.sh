@@ -10,7 +10,7 @@
 # Prints the medians, and the load average seen (the machine may be shared:
 # CPU per request is the robust figure there).
 # usage: bench/io_backend.sh [BUILDS (6000)] [LATENCY_MS (50)] [RUNS (3)] [THREADS... (128 512)]
-#   env: STREAM_RATE (200), STREAM_BUILDS (3000)
+#   env: STREAM_RATE (200), STREAM_BUILDS (3000; 0 skips the stream)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$(pwd)
@@ -106,7 +106,7 @@ for ((i = 1; i <= runs; i++)); do
   for t in "${threads_list[@]}"; do
     for v in epoll io_uring; do make_db "$v" "$t"; done
   done
-  for v in epoll io_uring; do stream "$v"; done
+  [[ $stream_builds -eq 0 ]] || for v in epoll io_uring; do stream "$v"; done
   echo "run $i of $runs done (load average $(load1))" >&2
 done
 
