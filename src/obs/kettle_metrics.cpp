@@ -1,6 +1,7 @@
 #include "kettle/obs/kettle_metrics.hpp"
 
 #include <sys/resource.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <chrono>
@@ -18,7 +19,7 @@ KettleMetrics::KettleMetrics(Registry& r)
                                  "Builds (started.json, finished.json) written to the database.", {"stage"})),
       collect_errors(r.counter("kettle_collect_errors_total",
                                "Reads given up after retries, by what: listing (jobs unseen), pointer, build, junit "
-                               "(retried by a later run).",
+                               "(retried by a later run); task: a collection task that failed.",
                                {"stage", "what"})),
       junit_files(r.counter("kettle_junit_files_total", "JUnit files downloaded and stored.", {"stage"})),
       junit_bytes(r.counter("kettle_junit_bytes_total", "Bytes of JUnit XML downloaded, before stripping.",
@@ -51,6 +52,9 @@ KettleMetrics::KettleMetrics(Registry& r)
                                    "When rows last reached the table (insertAll or load job), per table.",
                                    {"table"})),
       db_size(r.gauge("kettle_db_size_bytes", "Size of the SQLite database file and its WAL.")),
+      db_filesystem_free(r.gauge("kettle_db_filesystem_free_bytes",
+                                 "Bytes free to kettle on the database's filesystem (statvfs f_bavail).")),
+      db_filesystem_size(r.gauge("kettle_db_filesystem_size_bytes", "Size of the database's filesystem in bytes.")),
       stage_last_progress(r.gauge("kettle_stage_last_progress_timestamp_seconds",
                                   "When the stage last made progress.", {"stage"})),
       stage_busy(r.gauge("kettle_stage_busy", "1 while the stage has work, else 0.", {"stage"})),
@@ -62,6 +66,23 @@ KettleMetrics::KettleMetrics(Registry& r)
   rows_emitted.get();
   pubsub_pulled.get();
   pubsub_nacked.get();
+  // Every label value these counters take, so increase() counts from the
+  // first event instead of missing it.
+  for (const char* stage : {"collect", "stream"}) {
+    builds_collected.with({stage});
+    junit_files.with({stage});
+    junit_bytes.with({stage});
+  }
+  for (const char* what : {"listing", "pointer", "build", "junit", "task"}) collect_errors.with({"collect", what});
+  for (const char* what : {"build", "junit"}) collect_errors.with({"stream", what});
+  for (const char* outcome : {"irrelevant", "collected", "missing_finished"}) pubsub_acked.with({outcome});
+}
+
+void KettleMetrics::declare_table(const std::string& table) {
+  bigquery_rows_inserted.with({table});
+  bigquery_rows_loaded.with({table});
+  for (const char* reason : {"rejected", "retried"}) bigquery_rows_failed.with({table, reason});
+  for (const char* outcome : {"succeeded", "failed"}) bigquery_load_jobs.with({table, outcome});
 }
 
 namespace {
@@ -110,7 +131,16 @@ KettleMetrics& metrics() {
 
 void watch_database_size(std::string db_path) {
   Gauge& size = metrics().db_size.get();
-  registry().on_collect([&size, path = std::move(db_path)] {
+  Gauge& fs_free = metrics().db_filesystem_free.get();
+  Gauge& fs_size = metrics().db_filesystem_size.get();
+  registry().on_collect([&size, &fs_free, &fs_size, path = std::move(db_path)] {
+    // The directory: the file may not exist yet.
+    std::filesystem::path dir = std::filesystem::path(path).parent_path();
+    struct statvfs fs {};
+    if (::statvfs(dir.empty() ? "." : dir.c_str(), &fs) == 0) {
+      fs_free.set(static_cast<double>(fs.f_bavail) * static_cast<double>(fs.f_frsize));
+      fs_size.set(static_cast<double>(fs.f_blocks) * static_cast<double>(fs.f_frsize));
+    }
     std::error_code ec;
     double bytes = 0;
     for (const auto& p : {path, path + "-wal"}) {
