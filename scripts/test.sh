@@ -55,7 +55,8 @@ net_uring_smoke() {
   if [[ ! -f $uring_build/build.ninja ]]; then
     meson setup "$uring_build" --buildtype=release -Dnet_backend=io_uring -Dtests=disabled >/dev/null || smoke_rc=1
   fi
-  [[ $smoke_rc -ne 0 ]] || ninja -C "$uring_build" kettle >/dev/null || smoke_rc=1
+  # Only the last lines: the build's progress, or the compiler's error.
+  [[ $smoke_rc -ne 0 ]] || ninja -C "$uring_build" kettle 2>&1 | tail -n 15 || smoke_rc=1
   if [[ $smoke_rc -eq 0 ]]; then
     timeout --kill-after=10 300 bash tests/integration/stream_e2e.sh "$uring_build/kettle" "$build/tests/fakegcp/fakegcp" .
     smoke_rc=$?
