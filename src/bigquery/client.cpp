@@ -331,8 +331,12 @@ asio::awaitable<net::Result<LoadResult>> Client::upload_file(Upload& upload) {
     if (chunk.size > 0) {
       std::span<char> into(chunk_bytes);
       auto read = co_await upload.input.read_at(chunk.offset, into);
-      if (!read) co_return file_error(upload.path, "cannot read the file to load: " + read.error().message());
-      if (*read != chunk.size) co_return file_error(upload.path, "the file is shorter than when the load started");
+      if (!read) {
+        co_return file_error(upload.path, "cannot read the file to load: " + read.error().message());
+      }
+      if (*read != chunk.size) {
+        co_return file_error(upload.path, "the file is shorter than when the load started");
+      }
     }
     net::Request put("PUT", session, std::move(chunk_bytes));
     put.headers.set("Content-Range", chunk.content_range);

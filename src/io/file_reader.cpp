@@ -57,11 +57,14 @@ asio::awaitable<ReadResult> pread_on(asio::any_io_executor pool, int fd, std::ui
   auto loop = co_await asio::this_coro::executor;
   auto initiate = [pool, loop, fd, offset, buffer](auto handler) {
     auto work = asio::make_work_guard(loop);
-    asio::post(pool, [fd, offset, buffer, handler = std::move(handler), work = std::move(work)]() mutable {
-      ReadResult result = pread_all(fd, offset, buffer);
-      auto back = work.get_executor();
-      asio::post(back, [handler = std::move(handler), result]() mutable { std::move(handler)(result); });
-    });
+    asio::post(
+        pool, [fd, offset, buffer, handler = std::move(handler), work = std::move(work)]() mutable {
+          ReadResult result = pread_all(fd, offset, buffer);
+          auto back = work.get_executor();
+          asio::post(back, [handler = std::move(handler), result]() mutable {
+            std::move(handler)(result);
+          });
+        });
   };
   co_return co_await asio::async_initiate<const asio::use_awaitable_t<>&, void(ReadResult)>(
       std::move(initiate), asio::use_awaitable);
@@ -125,7 +128,8 @@ class FileReader::Ring {
     while (io_uring_peek_cqe(&ring_, &cqe) != 0) {
       error_code ec;
       // No cancellation: the buffer belongs to the kernel until the read ends.
-      auto token = asio::bind_cancellation_slot(asio::cancellation_slot(), asio::redirect_error(asio::use_awaitable, ec));
+      auto token = asio::bind_cancellation_slot(asio::cancellation_slot(),
+                                                asio::redirect_error(asio::use_awaitable, ec));
       co_await wake_.async_wait(asio::posix::stream_descriptor::wait_read, token);
       if (ec) {
         // The loop is going away: finish the read here (it is short).
@@ -135,7 +139,8 @@ class FileReader::Ring {
         continue;
       }
       std::uint64_t count = 0;
-      [[maybe_unused]] auto n = ::read(wake_.native_handle(), &count, sizeof count);  // re-arm; EAGAIN is fine
+      [[maybe_unused]] auto n =
+          ::read(wake_.native_handle(), &count, sizeof count);  // re-arm; EAGAIN is fine
     }
     co_return cqe;
   }
@@ -148,8 +153,12 @@ class FileReader::Ring {
 #else
 class FileReader::Ring {
  public:
-  Ring(int, const asio::any_io_executor&) { throw std::system_error(ENOSYS, std::system_category(), "io_uring"); }
-  asio::awaitable<ReadResult> read_at(std::uint64_t, std::span<char>) { co_return os_error(ENOSYS); }
+  Ring(int, const asio::any_io_executor&) {
+    throw std::system_error(ENOSYS, std::system_category(), "io_uring");
+  }
+  asio::awaitable<ReadResult> read_at(std::uint64_t, std::span<char>) {
+    co_return os_error(ENOSYS);
+  }
 };
 #endif
 

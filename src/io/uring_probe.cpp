@@ -44,7 +44,9 @@ Backend detect() {
 
 }  // namespace
 
-const char* to_string(Backend backend) { return backend == Backend::io_uring ? "io_uring" : "syscalls"; }
+const char* to_string(Backend backend) {
+  return backend == Backend::io_uring ? "io_uring" : "syscalls";
+}
 
 Backend probe_backend() {
   static const Backend backend = detect();

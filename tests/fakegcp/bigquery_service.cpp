@@ -1,12 +1,13 @@
 #include "bigquery_service.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
 #include <boost/json/value.hpp>
 #include <cctype>
 #include <charconv>
-#include <openssl/evp.h>
 #include <stdexcept>
 
 #include "api_error.hpp"

@@ -43,8 +43,10 @@ int main(int argc, char** argv) {
   };
   sock_fprog program{static_cast<unsigned short>(sizeof filter / sizeof filter[0]), filter};
   // No new privileges: what lets an unprivileged process install a filter.
-  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 || prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
-    std::fprintf(stderr, "no_io_uring: cannot install a seccomp filter: %s\n", std::strerror(errno));
+  if (prctl(PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 ||
+      prctl(PR_SET_SECCOMP, SECCOMP_MODE_FILTER, &program) != 0) {
+    std::fprintf(stderr, "no_io_uring: cannot install a seccomp filter: %s\n",
+                 std::strerror(errno));
     return 125;
   }
   // The filter must refuse what kettle's probe asks for.

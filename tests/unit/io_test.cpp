@@ -91,12 +91,11 @@ BOOST_AUTO_TEST_SUITE(io)
 BOOST_AUTO_TEST_CASE(every_backend_reads_the_same_bytes) {
   const std::string bytes = sample_bytes((std::size_t{3} << 20) + 1234);
   TempFile file(bytes);
-  const std::vector<Read> reads{{0, std::size_t{1} << 20},
-                                {std::size_t{1} << 20, std::size_t{2} << 20},
-                                {7, 1},
-                                {bytes.size() - 100, 4096},  // crosses the end: short
-                                {bytes.size(), 10},          // at the end: nothing
-                                {bytes.size() + 5000, 10}};  // beyond it: nothing
+  const std::vector<Read> reads{
+      {0, std::size_t{1} << 20},  {std::size_t{1} << 20, std::size_t{2} << 20}, {7, 1},
+      {bytes.size() - 100, 4096},  // crosses the end: short
+      {bytes.size(), 10},          // at the end: nothing
+      {bytes.size() + 5000, 10}};  // beyond it: nothing
   std::vector<std::string> expected;
   for (const Read& r : reads)
     expected.push_back(r.offset >= bytes.size() ? std::string() : bytes.substr(r.offset, r.size));
@@ -115,7 +114,8 @@ BOOST_AUTO_TEST_CASE(a_missing_file_is_an_error_naming_it) {
   asio::io_context loop;
   for (Backend backend : {Backend::syscalls, Backend::io_uring}) {
     try {
-      FileReader reader("/nonexistent-dir/rows.json.gz", backend, loop.get_executor(), std::nullopt);
+      FileReader reader("/nonexistent-dir/rows.json.gz", backend, loop.get_executor(),
+                        std::nullopt);
       BOOST_FAIL("opened a missing file");
     } catch (const std::system_error& e) {
       BOOST_TEST(std::string(e.what()).find("/nonexistent-dir/rows.json.gz") != std::string::npos);
