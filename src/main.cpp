@@ -87,6 +87,7 @@ int make_db(const std::vector<std::string>& words) {
       .flag("junit", "also download JUnit results of builds that miss them")
       .option("buildlimit", "N", "at most N builds per job (env BUILD_LIMIT; 0 = no limit)")
       .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)");
+  kettle::app::add_listing_flags(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
@@ -96,6 +97,8 @@ int make_db(const std::vector<std::string>& words) {
   opt.junit = args->has("junit");
   opt.skip_gcs = args->has("skip-gcs");
   opt.build_limit = kettle::app::build_limit(*args);
+  opt.full_listing = args->has("full-listing");
+  opt.listing.full_listing_every = kettle::app::full_listing_every(*args).value_or(opt.listing.full_listing_every);
   return run_in_core(core_options, [opt](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
     auto result = co_await kettle::collect::make_db(core, opt);
@@ -194,6 +197,7 @@ int update(const std::vector<std::string>& words) {
       .option("buckets-url", "URL", "refresh buckets.yaml from this URL each cycle (env BUCKETS_URL; '' = off)")
       .option("dataset", "PROJECT:DATASET", "BigQuery dataset (default kubernetes-public:k8s_infra_kettle)")
       .option("stop_at", "H", "the stream phase ends when this hour begins (default 1)");
+  kettle::app::add_listing_flags(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
@@ -201,6 +205,9 @@ int update(const std::vector<std::string>& words) {
   kettle::update::UpdateOptions opt;
   opt.collect.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.collect.build_limit = kettle::app::build_limit(*args);
+  opt.collect.full_listing = args->has("full-listing");
+  opt.collect.listing.full_listing_every =
+      kettle::app::full_listing_every(*args).value_or(opt.collect.listing.full_listing_every);
   // An empty --buckets-url or BUCKETS_URL turns the refresh off.
   opt.buckets_url = args->has("buckets-url") ? args->get_or("buckets-url", "")
                                              : kettle::app::env_or("BUCKETS_URL", "");

@@ -29,6 +29,19 @@ void add_http_flags(cli::Parser& p) {
       .option("max-attempts", "N", "HTTP attempts per request before giving up (default 10)");
 }
 
+void add_listing_flags(cli::Parser& p) {
+  p.flag("full-listing", "list every job and PR pointer in full, as the reference does (no listing from a cursor)")
+      .option("full-listing-every", "DURATION",
+              "a job listed from its cursor is still listed in full once in this period (default 24h; 0 = always)");
+}
+
+std::optional<int64_t> full_listing_every(const cli::Args& args) {
+  auto d = args.get_duration("full-listing-every");
+  if (!d) return std::nullopt;
+  if (d->count() < 0) throw UsageError("--full-listing-every must not be negative");
+  return std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+}
+
 void add_schema_flag(cli::Parser& p) {
   p.option("schema", "FILE", "schema.json for the tables (default: the schema built into kettle)");
 }

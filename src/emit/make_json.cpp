@@ -27,7 +27,7 @@ int64_t system_now() {
 std::unique_ptr<OutputSink> open_output(const std::optional<std::string>& output, bool gzip) {
   std::unique_ptr<OutputSink> sink;
   if (output) {
-    FileBackend backend = probe_file_backend();
+    FileBackend backend = io::backend_for("ndjson_write");
     KLOG(debug) << "writing " << *output << " with " << to_string(backend);
     sink = open_file_sink(*output, backend);
   } else {
