@@ -197,7 +197,8 @@ class Collector {
     if (is_cancelled(e)) return;
     if (means_absent(e)) {
       ++result_.listings_absent;
-      KLOG(warning) << what << ": GCS answered HTTP " << e.status << ", skipped as absent; " << hint(e.status, entry);
+      // The error names who answered: GCS, or a token endpoint refusing the credentials.
+      KLOG(warning) << what << ": skipped as absent (" << e.what() << "); " << hint(e.status, entry);
       return;
     }
     count_error("listing");
