@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "kettle/obs/filesystem.hpp"
+
 #ifndef KETTLE_VERSION
 #define KETTLE_VERSION "unknown"
 #endif
@@ -51,12 +53,27 @@ KettleMetrics::KettleMetrics(Registry& r)
                                    "When rows last reached the table (insertAll or load job), per table.",
                                    {"table"})),
       db_size(r.gauge("kettle_db_size_bytes", "Size of the SQLite database file and its WAL.")),
+      db_filesystem_free(r.gauge("kettle_db_filesystem_free_bytes",
+                                 "Bytes available on the file system holding the database.")),
+      db_filesystem_size(r.gauge("kettle_db_filesystem_size_bytes", "Size of the file system holding the database.")),
+      collection_paused(r.gauge("kettle_collection_paused",
+                                "1 while update skips collection and loads because the database's file system has "
+                                "less than --min-free available, else 0.")),
+      pruned_builds(r.counter("kettle_junit_pruned_builds_total",
+                              "Builds whose stored JUnit retention dropped (prune, update --retain-junit).")),
+      pruned_junit_bytes(r.counter("kettle_junit_pruned_bytes_total",
+                                   "Stored (compressed) JUnit bytes retention dropped.")),
+      db_freelist_bytes(r.gauge("kettle_db_freelist_bytes",
+                                "Free pages in the database file after the last prune, reused by later writes.")),
       stage_last_progress(r.gauge("kettle_stage_last_progress_timestamp_seconds",
                                   "When the stage last made progress.", {"stage"})),
       stage_busy(r.gauge("kettle_stage_busy", "1 while the stage has work, else 0.", {"stage"})),
       build_info(r.gauge("kettle_build_info", "Always 1; labels name the build.", {"version"})) {
   build_info.with({KETTLE_VERSION}).set(1);
   rows_emitted.get();
+  collection_paused.get();
+  pruned_builds.get();
+  pruned_junit_bytes.get();
   pubsub_pulled.get();
   pubsub_nacked.get();
 }
@@ -107,7 +124,9 @@ KettleMetrics& metrics() {
 
 void watch_database_size(std::string db_path) {
   Gauge& size = metrics().db_size.get();
-  registry().on_collect([&size, path = std::move(db_path)] {
+  Gauge& fs_free = metrics().db_filesystem_free.get();
+  Gauge& fs_size = metrics().db_filesystem_size.get();
+  registry().on_collect([&size, &fs_free, &fs_size, path = std::move(db_path)] {
     std::error_code ec;
     double bytes = 0;
     for (const auto& p : {path, path + "-wal"}) {
@@ -115,6 +134,10 @@ void watch_database_size(std::string db_path) {
       if (!ec) bytes += static_cast<double>(n);
     }
     size.set(bytes);
+    if (auto space = filesystem_space(path)) {
+      fs_free.set(static_cast<double>(space->free_bytes));
+      fs_size.set(static_cast<double>(space->size_bytes));
+    }
   });
 }
 

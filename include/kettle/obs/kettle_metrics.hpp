@@ -29,6 +29,12 @@ struct KettleMetrics {
   Family<Counter>& bigquery_rows_loaded;    // {table}
   Family<Gauge>& bigquery_last_insert;      // {table}
   Family<Gauge>& db_size;
+  Family<Gauge>& db_filesystem_free;   // statvfs of the database's directory
+  Family<Gauge>& db_filesystem_size;
+  Family<Gauge>& collection_paused;    // 1 while update skips collection for lack of disk space
+  Family<Counter>& pruned_builds;      // builds whose JUnit retention dropped
+  Family<Counter>& pruned_junit_bytes;
+  Family<Gauge>& db_freelist_bytes;    // free pages in the file after the last prune
   Family<Gauge>& stage_last_progress;  // {stage}
   Family<Gauge>& stage_busy;           // {stage}
   Family<Gauge>& build_info;           // {version}
@@ -38,7 +44,8 @@ struct KettleMetrics {
 Registry& registry();
 KettleMetrics& metrics();
 
-// Reports the size of this SQLite database (with its WAL) at each scrape.
+// Reports the size of this SQLite database (with its WAL) and the space on
+// its file system at each scrape.
 void watch_database_size(std::string db_path);
 
 // The version kettle was built as (meson's project version).
