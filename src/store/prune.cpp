@@ -9,6 +9,7 @@
 #include <thread>
 
 #include "kettle/store/database.hpp"
+#include "kettle/store/headroom.hpp"
 #include "sqlite_call.hpp"
 
 namespace kettle::store {
@@ -21,7 +22,6 @@ using detail::StmtPtr;
 
 constexpr double kSecondsPerDay = 24 * 60 * 60;
 constexpr const char* kWindowPrefix = "build_emitted_";
-constexpr const char* kAllTable = "build_emitted";
 
 int64_t system_now() {
   return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
@@ -62,12 +62,6 @@ std::string utc_time(int64_t epoch) {
   return buf;
 }
 
-std::string mib(uint64_t bytes) {
-  char buf[32];
-  std::snprintf(buf, sizeof buf, "%.1f MiB", static_cast<double>(bytes) / (1024.0 * 1024.0));
-  return buf;
-}
-
 // The batch loop of one prune, on its own connection.
 class Pruner {
  public:
@@ -80,6 +74,8 @@ class Pruner {
     exec(path, h, "create table if not exists build_junit_pruned(build_id integer primary key)");
     const bool all_table = query_int(path, h, "select count(*) from sqlite_master where type='table' and "
                                               "name='build_emitted'") > 0;
+    // Nothing is recorded as emitted yet, so nothing may go.
+    nothing_eligible_ = opt.require_all_table && !all_table;
     // Keyset paging over the finished_time index: each transaction starts
     // where the last one ended, so a prune reads the old range once.
     candidates_ = detail::prepare(
@@ -99,7 +95,7 @@ class Pruner {
 
   // Runs transactions until no candidate is left or a stop is asked for.
   void run(PruneResult& result) {
-    for (;;) {
+    while (!nothing_eligible_) {
       if (stop_requested()) {
         result.interrupted = true;
         return;
@@ -197,6 +193,7 @@ class Pruner {
   Database& db_;
   const PruneOptions& opt_;
   int64_t cutoff_;
+  bool nothing_eligible_ = false;
   double after_time_ = -std::numeric_limits<double>::infinity();
   int64_t after_id_ = std::numeric_limits<int64_t>::min();
   StmtPtr candidates_, file_bytes_, delete_files_, clear_mark_, record_;
@@ -241,8 +238,8 @@ std::vector<WindowTable> window_tables(Database& db) {
 void check_cutoff(Database& db, std::chrono::seconds older_than) {
   for (const auto& w : window_tables(db)) {
     if (static_cast<double>(older_than.count()) <= w.days * kSecondsPerDay) {
-      throw CutoffError("the retention period (" + std::to_string(older_than.count()) +
-                        " s) must be longer than every make-json --days window in use, and table " + w.name +
+      throw CutoffError("the retention period (" + format_period(older_than) +
+                        ") must be longer than every make-json --days window in use, and table " + w.name +
                         " in " + db.path() + " holds a " + format_days(w.days) +
                         "-day window: use more than " + format_days(w.days) + "d");
     }
@@ -272,18 +269,30 @@ PruneResult prune_junit(const std::string& db_path, const PruneOptions& opt) {
   return result;
 }
 
+std::string format_period(std::chrono::seconds period) {
+  int64_t left = period.count();
+  std::string out;
+  for (const auto& [unit, seconds] : {std::pair{"d", 86400}, {"h", 3600}, {"m", 60}, {"s", 1}}) {
+    if (left >= seconds) {
+      out += std::to_string(left / seconds) + unit;
+      left %= seconds;
+    }
+  }
+  return out.empty() ? "0s" : out;
+}
+
 std::string describe(const PruneResult& r) {
   std::string text = "pruned the JUnit of " + std::to_string(r.builds) + " builds finished before " +
-                     utc_time(r.cutoff) + ": " + std::to_string(r.files) + " files, " + mib(r.junit_bytes) +
+                     utc_time(r.cutoff) + ": " + std::to_string(r.files) + " files, " + human_bytes(r.junit_bytes) +
                      " stored, " + std::to_string(r.marks_cleared) + " missing-JUnit marks cleared";
   const uint64_t freelist_bytes = r.freelist_pages * r.page_size;
   if (r.incremental_vacuum) {
-    text += "; database file " + mib(r.file_bytes_before) + " -> " + mib(r.file_bytes_after);
+    text += "; database file " + human_bytes(r.file_bytes_before) + " -> " + human_bytes(r.file_bytes_after);
   } else {
-    text += "; database file " + mib(r.file_bytes_after) + " (auto_vacuum off: freed pages are reused, the file "
+    text += "; database file " + human_bytes(r.file_bytes_after) + " (auto_vacuum off: freed pages are reused, the file "
             "does not shrink)";
   }
-  text += ", " + std::to_string(r.freelist_pages) + " free pages (" + mib(freelist_bytes) + ") for reuse";
+  text += ", " + std::to_string(r.freelist_pages) + " free pages (" + human_bytes(freelist_bytes) + ") for reuse";
   if (r.interrupted) text += " (interrupted: the next prune goes on)";
   return text;
 }

@@ -113,10 +113,11 @@ asio::awaitable<bool> load_tables(app::Core& core, const UpdateOptions& opt) {
 }
 
 // --retain-junit: a retention period that a window in use outlasts is an
-// error every cycle (logged), not a reason to stop collecting.
+// error every cycle (logged), not a reason to stop collecting. Staging's
+// table is built from build_emitted: only builds recorded there may go.
 asio::awaitable<bool> retention_phase(app::Core& core, const UpdateOptions& opt) {
   try {
-    co_await run_prune(core, *opt.retain_junit);
+    co_await run_prune(core, *opt.retain_junit, /*require_all_table=*/!opt.prod);
     co_return true;
   } catch (const store::CutoffError& e) {
     KLOG(error) << "--retain-junit: not pruning: " << e.what();

@@ -196,6 +196,11 @@ BOOST_AUTO_TEST_CASE(where_build_emitted_exists_only_builds_recorded_there_are_p
   Database db(path);
   const int64_t a = add_build(db, "gs://b/logs/j/1", kNow - 20 * kDay);
   const int64_t b = add_build(db, "gs://b/logs/j/2", kNow - 20 * kDay);
+  // update's staging cycle: nothing goes before its table is first loaded.
+  PruneOptions staging = older_than_days(3);
+  staging.require_all_table = true;
+  BOOST_TEST(prune_junit(path, staging).builds == 0u);
+  BOOST_TEST(files_of(db, "gs://b/logs/j/1").size() == 1u);
   record_emitted(db, std::nullopt, {a});
   // incremental_manual (explicit paths) proves nothing either way.
   db.insert_emitted(IncrementalTable::manual(), {a, b});
@@ -323,6 +328,16 @@ BOOST_AUTO_TEST_CASE(a_full_database_is_a_disk_full_error_and_nothing_is_half_wr
   BOOST_TEST(query_int(db.handle(), "select count(*) from build") == 1);
   BOOST_TEST(query_int(db.handle(), "select count(*) from file") == 1);
   BOOST_TEST(integrity(db.handle()) == "ok");
+}
+
+BOOST_AUTO_TEST_CASE(periods_print_as_flags_take_them) {
+  using kettle::store::format_period;
+  using namespace std::chrono_literals;
+  BOOST_TEST(format_period(std::chrono::hours(90 * 24)) == "90d");
+  BOOST_TEST(format_period(72h) == "3d");
+  BOOST_TEST(format_period(36h + 30s) == "1d12h30s");
+  BOOST_TEST(format_period(90s) == "1m30s");
+  BOOST_TEST(format_period(0s) == "0s");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

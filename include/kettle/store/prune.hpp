@@ -53,6 +53,9 @@ struct PruneOptions {
   std::chrono::seconds older_than{0};  // the cutoff is now - older_than
   std::function<int64_t()> now;        // seconds since the epoch; the clock by default
   std::function<bool()> should_stop;   // polled between transactions
+  // Prune only builds recorded in build_emitted, and nothing while it does not
+  // exist yet: update's staging cycle, whose table is built from it.
+  bool require_all_table = false;
   PruneLimits limits{};
 };
 
@@ -92,6 +95,9 @@ void check_cutoff(Database& db, std::chrono::seconds older_than);
 // Prunes `db_path` (which must exist). Throws CutoffError, StoreError
 // (DiskFullError when even the deletion finds no room).
 PruneResult prune_junit(const std::string& db_path, const PruneOptions& options);
+
+// A retention period as flags take it: "90d", "1d12h", "72h", "90s".
+std::string format_period(std::chrono::seconds period);
 
 // One log line's worth: what was dropped, the file size, the freelist.
 std::string describe(const PruneResult& result);
