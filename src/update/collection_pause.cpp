@@ -2,20 +2,28 @@
 
 namespace kettle::update {
 
-bool CollectionPause::full_wait_over(Clock::time_point now) const {
-  return !full_at_ || now - *full_at_ >= config_.after_full;
+bool CollectionPause::may_retry(const store::Headroom& headroom, Clock::time_point now) {
+  if (!headroom.ok) {
+    seen_low_since_full_ = true;
+    return false;
+  }
+  return !full_at_ || seen_low_since_full_ || now - *full_at_ >= config_.after_full;
 }
 
 bool CollectionPause::allow(const store::Headroom& headroom, Clock::time_point now) {
-  paused_ = !headroom.ok || !full_wait_over(now);
-  if (!paused_) full_at_.reset();
+  paused_ = !may_retry(headroom, now);
+  if (!paused_) {
+    full_at_.reset();
+    seen_low_since_full_ = false;
+  }
   last_check_ = now;
   return !paused_;
 }
 
-void CollectionPause::disk_full(Clock::time_point now) {
+void CollectionPause::disk_full(const store::Headroom& headroom, Clock::time_point now) {
   paused_ = true;
   full_at_ = now;
+  seen_low_since_full_ = !headroom.ok;
 }
 
 bool CollectionPause::due(Clock::time_point now) {
@@ -25,8 +33,8 @@ bool CollectionPause::due(Clock::time_point now) {
   return true;
 }
 
-bool CollectionPause::should_resume(const store::Headroom& headroom, Clock::time_point now) const {
-  return paused_ && headroom.ok && full_wait_over(now);
+bool CollectionPause::should_resume(const store::Headroom& headroom, Clock::time_point now) {
+  return paused_ && may_retry(headroom, now);
 }
 
 }  // namespace kettle::update

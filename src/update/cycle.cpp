@@ -146,7 +146,8 @@ bool disk_allows_writes(app::Core& core, const UpdateOptions& opt, CollectionPau
 // Runs a write phase; SQLITE_FULL ends it with an error (its transaction
 // rolled back) and pauses collection instead of ending update.
 template <class Phase>
-asio::awaitable<bool> unless_disk_full(const char* what, CollectionPause& pause, Phase phase) {
+asio::awaitable<bool> unless_disk_full(const char* what, app::Core& core, const UpdateOptions& opt,
+                                       CollectionPause& pause, Phase phase) {
   std::string failure;
   try {
     co_return co_await phase();
@@ -154,7 +155,7 @@ asio::awaitable<bool> unless_disk_full(const char* what, CollectionPause& pause,
     failure = e.what();
   }
   KLOG(error) << what << " stopped by a full disk, retried later: " << failure;
-  pause.disk_full(CollectionPause::Clock::now());
+  pause.disk_full(store::check_headroom(core.db_path(), opt.min_free), CollectionPause::Clock::now());
   obs::metrics().collection_paused.get().set(1);
   co_return false;
 }
@@ -213,9 +214,11 @@ asio::awaitable<int> run_update(app::Core& core, UpdateOptions opt) {
     bool ok = co_await refresh_buckets(core, opt);
     if (opt.retain_junit && !core.stopping()) ok = co_await retention_phase(core, opt) && ok;
     const bool writes = !core.stopping() && disk_allows_writes(core, opt, pause);
-    if (writes) ok = co_await unless_disk_full("collection", pause, collect_step) && ok;
-    if (writes && !pause.paused() && !core.stopping()) ok = co_await unless_disk_full("loading", pause, load_step) && ok;
-    if (!writes) ok = false;
+    if (writes) ok = co_await unless_disk_full("collection", core, opt, pause, collect_step) && ok;
+    // Collection may have used the room the loads need: measured again.
+    const bool loads = writes && !pause.paused() && !core.stopping() && disk_allows_writes(core, opt, pause);
+    if (loads) ok = co_await unless_disk_full("loading", core, opt, pause, load_step) && ok;
+    if (!loads) ok = false;
     code = ok ? 0 : 1;
     if (opt.once || core.stopping()) break;
     int streamed = 1;
@@ -224,7 +227,7 @@ asio::awaitable<int> run_update(app::Core& core, UpdateOptions opt) {
     } catch (const store::DiskFullError& e) {
       KLOG(error) << "stream stopped by a full disk, restarted after " << opt.pause.recheck.count()
                   << " s: " << e.what();
-      pause.disk_full(CollectionPause::Clock::now());
+      pause.disk_full(store::check_headroom(core.db_path(), opt.min_free), CollectionPause::Clock::now());
     }
     if (streamed != 0) {
       code = 1;

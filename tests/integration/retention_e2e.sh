@@ -8,43 +8,13 @@
 # usage: retention_e2e.sh KETTLE FAKEGCP SOURCE_ROOT
 set -uo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
-kettle=$(realpath "$1") fake=$(realpath "$2")
+kettle=$(realpath "$1") fake=$(realpath "$2") src=$(realpath "$3")
 cd "$work"
 now=$(date +%s)
 
-# tree TREE DAYS FIRST_BUILD: 3 jobs, 3 builds a day for DAYS days, each with a
-# JUnit file of 150 tests (about 6 KB stored), in a bucket listed by directory.
-tree() {
-  python3 - "$@" <<'PY'
-import json, os, random, sys
-root, days, first, now = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
-rng = random.Random(first)
-def put(name, text):
-    path = os.path.join(root, 'kubernetes-jenkins', name)
-    os.makedirs(os.path.dirname(path), exist_ok=True)
-    with open(path, 'w') as f:
-        f.write(text)
-n = first
-for job in ('ci-retention-a', 'ci-retention-b', 'ci-retention-c'):
-    for day in range(days):
-        for k in range(3):
-            # Half a day (+- 3 h) away from every whole-day edge before now.
-            finished = now - day * 86400 - 43200 + (k - 1) * 3 * 3600 + rng.randrange(-600, 600)
-            base = 'logs/%s/%d/' % (job, n)
-            n += 1
-            put(base + 'started.json', json.dumps({'timestamp': finished - 600}))
-            put(base + 'finished.json', json.dumps({'timestamp': finished, 'result': 'SUCCESS', 'passed': True}))
-            cases = []
-            for i in range(150):
-                name = 'Test%s_%016x' % (job, rng.getrandbits(64))
-                body = '<failure message="boom %x">trace %x</failure>' % (rng.getrandbits(32), rng.getrandbits(64)) \
-                    if i % 17 == 0 else ''
-                cases.append('<testcase name="%s" time="%d.%d">%s</testcase>' % (name, i, i % 10, body))
-            put(base + 'artifacts/junit_01.xml', '<testsuite name="s">%s</testsuite>\n' % ''.join(cases))
-PY
-}
-tree tree 45 1 "$now"
-printf 'gs://kubernetes-jenkins/logs/:\n  prefix: "ret:"\n  sequential: false\n' >buckets.yaml
+# 3 jobs, 3 builds a day each, every build with a JUnit file of 150 tests
+# (about 2.4 KB stored), half a day away from every whole-day window edge.
+python3 "$src/bench/gen_days.py" --root tree --end "$now" --days 45 --first 1 --buckets-out buckets.yaml
 start_fake --root tree --port 0 --dataset p:k8s --bq-job-delay-ms 50
 check "the fake cloud starts" 0 $?
 base="http://$host"
@@ -117,7 +87,8 @@ check "make-json without --days emits every build" 405 "$(wc -l <all.json)"
 check "... the pruned ones without tests" 315 "$(grep -c '"tests_run": 0' all.json)"
 
 # --- the next make-db fetches no pruned JUnit again, only the new builds' ---
-tree tree 1 10001 "$now"   # 9 new builds (3 per job), finished 9 to 15 h ago
+# 9 new builds (3 per job), finished 8 to 16 h ago
+python3 "$src/bench/gen_days.py" --root tree --end "$now" --days 1 --first 10001
 curl -sf -X POST "$base/_fake/reset-stats" >/dev/null
 k make-db --db build.db --buckets buckets.yaml --junit --min-free 100MiB 2>again.log
 check "make-db --junit after the prune exits 0" 0 $?

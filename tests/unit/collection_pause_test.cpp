@@ -50,10 +50,11 @@ BOOST_AUTO_TEST_CASE(low_headroom_pauses_until_space_is_freed) {
 BOOST_AUTO_TEST_CASE(after_a_full_disk_collection_waits_even_with_headroom) {
   CollectionPause pause(PauseConfig{10s, 300s});
   BOOST_TEST(pause.allow(ok(), t0));
-  pause.disk_full(t0 + 1s);
+  // A quota or a size limit: the headroom check passes right after the failure.
+  pause.disk_full(ok(), t0 + 1s);
   BOOST_TEST(pause.paused());
   BOOST_TEST(pause.due(t0 + 11s));
-  // A quota or a burst may fill the disk again at once: no retry before after_full.
+  // It may fill again at once: no retry before after_full.
   BOOST_TEST(!pause.should_resume(ok(), t0 + 11s));
   BOOST_TEST(!pause.allow(ok(), t0 + 100s));
   BOOST_TEST(pause.due(t0 + 301s));
@@ -61,8 +62,28 @@ BOOST_AUTO_TEST_CASE(after_a_full_disk_collection_waits_even_with_headroom) {
   BOOST_TEST(!pause.should_resume(low(), t0 + 301s));
   BOOST_TEST(pause.allow(ok(), t0 + 302s));
   // The wait is over once a cycle collected: a later full disk waits again from then.
-  pause.disk_full(t0 + 400s);
+  pause.disk_full(ok(), t0 + 400s);
   BOOST_TEST(!pause.allow(ok(), t0 + 500s));
+}
+
+BOOST_AUTO_TEST_CASE(after_a_full_disk_freed_space_resumes_at_once) {
+  CollectionPause pause(PauseConfig{10s, 300s});
+  BOOST_TEST(pause.allow(ok(), t0));
+  // A full file system is below the headroom right after: once space is freed, collection resumes.
+  pause.disk_full(low(), t0 + 1s);
+  BOOST_TEST(pause.due(t0 + 11s));
+  BOOST_TEST(pause.should_resume(ok(), t0 + 11s));
+  BOOST_TEST(pause.allow(ok(), t0 + 12s));
+  // Or seen low later, during the stream phase.
+  pause.disk_full(ok(), t0 + 20s);
+  BOOST_TEST(pause.due(t0 + 30s));
+  BOOST_TEST(!pause.should_resume(low(), t0 + 30s));
+  BOOST_TEST(pause.due(t0 + 40s));
+  BOOST_TEST(pause.should_resume(ok(), t0 + 40s));
+  BOOST_TEST(pause.allow(ok(), t0 + 41s));
+  // A new full disk starts over: headroom alone is not enough again.
+  pause.disk_full(ok(), t0 + 50s);
+  BOOST_TEST(!pause.allow(ok(), t0 + 60s));
 }
 
 BOOST_AUTO_TEST_SUITE_END()
