@@ -116,6 +116,8 @@ asio::awaitable<bool> load_tables(app::Core& core, const UpdateOptions& opt) {
 // error every cycle (logged), not a reason to stop collecting. Staging's
 // table is built from build_emitted: only builds recorded there may go.
 asio::awaitable<bool> retention_phase(app::Core& core, const UpdateOptions& opt) {
+  std::error_code missing;
+  if (!std::filesystem::exists(core.db_path(), missing)) co_return true;  // nothing collected yet
   try {
     co_await run_prune(core, *opt.retain_junit, /*require_all_table=*/!opt.prod);
     co_return true;

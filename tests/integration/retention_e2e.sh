@@ -103,6 +103,8 @@ sqlite3 staging.db 'drop table build_emitted_1; drop table build_emitted_7'
 u() { env -i PATH=/usr/bin:/bin HOME="$work" STORAGE_EMULATOR_HOST="$host" BIGQUERY_EMULATOR_HOST="$host" \
   DEPLOYMENT=staging "$kettle" update --once --db staging.db --buckets buckets.yaml --dataset p:k8s \
   --retain-junit 10d --min-free 100MiB --metrics-addr '' --health-addr '' "$@"; }
+u --db fresh.db 2>fresh.log
+check "update --once --retain-junit on a new database exits 0" 0 $?
 u 2>update1.log
 check "update --once --retain-junit 10d (staging) exits 0" 0 $?
 grep -q "pruned the JUnit of 0 builds" update1.log; check "nothing is pruned before the staging table is loaded" 0 $?
