@@ -90,6 +90,7 @@ int make_db(const std::vector<std::string>& words) {
       .flag("junit", "also download JUnit results of builds that miss them")
       .option("buildlimit", "N", "at most N builds per job (env BUILD_LIMIT; 0 = no limit)")
       .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)");
+  kettle::app::add_listing_flags(p);
   kettle::app::add_min_free_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
@@ -100,6 +101,8 @@ int make_db(const std::vector<std::string>& words) {
   opt.junit = args->has("junit");
   opt.skip_gcs = args->has("skip-gcs");
   opt.build_limit = kettle::app::build_limit(*args);
+  opt.full_listing = args->has("full-listing");
+  opt.listing.full_listing_every = kettle::app::full_listing_every(*args).value_or(opt.listing.full_listing_every);
   const uint64_t min_free = kettle::app::min_free(*args);
   return run_in_core(core_options, [opt, min_free](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
@@ -206,6 +209,7 @@ int update(const std::vector<std::string>& words) {
       .option("retain-junit", "DURATION",
               "each cycle, drop the stored JUnit of builds that finished longer ago, e.g. 90d (default: keep all; "
               "see 'kettle prune --help')");
+  kettle::app::add_listing_flags(p);
   kettle::app::add_min_free_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
@@ -216,6 +220,9 @@ int update(const std::vector<std::string>& words) {
   opt.min_free = kettle::app::min_free(*args);
   opt.collect.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.collect.build_limit = kettle::app::build_limit(*args);
+  opt.collect.full_listing = args->has("full-listing");
+  opt.collect.listing.full_listing_every =
+      kettle::app::full_listing_every(*args).value_or(opt.collect.listing.full_listing_every);
   // An empty --buckets-url or BUCKETS_URL turns the refresh off.
   opt.buckets_url = args->has("buckets-url") ? args->get_or("buckets-url", "")
                                              : kettle::app::env_or("BUCKETS_URL", "");
@@ -279,7 +286,8 @@ const char* kUsage =
     "  prune      drop the stored JUnit of old builds (retention)\n"
     "\n"
     "common flags: --db PATH (env KETTLE_DB, default build.db), -v, --shutdown-timeout 20s,\n"
-    "  --metrics-addr HOST:PORT, --health-addr HOST:PORT (update, stream: :9090, :8081), --stall-timeout 15m\n"
+    "  --metrics-addr HOST:PORT, --health-addr HOST:PORT (update, stream: :9090, :8081), --stall-timeout 15m,\n"
+    "  --log-format text|json (json: Cloud Logging's fields)\n"
     "Run 'kettle COMMAND --help' for a command's flags; 'kettle --version' for the version.\n";
 
 }  // namespace

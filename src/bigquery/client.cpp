@@ -262,11 +262,8 @@ asio::awaitable<net::Result<LoadResult>> Client::load(TableRef table, std::strin
     job = co_await wait_for_job(table, std::move(*job), deadline, options.on_progress);
     if (!job) co_return job.error();
   }
-  if (job->ok()) {
-    KLOG(info) << "bigquery: " << table.str() << ": " << job->summary();
-  } else {
-    KLOG(error) << "bigquery: " << table.str() << ": " << job->summary();
-  }
+  // The caller says how the job ended (bq-load: INFO or ERROR); one line each.
+  KLOG(debug) << obs::label("table", table.str()) << "bigquery: " << table.str() << ": " << job->summary();
   co_return std::move(*job);
 }
 

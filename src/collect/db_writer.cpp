@@ -37,6 +37,8 @@ void DbWriter::write(JunitWrite junit, std::function<void()> on_committed) {
   push({std::move(junit), std::move(on_committed)});
 }
 
+void DbWriter::write(ListingWrite listing) { push({std::move(listing), {}}); }
+
 void DbWriter::after_commit(std::function<void()> fn) {
   // A barrier must always fire, or its waiter would wait forever; after a
   // failure it fires at once and the waiter finds failure() set.
@@ -83,6 +85,8 @@ void DbWriter::apply(store::Database& db, Item& item) {
     std::lock_guard lock(mu_);
     ++stats_.junit_builds;
     stats_.junit_files += j->files.size();
+  } else if (auto* l = std::get_if<ListingWrite>(&item)) {
+    db.put_listing_cursor(l->row);
   }
 }
 

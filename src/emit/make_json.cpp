@@ -98,12 +98,15 @@ MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
   auto consume = [&](BuiltRow&& row) {
     stage.progress();
     if (!row.error.empty()) {
-      KLOG(error) << "no row for " << row.path << ": " << row.error;
+      // A build under no bucket of buckets.yaml: data to fix, not a fault of kettle.
+      KLOG(warning) << obs::label("stage", "emit") << obs::label("url", row.path) << "no row for "
+                    << obs::printable(row.path) << ": " << row.error;
       ++result.skipped;
       return;
     }
     if (row.line.size() > opt.max_row_bytes) {
-      KLOG(warning) << "row for " << row.path << " is too big to emit (" << row.line.size() << " bytes), skipping";
+      KLOG(warning) << obs::label("stage", "emit") << obs::label("url", row.path) << "row for "
+                    << obs::printable(row.path) << " is too big to emit (" << row.line.size() << " bytes), skipping";
       ++result.skipped;
       return;
     }

@@ -370,7 +370,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) 
         "no retry after " + std::string(to_string(failure.kind)) + ": " + failure.message;
     if (draining) co_return cut_short(last);
 
-    KLOG(warning) << "retrying in "
+    KLOG(warning) << obs::label("api", request.api) << obs::label("url", request.url) << "retrying in "
                   << std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count()
                   << "ms: " << failure.what();
     ++stats.retries;

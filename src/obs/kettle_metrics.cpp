@@ -20,7 +20,7 @@ KettleMetrics::KettleMetrics(Registry& r)
                                  "Builds (started.json, finished.json) written to the database.", {"stage"})),
       collect_errors(r.counter("kettle_collect_errors_total",
                                "Reads given up after retries, by what: listing (jobs unseen), pointer, build, junit "
-                               "(retried by a later run).",
+                               "(retried by a later run); task: a collection task that failed.",
                                {"stage", "what"})),
       junit_files(r.counter("kettle_junit_files_total", "JUnit files downloaded and stored.", {"stage"})),
       junit_bytes(r.counter("kettle_junit_bytes_total", "Bytes of JUnit XML downloaded, before stripping.",
@@ -54,8 +54,8 @@ KettleMetrics::KettleMetrics(Registry& r)
                                    {"table"})),
       db_size(r.gauge("kettle_db_size_bytes", "Size of the SQLite database file and its WAL.")),
       db_filesystem_free(r.gauge("kettle_db_filesystem_free_bytes",
-                                 "Bytes available on the file system holding the database.")),
-      db_filesystem_size(r.gauge("kettle_db_filesystem_size_bytes", "Size of the file system holding the database.")),
+                                 "Bytes free to kettle on the database's filesystem (statvfs f_bavail).")),
+      db_filesystem_size(r.gauge("kettle_db_filesystem_size_bytes", "Size of the database's filesystem in bytes.")),
       collection_paused(r.gauge("kettle_collection_paused",
                                 "1 while update skips collection and loads because the database's file system has "
                                 "less than --min-free available, else 0.")),
@@ -76,6 +76,23 @@ KettleMetrics::KettleMetrics(Registry& r)
   pruned_junit_bytes.get();
   pubsub_pulled.get();
   pubsub_nacked.get();
+  // Every label value these counters take, so increase() counts from the
+  // first event instead of missing it.
+  for (const char* stage : {"collect", "stream"}) {
+    builds_collected.with({stage});
+    junit_files.with({stage});
+    junit_bytes.with({stage});
+  }
+  for (const char* what : {"listing", "pointer", "build", "junit", "task"}) collect_errors.with({"collect", what});
+  for (const char* what : {"build", "junit"}) collect_errors.with({"stream", what});
+  for (const char* outcome : {"irrelevant", "collected", "missing_finished"}) pubsub_acked.with({outcome});
+}
+
+void KettleMetrics::declare_table(const std::string& table) {
+  bigquery_rows_inserted.with({table});
+  bigquery_rows_loaded.with({table});
+  for (const char* reason : {"rejected", "retried"}) bigquery_rows_failed.with({table, reason});
+  for (const char* outcome : {"succeeded", "failed"}) bigquery_load_jobs.with({table, outcome});
 }
 
 namespace {

@@ -164,6 +164,8 @@ struct Database::Statements {
   StmtPtr drop_orphan_marks;
   StmtPtr files_of;
   StmtPtr table_exists;
+  StmtPtr get_listing_cursor;
+  StmtPtr put_listing_cursor;
 };
 
 namespace {
@@ -266,6 +268,7 @@ Database::Database(const std::string& path, bool create) : path_(path) {
     exec(path_, db_, "PRAGMA synchronous=NORMAL");
     exec(path_, db_, kSchema);
     stmts_ = std::make_unique<Statements>();
+    ensure_listing_cursor_table();
     auto& s = *stmts_;
     s.find_build.reset(
         prepare("select rowid, gcs_path, started_json, finished_json from build where gcs_path=?"));
@@ -372,6 +375,24 @@ void Database::for_each_present_under(std::string_view prefix, int64_t now_secon
       auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
       fn(std::string_view(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(q.get(), 0))));
     }
+  }
+}
+
+void Database::for_each_finished_under(std::string_view prefix, double finished_since,
+                                       const std::function<void(std::string_view path)>& fn) {
+  // "+gcs_path": the range must not pick the primary key, which would read
+  // every build under the prefix; the finished_time index reads the recent ones.
+  StmtPtr q(prepare(
+      "select gcs_path from build where finished_time >= ? and finished_json is not null "
+      "and +gcs_path between ? and ?"));
+  const std::string low = std::string(prefix) + '\x01';
+  const std::string high = std::string(prefix) + '\x7f';
+  sqlite3_bind_double(q.get(), 1, finished_since);
+  bind_text(q.get(), 2, low);
+  bind_text(q.get(), 3, high);
+  while (step(path_, db_, q.get())) {
+    auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
+    fn(std::string_view(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(q.get(), 0))));
   }
 }
 
@@ -556,6 +577,75 @@ int64_t Database::insert_emitted(const IncrementalTable& table, const std::vecto
   }
   tx.commit();
   return gen;
+}
+
+// ---------------------------------------------------------------- listing state
+
+// A side table of make-db's own (the reference ignores tables it does not
+// know): one row per listed prefix, read by primary key.
+void Database::ensure_listing_cursor_table() {
+  exec(path_, db_,
+       "create table if not exists listing_cursor(prefix text primary key, cursor text not null, "
+       "full_listed_at integer not null, names integer not null, names_from_cursor integer not null, "
+       "kept text not null)");
+  auto& s = *stmts_;
+  s.get_listing_cursor.reset(prepare(
+      "select prefix, cursor, full_listed_at, names, names_from_cursor, kept from listing_cursor where prefix=?"));
+  s.put_listing_cursor.reset(prepare("insert or replace into listing_cursor values(?,?,?,?,?,?)"));
+}
+
+namespace {
+
+ListingCursor read_listing_cursor(sqlite3_stmt* s) {
+  ListingCursor row;
+  row.prefix = column_bytes(s, 0);
+  row.cursor = column_bytes(s, 1);
+  row.full_listed_at = sqlite3_column_int64(s, 2);
+  row.names = sqlite3_column_int64(s, 3);
+  row.names_from_cursor = sqlite3_column_int64(s, 4);
+  // Kept names, one a line (they are build ids: no line breaks).
+  const std::string kept = column_bytes(s, 5);
+  for (size_t at = 0; at < kept.size();) {
+    size_t end = kept.find('\n', at);
+    if (end == std::string::npos) end = kept.size();
+    if (end > at) row.kept.push_back(kept.substr(at, end - at));
+    at = end + 1;
+  }
+  return row;
+}
+
+}  // namespace
+
+std::optional<ListingCursor> Database::listing_cursor(std::string_view prefix) {
+  Use q(db_, stmts_->get_listing_cursor.get());
+  bind_text(q.get(), 1, prefix);
+  if (!step(path_, db_, q.get())) return std::nullopt;
+  return read_listing_cursor(q.get());
+}
+
+void Database::for_each_listing_cursor_under(std::string_view under,
+                                             const std::function<void(const ListingCursor&)>& fn) {
+  StmtPtr q(prepare(
+      "select prefix, cursor, full_listed_at, names, names_from_cursor, kept from listing_cursor "
+      "where prefix > ? and prefix < ? order by prefix"));
+  const std::string low(under);
+  const std::string high = low + '\xff';
+  bind_text(q.get(), 1, low);
+  bind_text(q.get(), 2, high);
+  while (step(path_, db_, q.get())) fn(read_listing_cursor(q.get()));
+}
+
+void Database::put_listing_cursor(const ListingCursor& row) {
+  Use q(db_, stmts_->put_listing_cursor.get());
+  bind_text(q.get(), 1, row.prefix);
+  bind_text(q.get(), 2, row.cursor);
+  sqlite3_bind_int64(q.get(), 3, row.full_listed_at);
+  sqlite3_bind_int64(q.get(), 4, row.names);
+  sqlite3_bind_int64(q.get(), 5, row.names_from_cursor);
+  std::string kept;
+  for (const auto& name : row.kept) kept.append(name).append(1, '\n');
+  bind_text(q.get(), 6, kept);
+  step(path_, db_, q.get());
 }
 
 }  // namespace kettle::store

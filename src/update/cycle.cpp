@@ -1,5 +1,7 @@
 #include "kettle/update/cycle.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
@@ -12,6 +14,7 @@
 #include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/store/database.hpp"
+#include "kettle/stream/freshness.hpp"
 #include "kettle/stream/stream.hpp"
 #include "kettle/update/bq_load.hpp"
 #include "kettle/update/prune.hpp"
@@ -26,6 +29,10 @@ struct LoadStep {
   std::optional<double> days;  // make-json window and incremental table
 };
 
+// The tables of each deployment (SPEC §6).
+const LoadStep kProdSteps[] = {{"day", 1.0}, {"week", 7.0}, {"all", 30.0}};
+const LoadStep kStagingStep{"staging", std::nullopt};
+
 // Fetches buckets.yaml; the old file stays when the new one is unusable.
 asio::awaitable<bool> refresh_buckets(app::Core& core, const UpdateOptions& opt) {
   if (opt.buckets_url.empty()) co_return true;
@@ -34,14 +41,15 @@ asio::awaitable<bool> refresh_buckets(app::Core& core, const UpdateOptions& opt)
   req.api = "buckets_url";
   auto resp = co_await core.http().request(std::move(req));
   if (!resp || resp->status != 200) {
-    KLOG(error) << "cannot fetch " << opt.buckets_url << " (keeping " << path << "): "
+    // The old list keeps kettle working: a warning, not an error.
+    KLOG(warning) << obs::label("url", opt.buckets_url) << "cannot fetch " << opt.buckets_url << " (keeping " << path << "): "
                 << (resp ? "HTTP " + std::to_string(resp->status) : resp.error().what());
     co_return false;
   }
   try {
     config::Buckets::parse(resp->body, opt.buckets_url);
   } catch (const std::exception& e) {
-    KLOG(error) << "keeping the old " << path << ": " << e.what();
+    KLOG(warning) << obs::label("url", opt.buckets_url) << "keeping the old " << path << ": " << e.what();
     co_return false;
   }
   std::string tmp = path + ".tmp";
@@ -72,7 +80,7 @@ asio::awaitable<bool> load_table(app::Core& core, const UpdateOptions& opt, Load
   auto made = co_await core.offload(emit_rows);
   if (core.stopping()) co_return true;
   if (made.rows == 0 && !replace) {
-    KLOG(info) << "no new rows for " << step.table;
+    KLOG(info) << obs::label("stage", "load") << obs::label("table", step.table) << "no new rows for " << step.table;
     co_return true;
   }
   BqLoadOptions load;
@@ -97,13 +105,12 @@ asio::awaitable<bool> day_table_is_stale(app::Core& core, const UpdateOptions& o
 asio::awaitable<bool> load_tables(app::Core& core, const UpdateOptions& opt) {
   if (!opt.prod) {
     // A named step: g++ 12 mishandles braced temporaries in a co_await expression.
-    const LoadStep staging{"staging", std::nullopt};
+    const LoadStep staging = kStagingStep;
     co_return co_await load_table(core, opt, staging, false);
   }
   bool ok = true;
   const bool rebuild = co_await day_table_is_stale(core, opt);
   if (rebuild) KLOG(info) << "day table is stale or empty: rebuilding day and week";
-  static const LoadStep kProdSteps[] = {{"day", 1.0}, {"week", 7.0}, {"all", 30.0}};
   for (const LoadStep& step : kProdSteps) {
     if (core.stopping()) break;
     const bool replace = rebuild && step.table != "all";  // all is append-only
@@ -192,6 +199,15 @@ std::string use_stop_at_time_zone() {
 
 asio::awaitable<int> run_update(app::Core& core, UpdateOptions opt) {
   opt.collect.junit = true;
+  // The freshness gauges from the start, read in the background while
+  // collection runs: the first insert may be hours away.
+  co_await core.connect(app::bigquery_api);
+  std::vector<bigquery::TableRef> tables;
+  std::vector<LoadStep> steps(std::begin(kProdSteps), std::end(kProdSteps));
+  if (!opt.prod) steps = {kStagingStep};
+  for (const LoadStep& step : steps)
+    if (auto ref = bigquery::TableRef::in_dataset(opt.dataset, step.table)) tables.push_back(*ref);
+  asio::co_spawn(core.io(), stream::seed_table_freshness(core.bigquery(), tables), asio::detached);
   const std::string zone = use_stop_at_time_zone();
   KLOG(info) << "update cycle: " << (opt.prod ? "prod (day, week, all)" : "staging") << ", dataset " << opt.dataset
              << (opt.collect.build_limit ? ", BUILD_LIMIT " + std::to_string(opt.collect.build_limit) : std::string())

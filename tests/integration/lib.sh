@@ -22,6 +22,13 @@ check() {  # check NAME EXPECTED ACTUAL: "ok   NAME", or "FAIL NAME: ..." counte
 }
 finish() {  # finish WHAT: prints "WHAT checks failed: N", exits 1 if any failed, else 0
   echo "$1 checks failed: $failures"
+  # The work dir is removed on exit: show the newest logs, so a failure in CI can be read.
+  if [[ $failures -gt 0 ]]; then
+    local log
+    for log in $(ls -t "$work"/*.log "$work"/fake.err 2>/dev/null | head -6); do
+      echo "--- ${log#"$work"/} (last 25 lines)"; tail -n 25 "$log"
+    done
+  fi
   exit $((failures > 0))
 }
 

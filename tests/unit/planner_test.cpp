@@ -260,6 +260,26 @@ BOOST_AUTO_TEST_CASE(a_barrier_in_a_failing_batch_fires_after_the_failure_is_set
   fs::remove_all(dir);
 }
 
+BOOST_AUTO_TEST_CASE(a_listing_state_commits_with_or_after_the_builds_before_it) {
+  char tmpl[] = "/tmp/kettle-writer-XXXXXX";
+  fs::path dir = mkdtemp(tmpl);
+  std::string db_path = (dir / "build.db").string();
+  const kettle::store::ListingCursor row{"gs://b/logs/j/", "1318681111894691840", 1, 2, 1, {}};
+  std::atomic<bool> state_seen_with_build{false};
+  {
+    DbWriter writer(db_path, 1, "writer-test");  // a transaction per write
+    writer.write(BuildWrite{"gs://b/logs/j/1318681111894691840", "{\"timestamp\": 1}", "{\"timestamp\": 2}"});
+    writer.write(ListingWrite{row});
+    writer.after_commit([&] {
+      kettle::store::Database db(db_path);
+      state_seen_with_build = db.listing_cursor(row.prefix) && db.is_present("gs://b/logs/j/1318681111894691840", 3);
+    });
+    writer.finish();
+  }
+  BOOST_TEST(state_seen_with_build.load());
+  fs::remove_all(dir);
+}
+
 BOOST_AUTO_TEST_CASE(unusable_database_is_reported_by_finish) {
   DbWriter writer("/nonexistent-dir/build.db", 10, "writer-test");
   std::atomic<bool> write_reported{false};

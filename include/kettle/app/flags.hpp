@@ -16,10 +16,14 @@ namespace kettle::app {
 // /healthz are served by default.
 enum class Lifetime { one_shot, long_running };
 
-// --db, -v, --metrics-addr, --health-addr, --stall-timeout, --shutdown-timeout.
+// --db, -v, --metrics-addr, --health-addr, --stall-timeout, --shutdown-timeout, --log-format.
 void add_core_flags(cli::Parser& parser, Lifetime lifetime);
 // --threads (HTTP requests in flight), --request-timeout, --max-attempts.
 void add_http_flags(cli::Parser& parser);
+// --full-listing, --full-listing-every DURATION (make-db, update).
+void add_listing_flags(cli::Parser& parser);
+// --full-listing-every in seconds (0: every listing in full), nullopt when not given.
+std::optional<int64_t> full_listing_every(const cli::Args& args);
 // --schema FILE (default: the schema built into kettle).
 void add_schema_flag(cli::Parser& parser);
 // --min-free SIZE: free space the database's file system needs before collecting.

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kettle/rows/build_json.hpp"
+#include "kettle/store/listing_cursor.hpp"
 
 namespace kettle::store {
 
@@ -87,6 +88,11 @@ class Database {
   // is_present, in one streaming query over the primary key (PR pass, SPEC §2.1).
   void for_each_present_under(std::string_view prefix, int64_t now_seconds,
                               const std::function<void(std::string_view path)>& fn);
+  // The same, limited to builds with finished.json and a finished_time of at
+  // least `finished_since`, read through the finished_time index: as many
+  // rows as finished since then, whatever the history.
+  void for_each_finished_under(std::string_view prefix, double finished_since,
+                               const std::function<void(std::string_view path)>& fn);
   // SPEC §4 upsert. Returns true when a row was written (then marked JUnit-missing).
   bool upsert_build(std::string_view path, const std::optional<std::string>& started_json,
                     const std::optional<std::string>& finished_json, const rows::FinishedTime& finished_time);
@@ -116,10 +122,18 @@ class Database {
   // in one transaction (its own, unless the caller has one open).
   int64_t insert_emitted(const IncrementalTable& table, const std::vector<int64_t>& ids);
 
+  // --- listing state (make-db's incremental listing, table listing_cursor) ---
+  // One prefix's row, by primary key.
+  std::optional<ListingCursor> listing_cursor(std::string_view prefix);
+  // The rows of the prefixes strictly below `under`, in prefix order (one streaming query).
+  void for_each_listing_cursor_under(std::string_view under, const std::function<void(const ListingCursor&)>& fn);
+  void put_listing_cursor(const ListingCursor& row);
+
   sqlite3* handle() { return db_; }
 
  private:
   void use_incremental_vacuum_if_new();
+  void ensure_listing_cursor_table();
   void ensure_incremental(const IncrementalTable& table);
   bool table_exists(const IncrementalTable& table);
   void close();
