@@ -68,7 +68,10 @@ KettleMetrics::KettleMetrics(Registry& r)
       stage_last_progress(r.gauge("kettle_stage_last_progress_timestamp_seconds",
                                   "When the stage last made progress.", {"stage"})),
       stage_busy(r.gauge("kettle_stage_busy", "1 while the stage has work, else 0.", {"stage"})),
-      build_info(r.gauge("kettle_build_info", "Always 1; labels name the build.", {"version"})) {
+      build_info(r.gauge("kettle_build_info", "Always 1; labels name the build.", {"version"})),
+      io_backend(r.gauge("kettle_io_backend_info",
+                         "Always 1; labels name the I/O backend (io_uring or syscalls) of a file path.",
+                         {"path", "backend"})) {
   build_info.with({KETTLE_VERSION}).set(1);
   rows_emitted.get();
   collection_paused.get();

@@ -1,11 +1,13 @@
 #include "kettle/store/database.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 #include <type_traits>
 #include <utility>
@@ -478,16 +480,52 @@ void Database::ensure_incremental(const IncrementalTable& table) {
 void Database::for_each_unemitted(const IncrementalTable& table,
                                   std::optional<double> min_finished_time,
                                   const std::function<bool(StoredBuild&&)>& fn) {
-  ensure_incremental(table);
+  for_each_unemitted_in({EmitWindow{table, min_finished_time}},
+                        [&fn](StoredBuild&& b, uint32_t) { return fn(std::move(b)); });
+}
+
+void Database::for_each_unemitted_in(const std::vector<EmitWindow>& windows,
+                                     const std::function<bool(StoredBuild&&, uint32_t wanted)>& fn) {
+  if (windows.empty()) return;
+  if (windows.size() > kMaxEmitWindows) {
+    throw std::invalid_argument("at most " + std::to_string(kMaxEmitWindows) + " emission windows, not " +
+                                std::to_string(windows.size()));
+  }
+  for (size_t i = 0; i < windows.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (windows[i].table.name() == windows[j].table.name())
+        throw std::invalid_argument("emission window table " + windows[i].table.name() + " given twice");
+    }
+    ensure_incremental(windows[i].table);
+  }
+  // Parameter 1 is the widest window; window i uses parameter i + 2.
   // NULL finished_time fails ">=" and is never selected (SPEC §3.2). Old reference
   // rows with TEXT finished_time sort after every number, so they pass any window.
-  StmtPtr q(prepare(
-      "select rowid, gcs_path, started_json, finished_json from build where finished_time >= ? "
-      "and rowid not in (select build_id from " +
-      quoted(table) + ") order by finished_time"));
-  sqlite3_bind_double(q.get(), 1, min_finished_time.value_or(0));
+  // The index on finished_time gives (finished_time, rowid) order without a sort;
+  // rowid is named so that ties come out the same for one window or several.
+  std::string wanted;
+  std::string any;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const std::string test = "(finished_time >= ?" + std::to_string(i + 2) +
+                             " and rowid not in (select build_id from " + quoted(windows[i].table) + "))";
+    wanted += ", " + test;
+    any += (i ? " or " : "") + test;
+  }
+  StmtPtr q(prepare("select rowid, gcs_path, started_json, finished_json" + wanted +
+                    " from build where finished_time >= ?1 and (" + any + ") order by finished_time, rowid"));
+  double widest = windows[0].min_finished_time.value_or(0);
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const double min = windows[i].min_finished_time.value_or(0);
+    widest = std::min(widest, min);
+    sqlite3_bind_double(q.get(), static_cast<int>(i + 2), min);
+  }
+  sqlite3_bind_double(q.get(), 1, widest);
   while (step(path_, db_, q.get())) {
-    if (!fn(read_build(q.get()))) return;
+    uint32_t mask = 0;
+    for (size_t i = 0; i < windows.size(); ++i) {
+      if (sqlite3_column_int(q.get(), static_cast<int>(i + 4)) != 0) mask |= uint32_t{1} << i;
+    }
+    if (!fn(read_build(q.get()), mask)) return;
   }
 }
 

@@ -27,6 +27,7 @@ namespace {
 struct LoadStep {
   std::string table;
   std::optional<double> days;  // make-json window and incremental table
+  bool replace = false;        // rebuild the table (and its incremental table) from scratch
 };
 
 // The tables of each deployment (SPEC §6).
@@ -68,28 +69,36 @@ emit::MakeJsonOptions make_json_options(app::Core& core, const UpdateOptions& op
   return mj;
 }
 
-// make-json for one table into a gzip file, then a load job; `replace`
-// rebuilds the table from scratch.
-asio::awaitable<bool> load_table(app::Core& core, const UpdateOptions& opt, LoadStep step, bool replace) {
-  emit::MakeJsonOptions mj = make_json_options(core, opt, step.days);
-  mj.reset_emitted = replace;
-  mj.gzip = true;
-  mj.output = (std::filesystem::path(opt.work_dir) / ("build_" + step.table + ".json.gz")).string();
-  // A named closure: g++ 12 destroys a temporary in a co_await expression twice.
-  auto emit_rows = [mj] { return emit::run_make_json(mj); };
-  auto made = co_await core.offload(emit_rows);
-  if (core.stopping()) co_return true;
-  if (made.rows == 0 && !replace) {
-    KLOG(info) << obs::label("stage", "load") << obs::label("table", step.table) << "no new rows for " << step.table;
-    co_return true;
+// The cycle's make-json runs, one per table, as one scan into gzip files
+// (each file and incremental table as its own run would leave them), then a
+// load job per table.
+asio::awaitable<bool> load_steps(app::Core& core, const UpdateOptions& opt, std::vector<LoadStep> steps) {
+  emit::MakeJsonOptions mj = make_json_options(core, opt, std::nullopt);
+  std::vector<emit::MakeJsonOutput> outputs;
+  for (const LoadStep& step : steps) {
+    const auto file = std::filesystem::path(opt.work_dir) / ("build_" + step.table + ".json.gz");
+    outputs.push_back({step.days, step.replace, file.string(), /*gzip=*/true});
   }
-  BqLoadOptions load;
-  load.dataset = opt.dataset;
-  load.table = step.table;
-  load.replace = replace;
-  load.max_bad_records = opt.max_bad_records;
-  load.file = *mj.output;
-  co_return co_await bq_load(core, load) == 0;
+  // A named closure: g++ 12 destroys a temporary in a co_await expression twice.
+  auto emit_rows = [mj, outputs] { return emit::run_make_json(mj, outputs); };
+  auto made = co_await core.offload(emit_rows);
+  bool ok = true;
+  for (size_t i = 0; i < steps.size(); ++i) {
+    if (core.stopping()) break;
+    if (made[i].rows == 0 && !steps[i].replace) {
+      KLOG(info) << obs::label("stage", "load") << obs::label("table", steps[i].table) << "no new rows for "
+                 << steps[i].table;
+      continue;
+    }
+    BqLoadOptions load;
+    load.dataset = opt.dataset;
+    load.table = steps[i].table;
+    load.replace = steps[i].replace;
+    load.max_bad_records = opt.max_bad_records;
+    load.file = *outputs[i].output;
+    ok = co_await bq_load(core, load) == 0 && ok;
+  }
+  co_return ok;
 }
 
 // SPEC §6: day and week are rebuilt when the day table's oldest build is
@@ -104,19 +113,14 @@ asio::awaitable<bool> day_table_is_stale(app::Core& core, const UpdateOptions& o
 
 asio::awaitable<bool> load_tables(app::Core& core, const UpdateOptions& opt) {
   if (!opt.prod) {
-    // A named step: g++ 12 mishandles braced temporaries in a co_await expression.
-    const LoadStep staging = kStagingStep;
-    co_return co_await load_table(core, opt, staging, false);
+    std::vector<LoadStep> staging{kStagingStep};
+    co_return co_await load_steps(core, opt, staging);
   }
-  bool ok = true;
   const bool rebuild = co_await day_table_is_stale(core, opt);
   if (rebuild) KLOG(info) << "day table is stale or empty: rebuilding day and week";
-  for (const LoadStep& step : kProdSteps) {
-    if (core.stopping()) break;
-    const bool replace = rebuild && step.table != "all";  // all is append-only
-    ok = co_await load_table(core, opt, step, replace) && ok;
-  }
-  co_return ok;
+  std::vector<LoadStep> prod(std::begin(kProdSteps), std::end(kProdSteps));
+  for (LoadStep& step : prod) step.replace = rebuild && step.table != "all";  // all is append-only
+  co_return co_await load_steps(core, opt, prod);
 }
 
 // --retain-junit: a retention period that a window in use outlasts is an

@@ -38,6 +38,7 @@ struct KettleMetrics {
   Family<Gauge>& stage_last_progress;  // {stage}
   Family<Gauge>& stage_busy;           // {stage}
   Family<Gauge>& build_info;           // {version}
+  Family<Gauge>& io_backend;           // {path, backend}: 1 once the path chose its backend
 
   // Exports at 0 the counters of a table (rows inserted, failed, loaded;
   // load jobs by outcome) so that rate() and increase() see its first

@@ -56,6 +56,13 @@ struct StoredBuild {
   std::optional<std::string> finished_json;
 };
 
+// One window of an emission scan (SPEC §3.2): the builds finished at or
+// after min_finished_time (0 when nullopt) that `table` does not hold yet.
+struct EmitWindow {
+  IncrementalTable table;
+  std::optional<double> min_finished_time;
+};
+
 struct StoredFile {
   std::string path;
   std::string zlib_data;
@@ -108,6 +115,13 @@ class Database {
   // the callback may read (for_each_file_of) but should not write the build table.
   void for_each_unemitted(const IncrementalTable& table, std::optional<double> min_finished_time,
                           const std::function<bool(StoredBuild&&)>& fn);
+  // The builds that at least one of `windows` (at most 32, distinct tables)
+  // wants, in one streaming query, in the order for_each_unemitted gives each
+  // window (finished_time, then rowid); `wanted` has bit i set when
+  // windows[i] wants the build. Same callback rules as for_each_unemitted.
+  static constexpr size_t kMaxEmitWindows = 32;
+  void for_each_unemitted_in(const std::vector<EmitWindow>& windows,
+                             const std::function<bool(StoredBuild&&, uint32_t wanted)>& fn);
   // Exactly these paths (those not in `table`), in finished_time order.
   void for_each_build_in(const IncrementalTable& table, const std::vector<std::string>& paths,
                          const std::function<bool(StoredBuild&&)>& fn);
