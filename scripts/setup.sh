@@ -10,6 +10,7 @@ packages=(
   ca-certificates curl openssl python3-yaml python3-kubernetes
   prometheus  # promtool and prometheus: the monitoring tests (deploy/monitoring)
   time        # GNU time: peak RSS in the benchmarks (bench/)
+  faketime    # bench/retention.sh runs kettle on simulated days
 )
 
 missing=()

@@ -14,6 +14,7 @@
 #include <variant>
 
 #include "kettle/obs/log.hpp"
+#include "sqlite_call.hpp"
 
 namespace kettle::store {
 namespace {
@@ -35,10 +36,9 @@ constexpr int kJunitMissingPage = 1000;
 
 constexpr const char* kManualTable = "incremental_manual";
 
-struct Finalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, Finalize>;
+using detail::exec;
+using detail::step;
+using detail::StmtPtr;
 
 // Table names come only from IncrementalTable, but %g may yield '+' or '-'
 // (1e+20), so they are always quoted.
@@ -237,27 +237,6 @@ class WriteScope {
 
 namespace {
 
-std::string describe(const std::string& path, const char* sql, sqlite3* db) {
-  return "database " + path + ": " + (sql ? sql : "") + ": " + sqlite3_errmsg(db);
-}
-
-// Steps once: true on a row, false when done; any error throws naming the statement.
-bool step(const std::string& path, sqlite3* db, sqlite3_stmt* s) {
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  throw StoreError(describe(path, sqlite3_sql(s), db));
-}
-
-void exec(const std::string& path, sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(db);
-    sqlite3_free(err);
-    throw StoreError("database " + path + ": " + sql + ": " + msg);
-  }
-}
-
 bool is_not_a_database(int rc) {
   int primary = rc & 0xff;
   return primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT;
@@ -286,6 +265,7 @@ Database::Database(const std::string& path, bool create) : path_(path) {
   try {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     // The first read of the file: a non-database fails here with NOTADB.
+    use_incremental_vacuum_if_new();
     exec(path_, db_, "PRAGMA journal_mode=WAL");
     exec(path_, db_, "PRAGMA synchronous=NORMAL");
     exec(path_, db_, kSchema);
@@ -331,6 +311,13 @@ Database::Database(const std::string& path, bool create) : path_(path) {
 
 Database::~Database() { close(); }
 
+void Database::use_incremental_vacuum_if_new() {
+  // Only a file without pages: auto_vacuum is fixed once the first table
+  // exists, and an existing file (the reference's) is never converted here.
+  if (detail::query_int(path_, db_, "PRAGMA page_count") == 0)
+    exec(path_, db_, "PRAGMA auto_vacuum=INCREMENTAL");
+}
+
 void Database::close() {
   stmts_.reset();  // statements first: close_v2 would otherwise keep the handle alive
   if (db_) sqlite3_close_v2(db_);
@@ -338,13 +325,7 @@ void Database::close() {
 }
 
 sqlite3_stmt* Database::prepare(const std::string& sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr) !=
-      SQLITE_OK) {
-    sqlite3_finalize(s);
-    throw StoreError(describe(path_, sql.c_str(), db_));
-  }
-  return s;
+  return detail::prepare(path_, db_, sql).release();
 }
 
 void Database::begin() { exec(path_, db_, "begin immediate"); }

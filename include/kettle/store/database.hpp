@@ -26,6 +26,14 @@ class StoreError : public std::runtime_error {
   using std::runtime_error::runtime_error;
 };
 
+// SQLITE_FULL: the file system (or a size limit) has no room left. The
+// transaction that hit it is rolled back, so nothing is half-written; a later
+// run can retry once space is freed.
+class DiskFullError : public StoreError {
+ public:
+  using StoreError::StoreError;
+};
+
 // The name of an emitted-builds table. Only the generated forms exist, so no
 // user text ever reaches SQL.
 class IncrementalTable {
@@ -64,6 +72,8 @@ class Database {
  public:
   // Opens (creating when allowed) and ensures the schema. Throws StoreError
   // for a missing file when !create, a corrupt file, or a non-database.
+  // A new file gets auto_vacuum=INCREMENTAL, so pruning can return its space
+  // (store/prune.hpp).
   explicit Database(const std::string& path, bool create = true);
   ~Database();
   Database(const Database&) = delete;
@@ -136,6 +146,7 @@ class Database {
   sqlite3* handle() { return db_; }
 
  private:
+  void use_incremental_vacuum_if_new();
   void ensure_listing_cursor_table();
   void ensure_incremental(const IncrementalTable& table);
   bool table_exists(const IncrementalTable& table);
