@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "kettle/obs/log.hpp"
+#include "kettle/store/headroom.hpp"
 
 namespace kettle::app {
 
@@ -44,6 +45,12 @@ std::optional<int64_t> full_listing_every(const cli::Args& args) {
 
 void add_schema_flag(cli::Parser& p) {
   p.option("schema", "FILE", "schema.json for the tables (default: the schema built into kettle)");
+}
+
+void add_min_free_flag(cli::Parser& p) {
+  p.option("min-free", "SIZE",
+           "collect only while the database's file system has this much free, e.g. 2GiB, 500MiB (default 2GiB; "
+           "0 = no check)");
 }
 
 namespace {
@@ -114,6 +121,16 @@ int64_t build_limit(const cli::Args& args) {
   }
   if (limit && *limit < 0) throw UsageError("--buildlimit / BUILD_LIMIT must not be negative");
   return limit.value_or(0);
+}
+
+uint64_t min_free(const cli::Args& args) { return args.get_size("min-free").value_or(store::kDefaultMinFree); }
+
+std::optional<std::chrono::seconds> retention(const cli::Args& args, const char* flag) {
+  auto d = args.get_duration(flag);
+  if (!d) return std::nullopt;
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  if (seconds.count() <= 0) throw UsageError(std::string("--") + flag + " must be at least 1s (e.g. 90d)");
+  return seconds;
 }
 
 std::optional<int> stop_hour(const cli::Args& args) {

@@ -143,7 +143,8 @@ class Collector {
   // Waits for every task still running (after a failure of run()).
   awaitable<void> drain() { co_await tasks_.wait(); }
 
-  bool stopping() const { return core_.stopping(); }
+  // A failed writer (a full disk) drops every write: stop fetching for nothing.
+  bool stopping() const { return core_.stopping() || writer_.failure(); }
   const MakeDbResult& result() const { return result_; }
   uint64_t jobs_done() const { return jobs_done_; }
   uint64_t jobs_total() const { return jobs_total_; }
@@ -760,11 +761,16 @@ awaitable<MakeDbResult> make_db(app::Core& core, MakeDbOptions opt) {
 
   Collector collector(core, opt, buckets, reader, writer);
   std::exception_ptr failure;
-  try {
-    co_await (collector.run() || report_progress(collector, core.http(), writer));
-  } catch (const std::exception&) {
-    failure = std::current_exception();
-  }
+  // `||` waits for the first success: run() must not throw, or the progress
+  // reporter (which never ends) would be waited for forever.
+  auto run = [&collector, &failure]() -> awaitable<void> {
+    try {
+      co_await collector.run();
+    } catch (const std::exception&) {
+      failure = std::current_exception();
+    }
+  };
+  co_await (run() || report_progress(collector, core.http(), writer));
   co_await collector.drain();
   // Commits the rest off the event loop; rethrows a writer failure.
   auto finish = [&writer] { writer.finish(); };

@@ -1,17 +1,20 @@
 #include "kettle/store/database.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "kettle/obs/log.hpp"
+#include "sqlite_call.hpp"
 
 namespace kettle::store {
 namespace {
@@ -33,10 +36,9 @@ constexpr int kJunitMissingPage = 1000;
 
 constexpr const char* kManualTable = "incremental_manual";
 
-struct Finalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, Finalize>;
+using detail::exec;
+using detail::step;
+using detail::StmtPtr;
 
 // Table names come only from IncrementalTable, but %g may yield '+' or '-'
 // (1e+20), so they are always quoted.
@@ -235,27 +237,6 @@ class WriteScope {
 
 namespace {
 
-std::string describe(const std::string& path, const char* sql, sqlite3* db) {
-  return "database " + path + ": " + (sql ? sql : "") + ": " + sqlite3_errmsg(db);
-}
-
-// Steps once: true on a row, false when done; any error throws naming the statement.
-bool step(const std::string& path, sqlite3* db, sqlite3_stmt* s) {
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  throw StoreError(describe(path, sqlite3_sql(s), db));
-}
-
-void exec(const std::string& path, sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(db);
-    sqlite3_free(err);
-    throw StoreError("database " + path + ": " + sql + ": " + msg);
-  }
-}
-
 bool is_not_a_database(int rc) {
   int primary = rc & 0xff;
   return primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT;
@@ -284,6 +265,7 @@ Database::Database(const std::string& path, bool create) : path_(path) {
   try {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     // The first read of the file: a non-database fails here with NOTADB.
+    use_incremental_vacuum_if_new();
     exec(path_, db_, "PRAGMA journal_mode=WAL");
     exec(path_, db_, "PRAGMA synchronous=NORMAL");
     exec(path_, db_, kSchema);
@@ -329,6 +311,13 @@ Database::Database(const std::string& path, bool create) : path_(path) {
 
 Database::~Database() { close(); }
 
+void Database::use_incremental_vacuum_if_new() {
+  // Only a file without pages: auto_vacuum is fixed once the first table
+  // exists, and an existing file (the reference's) is never converted here.
+  if (detail::query_int(path_, db_, "PRAGMA page_count") == 0)
+    exec(path_, db_, "PRAGMA auto_vacuum=INCREMENTAL");
+}
+
 void Database::close() {
   stmts_.reset();  // statements first: close_v2 would otherwise keep the handle alive
   if (db_) sqlite3_close_v2(db_);
@@ -336,13 +325,7 @@ void Database::close() {
 }
 
 sqlite3_stmt* Database::prepare(const std::string& sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr) !=
-      SQLITE_OK) {
-    sqlite3_finalize(s);
-    throw StoreError(describe(path_, sql.c_str(), db_));
-  }
-  return s;
+  return detail::prepare(path_, db_, sql).release();
 }
 
 void Database::begin() { exec(path_, db_, "begin immediate"); }
@@ -497,16 +480,52 @@ void Database::ensure_incremental(const IncrementalTable& table) {
 void Database::for_each_unemitted(const IncrementalTable& table,
                                   std::optional<double> min_finished_time,
                                   const std::function<bool(StoredBuild&&)>& fn) {
-  ensure_incremental(table);
+  for_each_unemitted_in({EmitWindow{table, min_finished_time}},
+                        [&fn](StoredBuild&& b, uint32_t) { return fn(std::move(b)); });
+}
+
+void Database::for_each_unemitted_in(const std::vector<EmitWindow>& windows,
+                                     const std::function<bool(StoredBuild&&, uint32_t wanted)>& fn) {
+  if (windows.empty()) return;
+  if (windows.size() > kMaxEmitWindows) {
+    throw std::invalid_argument("at most " + std::to_string(kMaxEmitWindows) + " emission windows, not " +
+                                std::to_string(windows.size()));
+  }
+  for (size_t i = 0; i < windows.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (windows[i].table.name() == windows[j].table.name())
+        throw std::invalid_argument("emission window table " + windows[i].table.name() + " given twice");
+    }
+    ensure_incremental(windows[i].table);
+  }
+  // Parameter 1 is the widest window; window i uses parameter i + 2.
   // NULL finished_time fails ">=" and is never selected (SPEC §3.2). Old reference
   // rows with TEXT finished_time sort after every number, so they pass any window.
-  StmtPtr q(prepare(
-      "select rowid, gcs_path, started_json, finished_json from build where finished_time >= ? "
-      "and rowid not in (select build_id from " +
-      quoted(table) + ") order by finished_time"));
-  sqlite3_bind_double(q.get(), 1, min_finished_time.value_or(0));
+  // The index on finished_time gives (finished_time, rowid) order without a sort;
+  // rowid is named so that ties come out the same for one window or several.
+  std::string wanted;
+  std::string any;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const std::string test = "(finished_time >= ?" + std::to_string(i + 2) +
+                             " and rowid not in (select build_id from " + quoted(windows[i].table) + "))";
+    wanted += ", " + test;
+    any += (i ? " or " : "") + test;
+  }
+  StmtPtr q(prepare("select rowid, gcs_path, started_json, finished_json" + wanted +
+                    " from build where finished_time >= ?1 and (" + any + ") order by finished_time, rowid"));
+  double widest = windows[0].min_finished_time.value_or(0);
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const double min = windows[i].min_finished_time.value_or(0);
+    widest = std::min(widest, min);
+    sqlite3_bind_double(q.get(), static_cast<int>(i + 2), min);
+  }
+  sqlite3_bind_double(q.get(), 1, widest);
   while (step(path_, db_, q.get())) {
-    if (!fn(read_build(q.get()))) return;
+    uint32_t mask = 0;
+    for (size_t i = 0; i < windows.size(); ++i) {
+      if (sqlite3_column_int(q.get(), static_cast<int>(i + 4)) != 0) mask |= uint32_t{1} << i;
+    }
+    if (!fn(read_build(q.get()), mask)) return;
   }
 }
 

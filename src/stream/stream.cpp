@@ -75,6 +75,7 @@ class Streamer {
         KLOG(info) << "found " << opt_.stop_file << "; stopping";
         break;
       }
+      if (opt_.end_early && opt_.end_early()) break;
       co_await iteration();
     }
     auto finish = [this] { writer_.finish(); };

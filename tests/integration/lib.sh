@@ -44,9 +44,9 @@ wait_for() {  # wait_for SECONDS COMMAND... : until the command succeeds (re-run
 # host is empty, and the status 1, when it never listens.
 start_fake() {
   if [[ -n "$fake_pid" ]]; then kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null; fi
-  # Removed first: the background start truncates it only when it gets to run,
-  # and the wait below must not read the previous fake's address.
-  rm -f "$work/fake.out"
+  # Emptied here, not only by the background redirection: the wait below must
+  # never read the previous fake's "listening" line.
+  : >"$work/fake.out"
   "$fake" "$@" >"$work/fake.out" 2>"$work/fake.err" &
   fake_pid=$!
   host=""

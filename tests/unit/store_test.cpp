@@ -704,6 +704,39 @@ BOOST_AUTO_TEST_CASE(unemitted_builds_come_in_finished_time_order_within_the_win
   BOOST_TEST(calls == 2);
 }
 
+BOOST_AUTO_TEST_CASE(one_scan_of_several_windows_marks_which_windows_want_each_build) {
+  TempDir tmp;
+  Database db(tmp.file("build.db"));
+  const auto wide = IncrementalTable::for_days(30.0);
+  const auto narrow = IncrementalTable::for_days(1.0);
+  const int64_t a = add_finished(db, "gs://b/j/a", 100);
+  add_finished(db, "gs://b/j/b", 200);
+  const int64_t c = add_finished(db, "gs://b/j/c", 200);  // a tie: rowid order
+  add_finished(db, "gs://b/j/d", 300);
+  add_finished(db, "gs://b/j/e", 120);  // before the narrow window
+  db.insert_emitted(wide, {a, c});
+  db.insert_emitted(narrow, {c});
+  std::vector<std::pair<std::string, uint32_t>> seen;
+  db.for_each_unemitted_in({{wide, 50.0}, {narrow, 150.0}}, [&](StoredBuild&& b, uint32_t wanted) {
+    seen.emplace_back(b.path, wanted);
+    return true;
+  });
+  // a: only the wide window (the narrow one starts later); c: in both tables already.
+  const std::vector<std::pair<std::string, uint32_t>> expected{
+      {"gs://b/j/e", 1}, {"gs://b/j/b", 3}, {"gs://b/j/d", 3}};
+  BOOST_TEST((seen == expected));
+  seen.clear();
+  db.for_each_unemitted_in({{narrow, 150.0}, {wide, std::nullopt}}, [&](StoredBuild&& b, uint32_t wanted) {
+    seen.emplace_back(b.path, wanted);
+    return true;
+  });
+  const std::vector<std::pair<std::string, uint32_t>> swapped{
+      {"gs://b/j/e", 2}, {"gs://b/j/b", 3}, {"gs://b/j/d", 3}};
+  BOOST_TEST((seen == swapped));
+  BOOST_CHECK_THROW(db.for_each_unemitted_in({{wide, 1.0}, {wide, 2.0}}, [](StoredBuild&&, uint32_t) { return true; }),
+                    std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(callbacks_may_query_files_while_streaming) {
   TempDir tmp;
   Database db(tmp.file("build.db"));

@@ -33,9 +33,14 @@ struct KettleMetrics {
   Family<Gauge>& db_size;
   Family<Gauge>& db_filesystem_free;   // statvfs of the DB's filesystem
   Family<Gauge>& db_filesystem_size;
+  Family<Gauge>& collection_paused;    // 1 while update skips collection for lack of disk space
+  Family<Counter>& pruned_builds;      // builds whose JUnit retention dropped
+  Family<Counter>& pruned_junit_bytes;
+  Family<Gauge>& db_freelist_bytes;    // free pages in the file after the last prune
   Family<Gauge>& stage_last_progress;  // {stage}
   Family<Gauge>& stage_busy;           // {stage}
   Family<Gauge>& build_info;           // {version}
+  Family<Gauge>& io_backend;           // {path, backend}: 1 once the path chose its backend
 
   // Exports at 0 the counters of a table (rows inserted, failed, loaded;
   // load jobs by outcome) so that rate() and increase() see its first
