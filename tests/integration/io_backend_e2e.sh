@@ -92,7 +92,7 @@ if [[ " ${modes[*]} " == *" blocked "* ]]; then
     "BIGQUERY_EMULATOR_HOST=$host" "$kettle" update --once --db update.db --buckets tree.buckets.yaml \
     --dataset p:ds --schema schema.json --metrics-addr '' --health-addr '' 2>update.log
   check "blocked: update --once exits 0" 0 $?
-  check "blocked: make-json ran three times" 3 "$(grep -c 'rows in' update.log)"
+  check "blocked: the cycle loaded day, week and all" 3 "$(grep -c 'loaded p:ds\.' update.log)"
   check "blocked: the block is logged once" 1 "$(grep -cF "$(expected_line blocked)" update.log)"
 fi
 
