@@ -18,7 +18,7 @@
 #
 # Per size, on a fresh fake and an empty database:
 #   1. make-db --junit                 the first full collection
-#   2. make-db --junit                 an unchanged cycle
+#   2. make-db --junit                 an unchanged cycle (requests, names listed)
 #   3. advance 1%; make-db --junit     a cycle with 1% new builds (and the running ones finished)
 #   4. make-json --days 1              on the resulting database
 #   5. update --once (prod)            the first cycle: builds the day, week and all tables
@@ -78,7 +78,8 @@ start_fake() {  # start_fake DIR PERCENT
 fake() { curl -sf "$@"; }
 json_field() { python3 -c 'import json,sys; d=json.load(sys.stdin); print(eval(sys.argv[1], {}, {"d": d}))' "$1"; }
 reset_stats() { fake -X POST "http://$host/_fake/reset-stats" >/dev/null; }
-requests() { fake "http://$host/_fake/stats" | json_field 'd["requests_total"]'; }
+# GCS requests and, in parentheses, the names and prefixes their listings answered.
+requests() { fake "http://$host/_fake/stats" | json_field '"%d (%d)" % (d["requests_total"], d["gcs_listed_names"])'; }
 advance() { fake -X POST -d '{"percent": 1}' "http://$host/_fake/synthetic/advance" >/dev/null; }
 fake_rss_mb() { awk -v k="$1" '$1 == k":" { printf "%.0f", $2 / 1024 }' "/proc/$fake_pid/status"; }
 fake_cpu() { awk -v hz="$(getconf CLK_TCK)" '{ printf "%.1f", ($14 + $15) / hz }' "/proc/$fake_pid/stat"; }
@@ -208,7 +209,7 @@ for p in "${sizes[@]}"; do
 done
 
 echo
-echo "| size | builds | first collection: builds/s | s | CPU s: kettle / fake | peak RSS MB | DB bytes/build | unchanged cycle: GCS requests | s | 1% new: GCS requests | s | make-json --days 1: s | peak RSS MB | update --once, first: s / peak RSS MB | update --once, 1% new: collect / emit / load s (total) | fakegcp RSS MB: after collection / peak |"
+echo "| size | builds | first collection: builds/s | s | CPU s: kettle / fake | peak RSS MB | DB bytes/build | unchanged cycle: GCS requests (names listed) | s | 1% new: GCS requests (names listed) | s | make-json --days 1: s | peak RSS MB | update --once, first: s / peak RSS MB | update --once, 1% new: collect / emit / load s (total) | fakegcp RSS MB: after collection / peak |"
 echo "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|"
 printf '%s\n' "${rows[@]}"
 echo "load average $(cut -d' ' -f1-3 /proc/loadavg) at the end"

@@ -198,7 +198,8 @@ class Collector {
     if (is_cancelled(e)) return;
     if (means_absent(e)) {
       ++result_.listings_absent;
-      KLOG(warning) << what << ": GCS answered HTTP " << e.status << ", skipped as absent; " << hint(e.status, entry);
+      // The error names who answered: GCS, or a token endpoint refusing the credentials.
+      KLOG(warning) << what << ": skipped as absent (" << e.what() << "); " << hint(e.status, entry);
       return;
     }
     count_error("listing");
@@ -714,7 +715,7 @@ awaitable<void> report_progress(const Collector& c, const net::HttpClient& http,
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto& s = http.stats();
     const auto& r = c.result();
-    char line[320];
+    char line[400];
     std::string eta = "?";
     if (c.jobs_done() > 0 && c.jobs_done() < c.jobs_total()) {
       eta = std::to_string(static_cast<long long>(secs * static_cast<double>(c.jobs_total() - c.jobs_done()) /
@@ -722,12 +723,16 @@ awaitable<void> report_progress(const Collector& c, const net::HttpClient& http,
     }
     std::snprintf(line, sizeof line,
                   "builds fetched %llu (%.0f/s), JUnit builds %llu, jobs walked %llu/%llu (ETA %s), "
-                  "requests in flight %lld, retries %llu, errors %llu, writes queued %zu",
+                  "requests in flight %lld (%llu waiting for memory, bodies %llu MiB), retries %llu, errors %llu, "
+                  "writes queued %zu",
                   static_cast<unsigned long long>(r.builds_fetched), secs > 0 ? r.builds_fetched / secs : 0.0,
                   static_cast<unsigned long long>(r.junit_builds), static_cast<unsigned long long>(c.jobs_done()),
                   static_cast<unsigned long long>(c.jobs_total()), eta.c_str(),
-                  static_cast<long long>(s.in_flight.load()), static_cast<unsigned long long>(s.retries.load()),
-                  static_cast<unsigned long long>(r.errors), writer.queued());
+                  static_cast<long long>(s.in_flight.load()),
+                  static_cast<unsigned long long>(s.body_budget_waiting.load()),
+                  static_cast<unsigned long long>(s.body_bytes_held.load() >> 20),
+                  static_cast<unsigned long long>(s.retries.load()), static_cast<unsigned long long>(r.errors),
+                  writer.queued());
     KLOG(info) << line;
   }
 }

@@ -34,6 +34,12 @@ KettleMetrics::KettleMetrics(Registry& r)
                                 "Duration of one HTTP attempt, connect to last body byte.", {"api"},
                                 latency_buckets())),
       http_in_flight(r.gauge("kettle_http_requests_in_flight", "HTTP attempts on the wire now.", {"api"})),
+      http_body_budget(r.gauge("kettle_http_body_budget_bytes",
+                               "Response body bytes held in memory (in_use) against the process-wide budget "
+                               "(limit).",
+                               {"state"})),
+      http_body_budget_waiting(r.gauge("kettle_http_body_budget_waiting",
+                                       "HTTP attempts waiting for room in the response body budget.")),
       pubsub_pulled(r.counter("kettle_pubsub_messages_pulled_total", "Pub/Sub messages pulled.")),
       pubsub_acked(r.counter("kettle_pubsub_messages_acked_total",
                              "Pub/Sub messages acknowledged, by why: irrelevant, collected, missing_finished.",
@@ -74,6 +80,7 @@ KettleMetrics::KettleMetrics(Registry& r)
                          {"path", "backend"})) {
   build_info.with({KETTLE_VERSION}).set(1);
   rows_emitted.get();
+  http_body_budget_waiting.get();
   collection_paused.get();
   pruned_builds.get();
   pruned_junit_bytes.get();

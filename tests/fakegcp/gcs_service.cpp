@@ -262,6 +262,7 @@ Response GcsService::list(ObjectStore& store, const GcsRoute& route, const Reque
   bool need_stat = !mask || (item_mask && !item_mask->selects_only({"name", "bucket", "kind"}));
 
   ListPage page = store.list(route.bucket, query);
+  ctx_.stats.names_listed(page.items.size() + page.prefixes.size());
   json::array items;
   for (const std::string& name : page.items) {
     if (!need_stat) {

@@ -381,6 +381,7 @@ BOOST_AUTO_TEST_CASE(served_over_http_with_stats_and_advance) {
 
   auto stats = fake.stats();
   BOOST_CHECK_EQUAL(count_at(stats, "requests_by_kind", "gcs.list"), 2u);
+  BOOST_CHECK_EQUAL(stats.at("gcs_listed_names").to_number<std::uint64_t>(), 12u + 2u);
   BOOST_CHECK_EQUAL(count_at(stats, "requests_by_kind", "gcs.media.pointer"), 1u);
   BOOST_CHECK_EQUAL(count_at(stats, "requests_by_kind", "gcs.media.started"), 1u);
 

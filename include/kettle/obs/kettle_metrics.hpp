@@ -20,6 +20,8 @@ struct KettleMetrics {
   Family<Counter>& http_retries;        // {api}
   Family<Histogram>& http_duration;     // {api}
   Family<Gauge>& http_in_flight;        // {api}
+  Family<Gauge>& http_body_budget;      // {state}: in_use, limit
+  Family<Gauge>& http_body_budget_waiting;
   Family<Counter>& pubsub_pulled;
   Family<Counter>& pubsub_acked;        // {outcome}
   Family<Counter>& pubsub_nacked;       // left for redelivery
