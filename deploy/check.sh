@@ -1,16 +1,21 @@
 #!/usr/bin/env bash
-# Validates deploy/ without a cluster or Docker: parses every manifest, asserts
-# the fields kettle's deployment relies on, and checks the Dockerfile.
+# Validates deploy/ without a cluster or Docker: renders each overlay
+# (deploy/prod, deploy/staging) with `kubectl kustomize`, asserts the fields
+# kettle's deployment relies on in what it renders, and checks the Dockerfile.
 #   bash deploy/check.sh        exit 0 when every check passes
+# Rendering needs kubectl (scripts/setup.sh installs it); a render that fails
+# is a FAIL.
 # Rules: checks.py (python3 + PyYAML) checks what a deployment over a running
 # Python kettle relies on (names, namespaces, volume names and sizes, env,
-# the image tag: the project version, never `latest`) and buckets.yaml;
-# checks_test.py tests those rules. Without PyYAML: `kubectl kustomize`
-# (offline) with textual checks; else installs python3-yaml with apt-get.
-# Schema: validate_manifests.py checks every document against the API types of
-# the official Python client (python3-kubernetes, installed with apt-get when
-# missing; a FAIL when it cannot be), and validate_manifests_test.py checks
-# that the validator rejects broken variants of the manifests.
+# the image tag: the project version, never `latest`, the metrics Service and
+# ServiceMonitor, prod's alerts and dashboard) and buckets.yaml;
+# checks_test.py tests those rules. Without PyYAML: textual checks of the
+# rendered YAML; else installs python3-yaml with apt-get.
+# Schema: validate_manifests.py checks every rendered document against the API
+# types of the official Python client (python3-kubernetes, installed with
+# apt-get when missing; a FAIL when it cannot be), and
+# validate_manifests_test.py checks that the validator rejects broken variants
+# of the rendered overlays.
 set -uo pipefail
 
 here=$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)
@@ -22,10 +27,9 @@ ok()  { passed=$((passed + 1)); echo "ok   - $*"; }
 bad() { failed=$((failed + 1)); echo "FAIL - $*"; }
 check() { local msg=$1; shift; if "$@" >/dev/null 2>&1; then ok "$msg"; else bad "$msg"; fi; }
 
-manifests=(prod/kettle.yaml staging/kettle.yaml)
-for f in "${manifests[@]}"; do
-  [[ -f $f ]] || bad "$f exists"
-done
+overlays=(prod staging)
+render=$(mktemp -d)
+trap 'rm -rf "$render"' EXIT
 
 have_pyyaml() { command -v python3 >/dev/null 2>&1 && python3 -c 'import yaml' >/dev/null 2>&1; }
 
@@ -43,67 +47,80 @@ if ! have_pyyaml && ! command -v kubectl >/dev/null 2>&1; then
   apt_install python3 python3-yaml || echo "check: apt-get install python3-yaml failed" >&2
 fi
 
+# ---- render ------------------------------------------------------------------
+# rendered/ENV.yaml is what `kubectl apply -k deploy/ENV` applies; every check
+# below reads these files (named relative to $render in the output).
+manifests=() env_manifests=()
+if command -v kubectl >/dev/null 2>&1; then
+  mkdir "$render/rendered"
+  for o in "${overlays[@]}"; do
+    if err=$(kubectl kustomize "$o" 2>&1 >"$render/rendered/$o.yaml"); then
+      ok "deploy/$o: kubectl kustomize renders it ($(grep -c '^kind:' "$render/rendered/$o.yaml") objects)"
+      manifests+=("rendered/$o.yaml") env_manifests+=("$o=rendered/$o.yaml")
+    else
+      bad "deploy/$o: kubectl kustomize renders it ($(tr '\n' ' ' <<<"$err"))"
+    fi
+  done
+else
+  bad "kubectl is not installed: the manifests are kustomizations that \`kubectl kustomize\` renders (run scripts/setup.sh)"
+fi
+
 # ---- manifests -------------------------------------------------------------
-if have_pyyaml; then
+if [[ ${#manifests[@]} -eq 0 ]]; then
+  bad "no rendered overlay to check"
+elif have_pyyaml; then
   # Full structural checks (checks.py: names, sizes, env, image tag). Each
   # output line is "ok|FAIL<TAB>message".
   n_lines=0
   while IFS=$'\t' read -r status msg; do
     n_lines=$((n_lines + 1))
     if [[ $status == ok ]]; then ok "$msg"; else bad "$msg"; fi
-  done < <(python3 checks.py "${manifests[@]}" 2>&1)
+  done < <(cd "$render" && python3 "$here/checks.py" "${env_manifests[@]}" 2>&1)
   [[ $n_lines -gt 0 ]] || bad "checks.py ran no check"
   if out=$(python3 checks_test.py 2>&1); then
-    ok "checks_test.py: variants with other names or sizes, a latest image, no BUCKETS_URL or a TZ refused ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
+    ok "checks_test.py: rendered variants with other names or sizes, a latest image, no BUCKETS_URL, a TZ or a Service selecting nothing refused ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
   else
-    bad "checks_test.py: variants with other names or sizes, a latest image, no BUCKETS_URL or a TZ refused"
+    bad "checks_test.py: rendered variants with other names or sizes, a latest image, no BUCKETS_URL, a TZ or a Service selecting nothing refused"
     while IFS= read -r line; do echo "    $line"; done <<<"$out"
   fi
-elif command -v kubectl >/dev/null 2>&1; then
-  # Offline fallback: kustomize parses the YAML; the assertions are textual.
-  echo "check: PyYAML not available, minimal checks with kubectl kustomize" >&2
+else
+  # Fallback: kustomize parsed the YAML; the assertions are textual.
+  echo "check: PyYAML not available, minimal textual checks of the rendered YAML" >&2
   # The project version (what `kettle --version` prints) is the image tag.
   version=$(sed -nE "s/^[[:space:]]*version:[[:space:]]*'([^']+)'.*/\1/p" ../meson.build | head -1)
   [[ -n $version ]] && ok "project version $version (meson.build)" || bad "project version in meson.build"
   for f in "${manifests[@]}"; do
-    tmp=$(mktemp -d)
-    cp "$f" "$tmp/kettle.yaml"
-    printf 'resources:\n  - kettle.yaml\n' > "$tmp/kustomization.yaml"
-    if rendered=$(kubectl kustomize "$tmp" 2>&1); then
-      ok "$f: parses"
-      n_docs=$(grep -c '^kind:' <<<"$rendered")
-      n_api=$(grep -c '^apiVersion:' <<<"$rendered")
-      [[ $n_docs -ge 4 && $n_docs -eq $n_api ]] && ok "$f: apiVersion and kind on every document" || bad "$f: apiVersion and kind on every document"
-      if [[ $f == prod/* ]]; then
-        kinds="Namespace ServiceAccount PersistentVolumeClaim Deployment" size=3001Gi pvc=kettle-data ns=kettle
-      else
-        kinds="ServiceAccount PersistentVolume PersistentVolumeClaim Deployment" size=201Gi pvc=kettle-data-staging ns=default
-      fi
-      for k in $kinds; do
-        check "$f: has $k" grep -qx "kind: $k" <<<"$rendered"
-      done
-      check "$f: PVC $pvc" grep -q "claimName: $pvc\$" <<<"$rendered"
-      check "$f: PVC size $size" grep -q "storage: $size" <<<"$rendered"
-      check "$f: namespace $ns" grep -q "namespace: $ns\$" <<<"$rendered"
-      check "$f: image tagged $version (meson.build)" grep -q "image: gcr.io/k8s-staging-test-infra/kettle:$version\$" <<<"$rendered"
-      check "$f: no latest or untagged image" bash -c '! grep -Eq "image: [^@]*/kettle(:latest)?([@[:space:]]|\$)" <<<"$1"' _ "$rendered"
-      check "$f: env BUCKETS_URL" grep -q 'name: BUCKETS_URL' <<<"$rendered"
-      check "$f: env TZ not set" bash -c '! grep -q "name: TZ\$" <<<"$1"' _ "$rendered"
-      check "$f: workload identity annotation" grep -q 'iam.gke.io/gcp-service-account: kettle@kubernetes-public.iam.gserviceaccount.com' <<<"$rendered"
-      check "$f: probes on 8081" test "$(grep -c 'port: 8081' <<<"$rendered")" -ge 2
-      check "$f: liveness /healthz" grep -q 'path: /healthz$' <<<"$rendered"
-      check "$f: readiness /healthz/ready" grep -q 'path: /healthz/ready$' <<<"$rendered"
-      check "$f: env DEPLOYMENT" grep -q 'name: DEPLOYMENT' <<<"$rendered"
-      check "$f: /data mount" grep -q 'mountPath: /data$' <<<"$rendered"
-      check "$f: resources" grep -q 'requests:' <<<"$rendered"
-      check "$f: strategy Recreate" grep -q 'type: Recreate' <<<"$rendered"
+    rendered=$(<"$render/$f")
+    n_docs=$(grep -c '^kind:' <<<"$rendered")
+    n_api=$(grep -c '^apiVersion:' <<<"$rendered")
+    [[ $n_docs -ge 6 && $n_docs -eq $n_api ]] && ok "$f: apiVersion and kind on every document" || bad "$f: apiVersion and kind on every document"
+    if [[ $f == rendered/prod.yaml ]]; then
+      kinds="Namespace ServiceAccount PersistentVolumeClaim Deployment Service ServiceMonitor PrometheusRule ConfigMap"
+      size=3001Gi pvc=kettle-data ns=kettle
     else
-      bad "$f: parses ($rendered)"
+      kinds="ServiceAccount PersistentVolume PersistentVolumeClaim Deployment Service ServiceMonitor"
+      size=201Gi pvc=kettle-data-staging ns=default
     fi
-    rm -rf "$tmp"
+    for k in $kinds; do
+      check "$f: has $k" grep -qx "kind: $k" <<<"$rendered"
+    done
+    check "$f: PVC $pvc" grep -q "claimName: $pvc\$" <<<"$rendered"
+    check "$f: PVC size $size" grep -q "storage: $size" <<<"$rendered"
+    check "$f: namespace $ns" grep -q "namespace: $ns\$" <<<"$rendered"
+    check "$f: image tagged $version (meson.build)" grep -q "image: gcr.io/k8s-staging-test-infra/kettle:$version\$" <<<"$rendered"
+    check "$f: no latest or untagged image" bash -c '! grep -Eq "image: [^@]*/kettle(:latest)?([@[:space:]]|\$)" <<<"$1"' _ "$rendered"
+    check "$f: env BUCKETS_URL" grep -q 'name: BUCKETS_URL' <<<"$rendered"
+    check "$f: env TZ not set" bash -c '! grep -q "name: TZ\$" <<<"$1"' _ "$rendered"
+    check "$f: workload identity annotation" grep -q 'iam.gke.io/gcp-service-account: kettle@kubernetes-public.iam.gserviceaccount.com' <<<"$rendered"
+    check "$f: probes on 8081" test "$(grep -c 'port: 8081' <<<"$rendered")" -ge 2
+    check "$f: liveness /healthz" grep -q 'path: /healthz$' <<<"$rendered"
+    check "$f: readiness /healthz/ready" grep -q 'path: /healthz/ready$' <<<"$rendered"
+    check "$f: env DEPLOYMENT" grep -q 'name: DEPLOYMENT' <<<"$rendered"
+    check "$f: /data mount" grep -q 'mountPath: /data$' <<<"$rendered"
+    check "$f: resources" grep -q 'requests:' <<<"$rendered"
+    check "$f: strategy Recreate" grep -q 'type: Recreate' <<<"$rendered"
+    check "$f: metrics Service and ServiceMonitor" grep -q 'targetPort: metrics$' <<<"$rendered"
   done
-else
-  bad "no YAML parser (python3-yaml or kubectl) available"
 fi
 
 # ---- schema: every document against the kubernetes.client models ------------
@@ -125,12 +142,14 @@ if ! kpy=$(k8s_python); then
   apt_install python3 python3-yaml python3-kubernetes || echo "check: apt-get install python3-kubernetes failed" >&2
   kpy=$(k8s_python) || kpy=""
 fi
-if [[ -z $kpy ]]; then
+if [[ ${#manifests[@]} -eq 0 ]]; then
+  bad "schema validation: no rendered overlay to validate"
+elif [[ -z $kpy ]]; then
   bad "schema validation: python3-kubernetes is not importable and apt-get could not install it (run scripts/setup.sh)"
 else
   # One line per document ("ok   - FILE: Kind name valid ...") or per problem
   # ("FAIL - FILE: Kind name: PATH: problem").
-  out=$("$kpy" validate_manifests.py "${manifests[@]}" 2>&1)
+  out=$(cd "$render" && "$kpy" "$here/validate_manifests.py" "${manifests[@]}" 2>&1)
   rc=$?
   n_ok=0 n_bad=0
   while IFS= read -r line; do
@@ -147,9 +166,9 @@ else
   fi
 
   if out=$("$kpy" validate_manifests_test.py 2>&1); then
-    ok "validate_manifests_test.py: broken variants of the manifests rejected, real manifests accepted ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
+    ok "validate_manifests_test.py: broken variants of the rendered overlays rejected, the overlays accepted ($(grep -Eo 'Ran [0-9]+ tests?' <<<"$out"))"
   else
-    bad "validate_manifests_test.py: broken variants of the manifests rejected, real manifests accepted"
+    bad "validate_manifests_test.py: broken variants of the rendered overlays rejected, the overlays accepted"
     while IFS= read -r line; do echo "    $line"; done <<<"$out"
   fi
 fi

@@ -2,21 +2,25 @@
 """The rules deploy/check.sh applies to the manifests and to buckets.yaml
 (python3 + PyYAML, offline).
 
-    python3 deploy/checks.py [--buckets FILE] [MANIFEST...]
+    python3 deploy/checks.py [--buckets FILE] [ENV=RENDERED...]
 
-Each MANIFEST is checked against the environment named by its folder
-(prod/kettle.yaml -> prod, staging/kettle.yaml -> staging). The rules pin what
-lets the manifests apply over a running Python kettle (object names,
-namespaces, selector, volume names and sizes), what kettle reads from its
-environment (DEPLOYMENT, SUBSCRIPTION_PATH, BUCKETS_URL, no TZ) and the image
-tag (the project version, never `latest`). --buckets checks a buckets.yaml.
+Each RENDERED file is the output of `kubectl kustomize deploy/ENV` (ENV: prod
+or staging), checked against that environment. The rules pin what lets the
+manifests apply over a running Python kettle (object names, namespaces,
+selector, volume names and sizes), what kettle reads from its environment
+(DEPLOYMENT, SUBSCRIPTION_PATH, BUCKETS_URL, no TZ), the image tag (the
+project version, never `latest`) and the monitoring objects (the metrics
+Service and ServiceMonitor of each deployment; prod: the alerts and the
+dashboard). --buckets checks a buckets.yaml.
 
 Prints one line per check, "ok<TAB>message" or "FAIL<TAB>message"; exits 1
 when a check fails. validate_manifests.py checks the same manifests against
 the Kubernetes API types; checks_test.py tests these rules.
 """
+import json
 import os
 import re
+import subprocess
 import sys
 
 import yaml
@@ -29,6 +33,7 @@ except ImportError:
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 MESON_BUILD = os.path.join(HERE, "..", "meson.build")
+PROMETHEUS_RULE = os.path.join(HERE, "monitoring", "prometheus-rule.yaml")
 
 IMAGE_REPOSITORY = "gcr.io/k8s-staging-test-infra/kettle"
 BUCKETS_URL = "https://raw.githubusercontent.com/kubernetes/test-infra/master/kettle/buckets.yaml"
@@ -36,10 +41,12 @@ SERVICE_ACCOUNT_EMAIL = "kettle@kubernetes-public.iam.gserviceaccount.com"
 
 # What each environment must be called and sized so that `kubectl apply`
 # takes over the objects of the running Python kettle (selectors, volume
-# sources and claims cannot change, and a claim cannot shrink).
+# sources and claims cannot change, and a claim cannot shrink). The alerts
+# and the dashboard (PrometheusRule, ConfigMap) are the cluster's, in prod.
 EXPECT = {
     "prod": {
-        "kinds": {"Namespace", "ServiceAccount", "PersistentVolumeClaim", "Deployment"},
+        "kinds": {"Namespace", "ServiceAccount", "PersistentVolumeClaim", "Deployment", "Service",
+                  "ServiceMonitor", "PrometheusRule", "ConfigMap"},
         "namespace": "kettle",
         "service_account": "kettle",
         "pvc": "kettle-data",
@@ -48,6 +55,7 @@ EXPECT = {
         "deployment": "kettle",
         "app": "kettle",
         "container": "kettle",
+        "service": "kettle-metrics",
         "env": {
             "DEPLOYMENT": "prod",
             "SUBSCRIPTION_PATH": "kubernetes-public/kubernetes-ci-logs-updates/k8s-infra-kettle",
@@ -55,7 +63,8 @@ EXPECT = {
         },
     },
     "staging": {
-        "kinds": {"ServiceAccount", "PersistentVolume", "PersistentVolumeClaim", "Deployment"},
+        "kinds": {"ServiceAccount", "PersistentVolume", "PersistentVolumeClaim", "Deployment", "Service",
+                  "ServiceMonitor"},
         "namespace": "default",
         "service_account": "kettle",
         "pvc": "kettle-data-staging",
@@ -64,6 +73,7 @@ EXPECT = {
         "deployment": "kettle-staging",
         "app": "kettle-staging",
         "container": "kettle-staging",
+        "service": "kettle-staging-metrics",
         "env": {
             "DEPLOYMENT": "staging",
             "SUBSCRIPTION_PATH": "kubernetes-public/kubernetes-ci-logs-updates/k8s-infra-kettle-staging",
@@ -77,6 +87,9 @@ COMMON_ENV = {"KETTLE_DB": "/data/build.db", "BUCKETS_URL": BUCKETS_URL, "TZ": N
 
 BUCKET_KEYS = ("contact", "prefix", "sequential", "exclude_jobs")
 MAIN_BUCKET = "gs://kubernetes-ci-logs/logs/"
+
+# The scrape job every rule and dashboard query selects (job="kettle").
+JOB = "kettle"
 
 
 def get(d, *path):
@@ -132,6 +145,19 @@ def image_problem(image, version):
     return None
 
 
+def render(env_name, deploy_dir=HERE):
+    """The text `kubectl kustomize deploy/ENV` prints, as deploy/check.sh
+    renders it (the tests' fixtures). Raises RuntimeError without kubectl."""
+    try:
+        out = subprocess.run(["kubectl", "kustomize", os.path.join(deploy_dir, env_name)],
+                             capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.TimeoutExpired) as e:
+        raise RuntimeError(f"kubectl kustomize deploy/{env_name}: {e} (scripts/setup.sh installs kubectl)") from e
+    if out.returncode != 0:
+        raise RuntimeError(f"kubectl kustomize deploy/{env_name}: {out.stderr.strip()}")
+    return out.stdout
+
+
 def load_documents(path):
     with open(path) as fh:
         return [d for d in yaml.safe_load_all(fh) if d is not None]
@@ -167,7 +193,7 @@ def check_manifest(path, env_name, version):
     ns = exp["namespace"]
     if "Namespace" in exp["kinds"]:
         yield get(one("Namespace"), "metadata", "name") == ns, f"{path}: Namespace {ns}"
-    namespaced = [d for k in ("ServiceAccount", "PersistentVolumeClaim", "Deployment") for d in by_kind.get(k, [])]
+    namespaced = [d for k, ds in by_kind.items() if k not in ("Namespace", "PersistentVolume") for d in ds]
     got = sorted({str(get(d, "metadata", "namespace")) for d in namespaced})
     yield got == [ns], f"{path}: namespace {ns} on every namespaced object (got {', '.join(got) or 'none'})"
 
@@ -254,6 +280,61 @@ def check_manifest(path, env_name, version):
     vols = {v.get("name"): v for v in (pod.get("volumes") or []) if isinstance(v, dict)}
     yield (get(vols.get(data_vol), "persistentVolumeClaim", "claimName") == exp["pvc"],
            f"{path}: /data volume is the PVC {exp['pvc']}")
+
+    yield from check_monitoring(path, env_name, one, c, labels)
+
+
+def check_monitoring(path, env_name, one, container, pod_labels):
+    """The metrics Service and ServiceMonitor of the deployment and, in prod,
+    the cluster's alerts and dashboard."""
+    exp = EXPECT[env_name]
+    svc = one("Service")
+    yield get(svc, "metadata", "name") == exp["service"], f"{path}: Service {exp['service']}"
+    sel = get(svc, "spec", "selector") or {}
+    yield (sel == {"app": exp["app"]} and all(pod_labels.get(k) == v for k, v in sel.items()),
+           f"{path}: Service selects the Deployment's pods (app={exp['app']})")
+    container_ports = {p.get("name") for p in (container.get("ports") or []) if isinstance(p, dict)}
+    svc_ports = {p.get("name"): p for p in (get(svc, "spec", "ports") or []) if isinstance(p, dict)}
+    metrics = svc_ports.get("metrics") or {}
+    yield (metrics.get("port") == 9090 and metrics.get("targetPort") in container_ports | {9090},
+           f"{path}: Service port metrics (9090) targets the container's metrics port")
+
+    sm = one("ServiceMonitor")
+    want = get(sm, "spec", "selector", "matchLabels") or {}
+    svc_labels = get(svc, "metadata", "labels") or {}
+    yield (bool(want) and all(svc_labels.get(k) == v for k, v in want.items()),
+           f"{path}: ServiceMonitor selects the Service")
+    ns_names = get(sm, "spec", "namespaceSelector", "matchNames")
+    yield (ns_names is None or exp["namespace"] in ns_names,
+           f"{path}: ServiceMonitor looks in namespace {exp['namespace']}")
+    endpoints = get(sm, "spec", "endpoints") or []
+    yield (bool(endpoints) and all(get(e, "port") in svc_ports for e in endpoints),
+           f"{path}: ServiceMonitor endpoints name the Service's ports")
+    job_label = get(sm, "spec", "jobLabel")
+    yield (job_label is not None and svc_labels.get(job_label) == JOB,
+           f"{path}: scrape job label {JOB!r} (ServiceMonitor jobLabel {job_label} on the Service)")
+
+    if "PrometheusRule" not in exp["kinds"]:
+        return
+    rule = one("PrometheusRule")
+    try:
+        with open(PROMETHEUS_RULE) as fh:
+            shipped = yaml.safe_load(fh)
+    except (OSError, yaml.YAMLError) as e:
+        shipped = None
+        yield False, f"{PROMETHEUS_RULE}: parses ({' '.join(str(e).split())})"
+    yield (shipped is not None and get(rule, "spec") == get(shipped, "spec") and bool(get(rule, "spec", "groups")),
+           f"{path}: PrometheusRule carries deploy/monitoring/prometheus-rule.yaml's groups")
+    cm = one("ConfigMap")
+    yield get(cm, "metadata", "name") == "kettle-dashboard", f"{path}: ConfigMap kettle-dashboard"
+    yield (str(get(cm, "metadata", "labels", "grafana_dashboard")) == "1",
+           f"{path}: dashboard labelled grafana_dashboard=1 for Grafana's sidecar")
+    try:
+        dashboard = json.loads(get(cm, "data", "kettle-dashboard.json") or "")
+    except ValueError:
+        dashboard = None
+    yield (isinstance(dashboard, dict) and dashboard.get("uid") == "kettle",
+           f"{path}: ConfigMap holds kettle-dashboard.json (JSON, uid kettle)")
 
 
 def re2_refuses(pattern):
@@ -363,7 +444,7 @@ def main(argv):
         if a == "--buckets" and args:
             buckets = args.pop(0)
         elif a.startswith("-"):
-            print(f"usage: {sys.argv[0]} [--buckets FILE] [MANIFEST...]", file=sys.stderr)
+            print(f"usage: {sys.argv[0]} [--buckets FILE] [ENV=RENDERED...]", file=sys.stderr)
             return 2
         else:
             paths.append(a)
@@ -375,10 +456,10 @@ def main(argv):
         except (OSError, ValueError) as e:
             version = None
             results.append((False, f"project version: {e}"))
-    for path in paths:
-        env_name = os.path.basename(os.path.dirname(os.path.abspath(path)))
-        if env_name not in EXPECT:
-            results.append((False, f"{path}: not in a folder named {' or '.join(EXPECT)}"))
+    for arg in paths:
+        env_name, eq, path = arg.partition("=")
+        if not eq or env_name not in EXPECT:
+            results.append((False, f"{arg}: not ENV=RENDERED with ENV {' or '.join(EXPECT)}"))
             continue
         results.extend(check_manifest(path, env_name, version))
     if buckets:

@@ -1,11 +1,13 @@
 #!/usr/bin/env python3
-"""Self-test of deploy/checks.py: the real manifests and buckets.yaml pass,
-and variants that would break a deployment over a running Python kettle (other
-names or sizes, a `latest` image, no BUCKETS_URL, a TZ) are refused.
+"""Self-test of deploy/checks.py: the rendered overlays (`kubectl kustomize
+deploy/prod`, deploy/staging) and buckets.yaml pass, and variants of the
+rendered YAML that would break a deployment over a running Python kettle
+(other names or sizes, a `latest` image, no BUCKETS_URL, a TZ, a Service
+that selects nothing) are refused.
 
     python3 deploy/checks_test.py [-v]
 
-deploy/check.sh runs it (needs python3 + PyYAML, like checks.py).
+deploy/check.sh runs it (needs python3 + PyYAML, like checks.py, and kubectl).
 """
 import contextlib
 import io
@@ -19,8 +21,7 @@ sys.dont_write_bytecode = True  # no deploy/__pycache__ in the tree
 sys.path.insert(0, HERE)
 import checks  # noqa: E402
 
-PROD = os.path.join(HERE, "prod", "kettle.yaml")
-STAGING = os.path.join(HERE, "staging", "kettle.yaml")
+RENDERED = {env: checks.render(env) for env in ("prod", "staging")}
 BUCKETS = os.path.join(HERE, "buckets.yaml")
 VERSION = checks.project_version()
 
@@ -42,14 +43,18 @@ class Base(unittest.TestCase):
             fh.write(text)
         return path
 
+    def rendered(self, env):
+        """env's rendered overlay as TMP/env.yaml."""
+        return self.write(RENDERED[env], f"{env}.yaml")
+
     def variant(self, env, *replacements):
-        """env's manifest with each (old, new) replaced exactly once, as
-        TMP/env/kettle.yaml."""
-        text = read(PROD if env == "prod" else STAGING)
+        """env's rendered overlay with each (old, new) replaced exactly once,
+        as TMP/env.yaml."""
+        text = RENDERED[env]
         for old, new in replacements:
-            self.assertEqual(text.count(old), 1, f"{env} manifest changed? {old!r}")
+            self.assertEqual(text.count(old), 1, f"{env} render changed? {old!r}")
             text = text.replace(old, new)
-        return self.write(text, os.path.join(env, "kettle.yaml"))
+        return self.write(text, f"{env}.yaml")
 
     def results(self, gen):
         return [(ok, msg) for ok, msg in gen]
@@ -70,14 +75,15 @@ class Base(unittest.TestCase):
 
 class Manifests(Base):
     def test_real_manifests_pass(self):
-        for env, path in (("prod", PROD), ("staging", STAGING)):
-            res = self.assertPasses(checks.check_manifest(path, env, VERSION))
-            self.assertGreater(len(res), 40)
+        for env in ("prod", "staging"):
+            res = self.assertPasses(checks.check_manifest(self.rendered(env), env, VERSION))
+            self.assertGreater(len(res), 50)
 
     def test_main_exit_codes(self):
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            rc = checks.main([PROD, STAGING, "--buckets", BUCKETS])
+            rc = checks.main([f"prod={self.rendered('prod')}", f"staging={self.rendered('staging')}",
+                              "--buckets", BUCKETS])
         lines = out.getvalue().splitlines()
         self.assertEqual(rc, 0, "\n".join(lines))
         self.assertTrue(all(l.startswith("ok\t") for l in lines), "\n".join(lines))
@@ -85,7 +91,7 @@ class Manifests(Base):
         bad = self.variant("prod", ("storage: 3001Gi", "storage: 1001Gi"))
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
-            rc = checks.main([bad])
+            rc = checks.main([f"prod={bad}"])
         self.assertEqual(rc, 1)
         self.assertIn(f"FAIL\t{bad}: PVC size 3001Gi (got 1001Gi)", out.getvalue().splitlines())
 
@@ -121,7 +127,8 @@ class Manifests(Base):
         self.assertFails(checks.check_manifest(
             self.variant("prod", (f"kettle:{VERSION}", "kettle:v20241015-f5fd905349")), "prod", VERSION),
             f"image tag 'v20241015-f5fd905349' is not the project version {VERSION!r}")
-        self.assertFails(checks.check_manifest(PROD, "prod", "9.9.9"), "is not the project version '9.9.9'")
+        self.assertFails(checks.check_manifest(self.rendered("prod"), "prod", "9.9.9"),
+                         "is not the project version '9.9.9'")
 
     def test_image_repository(self):
         self.assertFails(checks.check_manifest(
@@ -138,19 +145,19 @@ class Manifests(Base):
     # ---- environment ----
 
     def test_buckets_url_required(self):
-        line = "            - name: BUCKETS_URL\n              value: " + checks.BUCKETS_URL + "\n"
+        line = "        - name: BUCKETS_URL\n          value: " + checks.BUCKETS_URL + "\n"
         for env in ("prod", "staging"):
             self.assertFails(checks.check_manifest(self.variant(env, (line, "")), env, VERSION),
                              f"env BUCKETS_URL={checks.BUCKETS_URL}")
             self.assertFails(checks.check_manifest(
-                self.variant(env, (line, "            - name: BUCKETS_URL\n              value: \"\"\n")),
+                self.variant(env, (line, "        - name: BUCKETS_URL\n          value: \"\"\n")),
                 env, VERSION), "env BUCKETS_URL=")
 
     def test_tz_refused(self):
-        tz = "            - name: TZ\n              value: America/Los_Angeles\n"
+        tz = "        - name: TZ\n          value: America/Los_Angeles\n"
         for env in ("prod", "staging"):
             self.assertFails(checks.check_manifest(
-                self.variant(env, ("          env:\n", "          env:\n" + tz)), env, VERSION),
+                self.variant(env, ("        env:\n", "        env:\n" + tz)), env, VERSION),
                 "env TZ not set")
 
     def test_environment_values(self):
@@ -175,10 +182,10 @@ class Manifests(Base):
             self.variant("prod", ("storageClassName: ssd", "storageClassName: standard")), "prod", VERSION),
             "PVC storage class ssd")
         self.assertFails(checks.check_manifest(
-            self.variant("staging", ("      storage: 201Gi\n---", "      storage: 101Gi\n---")), "staging", VERSION),
+            self.variant("staging", ("      storage: 201Gi\n", "      storage: 101Gi\n")), "staging", VERSION),
             "PVC size 201Gi (got 101Gi)")
         self.assertFails(checks.check_manifest(
-            self.variant("staging", ("    storage: 201Gi\n  accessModes", "    storage: 101Gi\n  accessModes")),
+            self.variant("staging", ("    storage: 201Gi\n  gcePersistentDisk", "    storage: 101Gi\n  gcePersistentDisk")),
             "staging", VERSION),
             "PersistentVolume capacity 201Gi (got 101Gi)")
         self.assertFails(checks.check_manifest(
@@ -195,17 +202,18 @@ class Manifests(Base):
         self.assertFails(checks.check_manifest(
             self.variant("staging", ("    fsType: ext4\n", "")), "staging", VERSION),
             "PersistentVolume on GCE disk kettle-data-staging (ext4)")
-        text = read(STAGING)
+        text = RENDERED["staging"]
         start = text.index("apiVersion: v1\nkind: PersistentVolume\n")
         end = text.index("---", start) + 4
-        no_pv = self.write(text[:start] + text[end:], os.path.join("staging", "kettle.yaml"))
+        no_pv = self.write(text[:start] + text[end:], "staging.yaml")
         self.assertFails(checks.check_manifest(no_pv, "staging", VERSION),
-                         "one each of Deployment, PersistentVolume, PersistentVolumeClaim, ServiceAccount")
+                         "one each of Deployment, PersistentVolume, PersistentVolumeClaim, Service, "
+                         "ServiceAccount, ServiceMonitor")
 
     def test_namespaces(self):
         self.assertFails(checks.check_manifest(
-            self.variant("staging", ("  name: kettle-staging\n  namespace: default\n",
-                                     "  name: kettle-staging\n  namespace: kettle\n")), "staging", VERSION),
+            self.variant("staging", ("  name: kettle-staging-metrics\n  namespace: default\n",
+                                     "  name: kettle-staging-metrics\n  namespace: kettle\n")), "staging", VERSION),
             "namespace default on every namespaced object (got default, kettle)")
         self.assertFails(checks.check_manifest(
             self.variant("prod", ("  name: kettle-data\n  namespace: kettle\n", "  name: kettle-data\n")),
@@ -214,12 +222,12 @@ class Manifests(Base):
 
     def test_identity_names(self):
         self.assertFails(checks.check_manifest(
-            self.variant("staging", ("  name: kettle\n  namespace: default\n",
-                                     "  name: kettle-staging\n  namespace: default\n"),
+            self.variant("staging", ("    iam.gke.io/gcp-service-account: kettle@kubernetes-public.iam.gserviceaccount.com\n  name: kettle\n",
+                                     "    iam.gke.io/gcp-service-account: kettle@kubernetes-public.iam.gserviceaccount.com\n  name: kettle-staging\n"),
                          ("serviceAccountName: kettle", "serviceAccountName: kettle-staging")),
             "staging", VERSION), "ServiceAccount kettle", "pod uses the ServiceAccount")
         self.assertFails(checks.check_manifest(
-            self.variant("staging", ("        - name: kettle-staging\n", "        - name: kettle\n")),
+            self.variant("staging", ("        name: kettle-staging\n", "        name: kettle\n")),
             "staging", VERSION), "container name kettle-staging")
         self.assertFails(checks.check_manifest(
             self.variant("prod", ("    matchLabels:\n      app: kettle\n", "    matchLabels:\n      app: kettle\n      tier: db\n"),
@@ -235,16 +243,58 @@ class Manifests(Base):
             "Deployment strategy Recreate")
 
     def test_unparsable(self):
-        self.assertFails(checks.check_manifest(self.write("a: [\n", "prod/kettle.yaml"), "prod", VERSION),
-                         "prod/kettle.yaml: parses (")
+        self.assertFails(checks.check_manifest(self.write("a: [\n", "prod.yaml"), "prod", VERSION),
+                         "prod.yaml: parses (")
 
-    def test_environment_from_folder(self):
-        path = self.write(read(PROD), "elsewhere/kettle.yaml")
-        out = io.StringIO()
-        with contextlib.redirect_stdout(out):
-            rc = checks.main([path])
-        self.assertEqual(rc, 1)
-        self.assertIn("not in a folder named prod or staging", out.getvalue())
+    def test_environment_named(self):
+        for arg in (self.rendered("prod"), f"dev={self.rendered('prod')}"):
+            out = io.StringIO()
+            with contextlib.redirect_stdout(out):
+                rc = checks.main([arg])
+            self.assertEqual(rc, 1)
+            self.assertIn("not ENV=RENDERED with ENV prod or staging", out.getvalue())
+
+    # ---- monitoring ----
+
+    def test_service_selects_the_pods(self):
+        self.assertFails(checks.check_manifest(
+            self.variant("staging", ("  selector:\n    app: kettle-staging\n", "  selector:\n    app: kettle\n")),
+            "staging", VERSION), "Service selects the Deployment's pods (app=kettle-staging)")
+        self.assertFails(checks.check_manifest(
+            self.variant("prod", ("    targetPort: metrics\n", "    targetPort: prometheus\n")), "prod", VERSION),
+            "Service port metrics (9090) targets the container's metrics port")
+
+    def test_service_monitor(self):
+        self.assertFails(checks.check_manifest(
+            self.variant("prod", ("      app.kubernetes.io/component: metrics\n      app.kubernetes.io/name: kettle\n",
+                                  "      app.kubernetes.io/component: scrape\n      app.kubernetes.io/name: kettle\n")),
+            "prod", VERSION), "ServiceMonitor selects the Service")
+        self.assertFails(checks.check_manifest(
+            self.variant("staging", ("  jobLabel: app.kubernetes.io/name\n", "  jobLabel: app\n")), "staging", VERSION),
+            "scrape job label 'kettle' (ServiceMonitor jobLabel app on the Service)")
+        self.assertFails(checks.check_manifest(
+            self.variant("staging", ("  - interval: 30s\n", "  - interval: 30s\n    targetPort: 9090\n  - interval: 30s\n")),
+            "staging", VERSION), "ServiceMonitor endpoints name the Service's ports")
+        self.assertFails(checks.check_manifest(
+            self.variant("staging", ("  jobLabel:", "  namespaceSelector:\n    matchNames:\n    - kettle\n  jobLabel:")),
+            "staging", VERSION), "ServiceMonitor looks in namespace default")
+
+    def test_alerts_and_dashboard_in_prod_only(self):
+        self.assertFails(checks.check_manifest(
+            self.variant("prod", ("      expr: up{job=\"kettle\"} == 0\n",
+                                  "      expr: up{job=\"kettle\"} == 2\n")), "prod", VERSION),
+            "PrometheusRule carries deploy/monitoring/prometheus-rule.yaml's groups")
+        self.assertFails(checks.check_manifest(
+            self.variant("prod", ('    grafana_dashboard: "1"\n', '    grafana_dashboard: "0"\n')), "prod", VERSION),
+            "dashboard labelled grafana_dashboard=1")
+        self.assertFails(checks.check_manifest(
+            self.variant("prod", ('"uid": "kettle"', '"uid": "kettle-2"')), "prod", VERSION),
+            "ConfigMap holds kettle-dashboard.json (JSON, uid kettle)")
+        text = RENDERED["prod"]
+        start = text.index("apiVersion: monitoring.coreos.com/v1\nkind: PrometheusRule\n")
+        end = text.index("---", start) + 4
+        both = self.write(RENDERED["staging"] + "---\n" + text[start:end], "staging.yaml")
+        self.assertFails(checks.check_manifest(both, "staging", VERSION), "1 PrometheusRule")
 
 
 class Buckets(Base):

@@ -15,6 +15,10 @@ document without problems goes through kubernetes.client.ApiClient().deserialize
 On top of what the models know: top-level metadata.name, Quantity syntax
 (resources, PVC sizes, ...), IntOrString values (ports, maxSurge, ...),
 IANA_SVC_NAME port names (at most 15 characters) and duplicate YAML keys.
+The Prometheus Operator's custom resources (ServiceMonitor, PrometheusRule),
+which the client has no models for, get their metadata checked as
+V1ObjectMeta and their spec checked to be an object; checks.py and
+tests/integration/monitoring_rules.sh check what is inside.
 
 Prints "ok   - FILE: Kind name valid against kubernetes.client VERSION models"
 for each valid document and "FAIL - FILE: Kind name: PATH: problem" for each
@@ -110,6 +114,13 @@ def build_kind_map():
                 continue
             kinds[(api_version, model[i + len(prefix):])] = model
     return kinds
+
+
+# Custom resources (apiVersion, kind) the manifests use: not in the client.
+CUSTOM_KINDS = {
+    ("monitoring.coreos.com/v1", "ServiceMonitor"),
+    ("monitoring.coreos.com/v1", "PrometheusRule"),
+}
 
 
 # ---- value syntax the models cannot check --------------------------------------
@@ -341,6 +352,8 @@ class Validator:
             errors.append(("kind", "missing required field"))
         if errors:
             return kind_s, name_s, errors
+        if (api_version, kind) in CUSTOM_KINDS:
+            return kind_s, name_s, self.custom_resource(doc)
         model = self.kinds.get((api_version, kind))
         if model is None:
             known = sorted(v for (v, k) in self.kinds if k == kind)
@@ -365,6 +378,22 @@ class Validator:
             except Exception as e:  # noqa: BLE001
                 errors.append(("(document)", f"ApiClient.deserialize as {model}: {e}"))
         return kind_s, name_s, errors
+
+
+    def custom_resource(self, doc):
+        """Errors of a custom resource: its metadata (an ObjectMeta with a
+        name), a spec object, no other top-level field."""
+        errors = [(k, "unknown field") for k in doc if k not in ("apiVersion", "kind", "metadata", "spec")]
+        meta = doc.get("metadata")
+        if meta is None:
+            errors.append(("metadata", "missing required field"))
+        else:
+            self.walk_model(meta, kubernetes.client.V1ObjectMeta, "metadata", errors)
+            if isinstance(meta, dict) and not meta.get("name"):
+                errors.append(("metadata.name", "missing required field"))
+        if not isinstance(doc.get("spec"), dict):
+            errors.append(("spec", f"expected an object, got {describe(doc.get('spec'))}"))
+        return errors
 
 
 def main(argv=None):
@@ -400,6 +429,9 @@ def main(argv=None):
                 failed = True
                 for where, msg in errors:
                     print(f"FAIL - {path}: {label}: {where}: {msg}", flush=True)
+            elif (doc.get("apiVersion"), kind) in CUSTOM_KINDS:
+                print(f"ok   - {path}: {label} (custom resource) metadata valid against kubernetes.client "
+                      f"{CLIENT_VERSION} V1ObjectMeta, spec an object", flush=True)
             else:
                 print(f"ok   - {path}: {label} valid against kubernetes.client "
                       f"{CLIENT_VERSION} models", flush=True)

@@ -9,6 +9,7 @@ packages=(
   libssl-dev liburing-dev libsqlite3-dev libexpat1-dev zlib1g-dev libyaml-cpp-dev libre2-dev
   ca-certificates curl openssl python3-yaml python3-kubernetes
   prometheus  # promtool and prometheus: the monitoring tests (deploy/monitoring)
+  kubectl     # `kubectl kustomize` renders deploy/prod and deploy/staging (deploy/check.sh)
   time        # GNU time: peak RSS in the benchmarks (bench/)
   faketime    # bench/retention.sh runs kettle on simulated days
 )
