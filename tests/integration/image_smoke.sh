@@ -17,7 +17,7 @@ fail() { echo "FAIL $1"; failures=$((failures + 1)); }
 
 dockerfile=$src/deploy/Dockerfile
 build_dir=build-image
-# The dataset and environment the deployments use (deploy/staging/kettle.yaml).
+# The dataset and environment the deployments use (deploy/staging).
 project=kubernetes-public dataset=k8s_infra_kettle build_limit=1000
 
 # ---- build stage -------------------------------------------------------------
