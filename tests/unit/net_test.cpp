@@ -445,8 +445,8 @@ BOOST_AUTO_TEST_CASE(rejects_bad_urls) {
                           "http:///x", "https://:443", "http://h%41/", "http://h,i/", "http://h!/",
                           // credentials, even empty ones
                           "http://user@h/", "http://:@h/", "http://@h/", "https://u:p@[::1]:8080/",
-                          // no authority
-                          "http:/x", "http:x", "https:",
+                          // no authority (Boost.URL 1.81 fails an assertion on the last three)
+                          "http:/x", "http:x", "https:", "http:?", "http:#", "a:#",
                           // spaces, controls, non-ASCII and bad escapes anywhere
                           " http://h/", "http://h/ ", "http://h /", "http://h/\t", "http://h/\x7F",
                           "http://h/\xC3\xBC", "http://h/?q=a b", "http://h/#a b", "http://h/%zz",
