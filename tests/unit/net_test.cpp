@@ -30,6 +30,7 @@
 #include "kettle/net/http_client.hpp"
 #include "kettle/net/retry.hpp"
 #include "kettle/net/url.hpp"
+#include "response_parser.hpp"
 #include "support/poll_until.hpp"
 
 namespace asio = boost::asio;
@@ -710,6 +711,52 @@ BOOST_AUTO_TEST_CASE(gunzip_decodes_within_limit) {
       (gunzip(packed.substr(0, packed.size() / 2), text.size(), out) == GunzipStatus::corrupt));
   BOOST_TEST((gunzip("not gzip at all", 100, out) == GunzipStatus::corrupt));
   BOOST_TEST((gunzip("", 100, out) == GunzipStatus::corrupt));
+}
+
+// A parser as the client sets one up (body limit `body_limit`, headers 128
+// bytes), fed `wire` as a socket would; returns the first error.
+boost::system::error_code parse_wire(std::optional<detail::ResponseParser>& parser, std::string_view wire,
+                                     std::size_t body_limit, bool head = false) {
+  const detail::Limits limits{.timeouts = {}, .body_limit = body_limit, .header_limit = 128,
+                              .accept_gzip = false, .user_agent = "test"};
+  detail::start_response(parser, limits, head);
+  boost::system::error_code ec;
+  while (!ec && !wire.empty() && !parser->is_done())
+    wire.remove_prefix(parser->put(asio::buffer(wire.data(), wire.size()), ec));
+  return ec;
+}
+
+BOOST_AUTO_TEST_CASE(response_parser_applies_the_attempt_limits) {
+  std::optional<detail::ResponseParser> parser;
+  const auto chunked = parse_wire(parser,
+                                  "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nX-A: b\r\n\r\n"
+                                  "5\r\nhello\r\n0\r\n\r\n",
+                                  5);
+  BOOST_REQUIRE(!chunked);
+  BOOST_REQUIRE(parser->is_done());
+  BOOST_TEST(detail::keeps_alive(*parser));
+  const Response response = detail::take_response(*parser);
+  BOOST_TEST(response.status == 200);
+  BOOST_TEST(response.body == "hello");
+  BOOST_TEST(response.headers.get("x-a").value_or("") == "b");
+
+  // Over the body limit, announced or as chunks arrive; over the header limit.
+  BOOST_TEST((parse_wire(parser, "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello!", 5) ==
+              http::error::body_limit));
+  BOOST_TEST((parse_wire(parser, "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n6\r\nhello!\r\n", 5) ==
+              http::error::body_limit));
+  BOOST_TEST((parse_wire(parser, "HTTP/1.1 200 OK\r\nX: " + std::string(200, 'a') + "\r\n\r\n", 5) ==
+              http::error::header_limit));
+
+  // A HEAD answer has no body, whatever its Content-Length says.
+  BOOST_TEST(!parse_wire(parser, "HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n", 5, true));
+  BOOST_TEST(parser->is_done());
+
+  BOOST_TEST(detail::is_interim_status(100));
+  BOOST_TEST(detail::is_interim_status(103));
+  BOOST_TEST(!detail::is_interim_status(101));  // Switching Protocols is final
+  BOOST_TEST(!detail::is_interim_status(200));
+  BOOST_TEST(!detail::is_interim_status(99));
 }
 
 BOOST_AUTO_TEST_CASE(semaphore_bounds_and_serves_in_order) {
