@@ -5,7 +5,7 @@ An object gs://BUCKET/NAME is the file ROOT/BUCKET/NAME.  An object stored
 gzip-encoded (decompressive transcoding) is gzipped on disk and has a sidecar
 ROOT/.meta/BUCKET/NAME.json = {"contentEncoding": "gzip", "contentType": ...}.
 
-  gen_tree.py --root DIR --builds N [--seed S] [--now EPOCH]
+  gen_tree.py --root DIR --builds N [--seed S] [--now EPOCH] [--per-job P]
               [--buckets-out FILE] [--manifest-out FILE]
               [--junit-dir tests/data/spec/junit]
   gen_tree.py --root DIR --add M [--manifest-out FILE]
@@ -699,6 +699,8 @@ class Gen:
                                   started, finished, arts)
 
     def bulk_jobs(self, total, make_job, fill, per_job=(20, 150)):
+        if self.args.per_job:
+            per_job = (self.args.per_job, self.args.per_job + 1)
         i = 0
         while total > 0:
             c = min(total, self.rng.randrange(*per_job))
@@ -796,6 +798,9 @@ def main(argv=None):
     p.add_argument('--manifest-out', help='manifest to write/read (default ROOT.manifest.json)')
     p.add_argument('--junit-dir', default=DEFAULT_JUNIT_DIR, help='JUnit vectors to copy')
     p.add_argument('--add', type=int, default=0, help='add M builds to an existing tree')
+    p.add_argument('--per-job', type=int, default=0,
+                   help='builds per ordinary job (default 20 to 149 at random): with N builds, about '
+                        'N/PER_JOB jobs, so trees of the same jobs and a longer history differ in --builds only')
     args = p.parse_args(argv)
 
     root = os.path.abspath(args.root)

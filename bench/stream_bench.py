@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
 """Streaming benchmark: finished builds are written into the fake GCS at a
 steady rate while `kettle stream` runs; reports end-to-end latency (object
-written -> row in BigQuery) p50/p99 and the sustained builds/s.
+written -> row in BigQuery) p50/p99, the sustained builds/s, and kettle's
+CPU seconds (user, sys) and peak RSS.
 
 usage: bench/stream_bench.py KETTLE FAKEGCP [--builds N] [--rate R] [--latency-ms L]
 """
-import argparse, http.client, json, os, shutil, subprocess, tempfile, threading, time
+import argparse, http.client, json, os, resource, shutil, subprocess, tempfile, threading, time
 
 def main():
     ap = argparse.ArgumentParser()
@@ -61,17 +62,20 @@ def main():
         t = time.time()
         try: rows = json.loads(body)
         except ValueError: rows = []
+        if not isinstance(rows, list): rows = []  # an error answer (the table is not there yet)
         for r in rows: seen.setdefault(r["path"], t)
         time.sleep(0.1)
     for t in threads: t.join()
     open(f"{work}/stop", "w").close(); stream.wait(timeout=60)
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)  # kettle: the only child reaped so far
     fake.terminate(); fake.wait()
     lat = sorted(seen[p] - written[p] for p in seen if p in written)
     span = max(seen.values()) - start if seen else 0
     q = lambda x: lat[min(len(lat) - 1, int(x * len(lat)))] if lat else float("nan")
     print(f"builds {a.builds} at {a.rate:.0f}/s, {a.latency_ms} ms injected latency: {len(seen)} rows arrived, "
           f"latency p50 {q(0.5):.2f}s p99 {q(0.99):.2f}s max {lat[-1] if lat else float('nan'):.2f}s, "
-          f"sustained {len(seen) / span if span else 0:.0f} builds/s")
+          f"sustained {len(seen) / span if span else 0:.0f} builds/s, "
+          f"kettle CPU user {usage.ru_utime:.2f}s sys {usage.ru_stime:.2f}s peak RSS {usage.ru_maxrss / 1024:.1f} MB")
     shutil.rmtree(work)
 
 if __name__ == "__main__":

@@ -8,6 +8,9 @@ packages=(
   libboost1.81-dev libboost-json1.81-dev libboost-test1.81-dev libboost-system1.81-dev
   libssl-dev liburing-dev libsqlite3-dev libexpat1-dev zlib1g-dev libyaml-cpp-dev libre2-dev
   ca-certificates curl openssl python3-yaml python3-kubernetes
+  prometheus  # promtool and prometheus: the monitoring tests (deploy/monitoring)
+  time        # GNU time: peak RSS in the benchmarks (bench/)
+  faketime    # bench/retention.sh runs kettle on simulated days
   clang libclang-rt-14-dev lld llvm
 )
 

@@ -15,10 +15,13 @@
 #include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/store/database.hpp"
+#include "kettle/store/headroom.hpp"
+#include "kettle/store/prune.hpp"
 #include "kettle/stream/stream.hpp"
 #include "kettle/update/bq_load.hpp"
 #include "kettle/update/cycle.hpp"
 #include "kettle/update/monitor.hpp"
+#include "kettle/update/prune.hpp"
 
 namespace {
 
@@ -87,6 +90,8 @@ int make_db(const std::vector<std::string>& words) {
       .flag("junit", "also download JUnit results of builds that miss them")
       .option("buildlimit", "N", "at most N builds per job (env BUILD_LIMIT; 0 = no limit)")
       .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)");
+  kettle::app::add_listing_flags(p);
+  kettle::app::add_min_free_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
@@ -96,8 +101,15 @@ int make_db(const std::vector<std::string>& words) {
   opt.junit = args->has("junit");
   opt.skip_gcs = args->has("skip-gcs");
   opt.build_limit = kettle::app::build_limit(*args);
-  return run_in_core(core_options, [opt](Core& core) -> asio::awaitable<int> {
+  opt.full_listing = args->has("full-listing");
+  opt.listing.full_listing_every = kettle::app::full_listing_every(*args).value_or(opt.listing.full_listing_every);
+  const uint64_t min_free = kettle::app::min_free(*args);
+  return run_in_core(core_options, [opt, min_free](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
+    if (auto headroom = kettle::store::check_headroom(core.db_path(), min_free); !headroom.ok) {
+      KLOG(error) << "make-db: not collecting: " << headroom.message;
+      co_return 1;
+    }
     auto result = co_await kettle::collect::make_db(core, opt);
     co_return kettle::collect::exit_code(result);
   });
@@ -193,14 +205,24 @@ int update(const std::vector<std::string>& words) {
       .option("buckets", "FILE", "buckets.yaml (default buckets.yaml)")
       .option("buckets-url", "URL", "refresh buckets.yaml from this URL each cycle (env BUCKETS_URL; '' = off)")
       .option("dataset", "PROJECT:DATASET", "BigQuery dataset (default kubernetes-public:k8s_infra_kettle)")
-      .option("stop_at", "H", "the stream phase ends when this hour begins (default 1)");
+      .option("stop_at", "H", "the stream phase ends when this hour begins (default 1)")
+      .option("retain-junit", "DURATION",
+              "each cycle, drop the stored JUnit of builds that finished longer ago, e.g. 90d (default: keep all; "
+              "see 'kettle prune --help')");
+  kettle::app::add_listing_flags(p);
+  kettle::app::add_min_free_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
   auto core_options = kettle::app::core_options(*args, Lifetime::long_running);
   kettle::update::UpdateOptions opt;
+  opt.retain_junit = kettle::app::retention(*args, "retain-junit");
+  opt.min_free = kettle::app::min_free(*args);
   opt.collect.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.collect.build_limit = kettle::app::build_limit(*args);
+  opt.collect.full_listing = args->has("full-listing");
+  opt.collect.listing.full_listing_every =
+      kettle::app::full_listing_every(*args).value_or(opt.collect.listing.full_listing_every);
   // An empty --buckets-url or BUCKETS_URL turns the refresh off.
   opt.buckets_url = args->has("buckets-url") ? args->get_or("buckets-url", "")
                                              : kettle::app::env_or("BUCKETS_URL", "");
@@ -209,9 +231,43 @@ int update(const std::vector<std::string>& words) {
   opt.prod = kettle::app::env_or("DEPLOYMENT", "staging") == "prod";
   opt.once = args->has("once");
   opt.stop_at = kettle::app::stop_hour(*args).value_or(opt.stop_at);
+  // prod's widest window is the all table's; the database's windows are checked every cycle.
+  constexpr auto kProdWidestWindow = std::chrono::hours(30 * 24);
+  if (opt.prod && opt.retain_junit && *opt.retain_junit <= kProdWidestWindow)
+    throw UsageError("--retain-junit must be longer than 30d, the window of prod's all table");
   return run_in_core(core_options, [opt](Core& core) -> asio::awaitable<int> {
     kettle::obs::watch_database_size(core.db_path());
     co_return co_await kettle::update::run_update(core, opt);
+  });
+}
+
+int prune(const std::vector<std::string>& words) {
+  Parser p("kettle prune --junit-older-than DURATION [flags]",
+           "Drops the stored JUnit of builds that finished longer ago than DURATION (e.g. 90d), so the database\n"
+           "stops growing. The build rows stay: make-db never collects these builds or their JUnit again.\n"
+           "DURATION must be longer than every make-json --days window in use (the D of each build_emitted_<D>\n"
+           "table); where build_emitted exists (make-json without --days), only builds recorded there are pruned.\n"
+           "Freed pages are reused; a database created by kettle (auto_vacuum=INCREMENTAL) also shrinks.\n"
+           "Runs in short transactions, so a stream writing the same database is never blocked for long.\n"
+           "WARNING: a later 'make-json --reset-emitted' without --days, or make-json with explicit paths, emits\n"
+           "pruned builds again, without their tests.");
+  kettle::app::add_core_flags(p, Lifetime::one_shot);
+  p.option("junit-older-than", "DURATION", "drop the JUnit of builds that finished longer ago (e.g. 45d, 90d)");
+  auto args = p.parse(words);
+  if (!args) return 0;
+  // The shared flags first: their errors read the same in every command.
+  auto core_options = kettle::app::core_options(*args, Lifetime::one_shot);
+  auto older_than = kettle::app::retention(*args, "junit-older-than");
+  if (!older_than) throw UsageError("--junit-older-than is required");
+  return run_in_core(core_options, [older_than = *older_than](Core& core) -> asio::awaitable<int> {
+    kettle::obs::watch_database_size(core.db_path());
+    try {
+      co_await kettle::update::run_prune(core, older_than);
+    } catch (const kettle::store::CutoffError& e) {
+      // The value does not fit the database: a usage error (exit 2).
+      throw UsageError(std::string("--junit-older-than: ") + e.what());
+    }
+    co_return 0;
   });
 }
 
@@ -227,9 +283,11 @@ const char* kUsage =
     "  stream     stream newly finished builds from Pub/Sub into BigQuery\n"
     "  update     the whole cycle: collect, load, stream (forever or --once)\n"
     "  monitor    check BigQuery table freshness\n"
+    "  prune      drop the stored JUnit of old builds (retention)\n"
     "\n"
     "common flags: --db PATH (env KETTLE_DB, default build.db), -v, --shutdown-timeout 20s,\n"
-    "  --metrics-addr HOST:PORT, --health-addr HOST:PORT (update, stream: :9090, :8081), --stall-timeout 15m\n"
+    "  --metrics-addr HOST:PORT, --health-addr HOST:PORT (update, stream: :9090, :8081), --stall-timeout 15m,\n"
+    "  --log-format text|json (json: Cloud Logging's fields)\n"
     "Run 'kettle COMMAND --help' for a command's flags; 'kettle --version' for the version.\n";
 
 }  // namespace
@@ -253,6 +311,7 @@ int main(int argc, char** argv) {
     if (command == "monitor") return monitor(words);
     if (command == "stream") return stream(words);
     if (command == "update") return update(words);
+    if (command == "prune") return prune(words);
     std::cerr << "kettle: unknown command '" << command << "'\n\n" << kUsage;
     return 2;
   } catch (const UsageError& e) {

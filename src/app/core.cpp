@@ -12,6 +12,7 @@
 #include "kettle/bigquery/schema.hpp"
 #include "kettle/gcs/client.hpp"
 #include "kettle/obs/http_metrics.hpp"
+#include "kettle/obs/kettle_metrics.hpp"
 #include "kettle/obs/log.hpp"
 #include "kettle/pubsub/client.hpp"
 
@@ -72,7 +73,7 @@ int Core::run(std::function<asio::awaitable<int>(Core&)> command) {
 
 void Core::on_signal(int sig) {
   if (++signals_ > 1) {
-    KLOG(error) << "signal " << sig << " again: exiting now, abandoning the work in flight (the database keeps "
+    KLOG(warning) << "signal " << sig << " again: exiting now, abandoning the work in flight (the database keeps "
                 << "its last commit)";
     std::_Exit(1);
   }
@@ -121,6 +122,9 @@ asio::awaitable<void> Core::connect(unsigned apis) {
     credentials_ = *made;
   }
   auto credentials_for = [this](const net::Endpoint& e) { return e.emulator ? nullptr : credentials_; };
+  // Retries of the APIs in use exported at 0, so increase() sees the first.
+  for (auto [api, name] : {std::pair{gcs_api, "gcs"}, {pubsub_api, "pubsub"}, {bigquery_api, "bigquery"}})
+    if (apis & api) obs::metrics().http_retries.with({name});
   if ((apis & gcs_api) && !gcs_) {
     gcs::ClientConfig config;
     config.base_url = gcs_endpoint.base_url;

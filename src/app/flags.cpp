@@ -3,6 +3,7 @@
 #include <cstdlib>
 
 #include "kettle/obs/log.hpp"
+#include "kettle/store/headroom.hpp"
 
 namespace kettle::app {
 
@@ -18,7 +19,9 @@ void add_core_flags(cli::Parser& p, Lifetime lifetime) {
       .option("stall-timeout", "DURATION",
               "/healthz fails when a stage with work made no progress for this long (default 15m)")
       .option("shutdown-timeout", "DURATION",
-              "after SIGTERM, requests on the wire get this long before they are abandoned (default 20s)");
+              "after SIGTERM, requests on the wire get this long before they are abandoned (default 20s)")
+      .option("log-format", "text|json",
+              "text: glog-style lines (default); json: one object per line with Cloud Logging's fields");
 }
 
 void add_http_flags(cli::Parser& p) {
@@ -27,8 +30,27 @@ void add_http_flags(cli::Parser& p) {
       .option("max-attempts", "N", "HTTP attempts per request before giving up (default 10)");
 }
 
+void add_listing_flags(cli::Parser& p) {
+  p.flag("full-listing", "list every job and PR pointer in full, as the reference does (no listing from a cursor)")
+      .option("full-listing-every", "DURATION",
+              "a job listed from its cursor is still listed in full once in this period (default 24h; 0 = always)");
+}
+
+std::optional<int64_t> full_listing_every(const cli::Args& args) {
+  auto d = args.get_duration("full-listing-every");
+  if (!d) return std::nullopt;
+  if (d->count() < 0) throw UsageError("--full-listing-every must not be negative");
+  return std::chrono::duration_cast<std::chrono::seconds>(*d).count();
+}
+
 void add_schema_flag(cli::Parser& p) {
   p.option("schema", "FILE", "schema.json for the tables (default: the schema built into kettle)");
+}
+
+void add_min_free_flag(cli::Parser& p) {
+  p.option("min-free", "SIZE",
+           "collect only while the database's file system has this much free, e.g. 2GiB, 500MiB (default 2GiB; "
+           "0 = no check)");
 }
 
 namespace {
@@ -60,6 +82,11 @@ std::optional<obs::ServerOptions> server_options(const cli::Args& args, Lifetime
 
 CoreOptions core_options(const cli::Args& args, Lifetime lifetime) {
   obs::set_verbose(args.has("v"));
+  if (auto format = args.get("log-format")) {
+    auto parsed = obs::parse_log_format(*format);
+    if (!parsed) throw UsageError("--log-format must be text or json");
+    obs::set_log_format(*parsed);
+  }
   CoreOptions o;
   o.db_path = args.get_or("db", env_or("KETTLE_DB", "build.db"));
   o.server = server_options(args, lifetime);
@@ -94,6 +121,16 @@ int64_t build_limit(const cli::Args& args) {
   }
   if (limit && *limit < 0) throw UsageError("--buildlimit / BUILD_LIMIT must not be negative");
   return limit.value_or(0);
+}
+
+uint64_t min_free(const cli::Args& args) { return args.get_size("min-free").value_or(store::kDefaultMinFree); }
+
+std::optional<std::chrono::seconds> retention(const cli::Args& args, const char* flag) {
+  auto d = args.get_duration(flag);
+  if (!d) return std::nullopt;
+  auto seconds = std::chrono::duration_cast<std::chrono::seconds>(*d);
+  if (seconds.count() <= 0) throw UsageError(std::string("--") + flag + " must be at least 1s (e.g. 90d)");
+  return seconds;
 }
 
 std::optional<int> stop_hour(const cli::Args& args) {

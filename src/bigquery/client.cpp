@@ -2,16 +2,17 @@
 
 #include <algorithm>
 #include <boost/asio/as_tuple.hpp>
-#include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/json.hpp>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
+#include <span>
+#include <system_error>
 
 #include "api_error.hpp"
+#include "kettle/io/file_reader.hpp"
 #include "kettle/net/url.hpp"
 #include "kettle/obs/log.hpp"
 
@@ -79,13 +80,10 @@ std::size_t InsertReport::count(RowStatus status) const {
 
 // One resumable upload in progress.
 struct Client::Upload {
-  Upload(std::string file, std::uint64_t total, std::size_t chunk_bytes, Clock::time_point end)
-      : path(std::move(file)),
-        input(path, std::ios::binary),
-        progress(total, chunk_bytes),
-        deadline(end) {}
+  Upload(io::FileReader& file, std::uint64_t total, std::size_t chunk_bytes, Clock::time_point end)
+      : path(file.path()), input(file), progress(total, chunk_bytes), deadline(end) {}
   std::string path;
-  std::ifstream input;
+  io::FileReader& input;
   UploadProgress progress;
   Clock::time_point deadline;
   std::string job_id{};
@@ -246,8 +244,15 @@ asio::awaitable<net::Result<LoadResult>> Client::load(TableRef table, std::strin
   std::error_code ec;
   auto total = std::filesystem::file_size(file_path, ec);
   if (ec) co_return file_error(file_path, "cannot load the file: " + ec.message());
-  Upload upload(file_path, total, config_.upload_chunk_bytes, deadline);
-  if (!upload.input) co_return file_error(file_path, "cannot open the file to load");
+  std::unique_ptr<io::FileReader> input;
+  try {
+    auto loop = co_await asio::this_coro::executor;
+    input = std::make_unique<io::FileReader>(file_path, io::backend_for("upload_read"), loop,
+                                             config_.file_executor);
+  } catch (const std::system_error& e) {
+    co_return file_error(file_path, "cannot open the file to load: " + e.code().message());
+  }
+  Upload upload(*input, total, config_.upload_chunk_bytes, deadline);
   if (options.job_id.empty()) options.job_id = make_load_job_id(table);
   KLOG(info) << "bigquery: loading " << file_path << " (" << total << " bytes) into " << table.str()
              << " as job " << options.job_id;
@@ -262,11 +267,8 @@ asio::awaitable<net::Result<LoadResult>> Client::load(TableRef table, std::strin
     job = co_await wait_for_job(table, std::move(*job), deadline, options.on_progress);
     if (!job) co_return job.error();
   }
-  if (job->ok()) {
-    KLOG(info) << "bigquery: " << table.str() << ": " << job->summary();
-  } else {
-    KLOG(error) << "bigquery: " << table.str() << ": " << job->summary();
-  }
+  // The caller says how the job ended (bq-load: INFO or ERROR); one line each.
+  KLOG(debug) << obs::label("table", table.str()) << "bigquery: " << table.str() << ": " << job->summary();
   co_return std::move(*job);
 }
 
@@ -325,18 +327,17 @@ asio::awaitable<net::Result<LoadResult>> Client::upload_file(Upload& upload) {
                                             " was not uploaded by its deadline");
     }
     auto chunk = upload.progress.next_chunk();
-    auto read_chunk = [&upload, &chunk_bytes, chunk]() -> asio::awaitable<bool> {
-      chunk_bytes.resize(chunk.size);
-      if (chunk.size == 0) co_return true;
-      upload.input.clear();
-      upload.input.seekg(static_cast<std::streamoff>(chunk.offset));
-      upload.input.read(chunk_bytes.data(), static_cast<std::streamsize>(chunk.size));
-      co_return upload.input.gcount() == static_cast<std::streamsize>(chunk.size);
-    };
-    bool complete = config_.file_executor
-                        ? co_await asio::co_spawn(*config_.file_executor, read_chunk, asio::use_awaitable)
-                        : co_await read_chunk();
-    if (!complete) co_return file_error(upload.path, "the file is shorter than when the load started");
+    chunk_bytes.resize(chunk.size);
+    if (chunk.size > 0) {
+      std::span<char> into(chunk_bytes);
+      auto read = co_await upload.input.read_at(chunk.offset, into);
+      if (!read) {
+        co_return file_error(upload.path, "cannot read the file to load: " + read.error().message());
+      }
+      if (*read != chunk.size) {
+        co_return file_error(upload.path, "the file is shorter than when the load started");
+      }
+    }
     net::Request put("PUT", session, std::move(chunk_bytes));
     put.headers.set("Content-Range", chunk.content_range);
     put.headers.set("Content-Type", kBytes);

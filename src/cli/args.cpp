@@ -1,5 +1,6 @@
 #include "kettle/cli/args.hpp"
 
+#include <cctype>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -48,8 +49,16 @@ std::optional<std::chrono::milliseconds> Args::get_duration(const std::string& n
   auto v = get(name);
   if (!v) return std::nullopt;
   auto d = parse_duration(*v);
-  if (!d) throw UsageError("--" + name + ": '" + *v + "' is not a duration (e.g. 20s, 15m, 1h30m)");
+  if (!d) throw UsageError("--" + name + ": '" + *v + "' is not a duration (e.g. 20s, 15m, 1h30m, 90d)");
   return d;
+}
+
+std::optional<uint64_t> Args::get_size(const std::string& name) const {
+  auto v = get(name);
+  if (!v) return std::nullopt;
+  auto n = parse_size(*v);
+  if (!n) throw UsageError("--" + name + ": '" + *v + "' is not a size (e.g. 2GiB, 500MiB, 0)");
+  return n;
 }
 
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text) {
@@ -71,12 +80,40 @@ std::optional<std::chrono::milliseconds> parse_duration(const std::string& text)
     p = end;
     std::string unit;
     while (*p >= 'a' && *p <= 'z') unit += *p++;
-    double scale = unit == "ms" ? 0.001 : unit == "s" ? 1 : unit == "m" ? 60 : unit == "h" ? 3600 : -1;
+    double scale = unit == "ms"  ? 0.001
+                   : unit == "s" ? 1
+                   : unit == "m" ? 60
+                   : unit == "h" ? 3600
+                   : unit == "d" ? 86400
+                                 : -1;
     if (scale < 0) return std::nullopt;
     total += amount * scale;
   }
   if (!(total <= kMaxSeconds)) return std::nullopt;
   return std::chrono::milliseconds(static_cast<long long>(total * 1000 + 0.5));
+}
+
+std::optional<uint64_t> parse_size(const std::string& text) {
+  // Digits with an optional fraction, then an optional unit: nothing else
+  // (no sign, exponent, hex or spaces).
+  size_t i = 0;
+  while (i < text.size() && (std::isdigit(static_cast<unsigned char>(text[i])) || text[i] == '.')) ++i;
+  const std::string number = text.substr(0, i), unit = text.substr(i);
+  if (number.empty() || number == "." || number.find('.') != number.rfind('.')) return std::nullopt;
+  static const std::pair<const char*, double> kUnits[] = {
+      {"", 1.0},          {"B", 1.0},          {"k", 1e3},           {"K", 1e3},           {"KB", 1e3},
+      {"M", 1e6},         {"MB", 1e6},         {"G", 1e9},           {"GB", 1e9},          {"T", 1e12},
+      {"TB", 1e12},       {"Ki", 1024.0},      {"KiB", 1024.0},      {"Mi", 1048576.0},    {"MiB", 1048576.0},
+      {"Gi", 1073741824.0}, {"GiB", 1073741824.0}, {"Ti", 1099511627776.0}, {"TiB", 1099511627776.0}};
+  double scale = -1;
+  for (const auto& [name, factor] : kUnits) {
+    if (unit == name) scale = factor;
+  }
+  if (scale < 0) return std::nullopt;
+  const double bytes = std::strtod(number.c_str(), nullptr) * scale;
+  constexpr double kMaxBytes = 4611686018427387904.0;  // 2^62: far beyond any disk, and a defined cast
+  if (!(bytes >= 0 && bytes <= kMaxBytes)) return std::nullopt;
+  return static_cast<uint64_t>(bytes + 0.5);
 }
 
 Parser::Parser(std::string usage_line, std::string description)

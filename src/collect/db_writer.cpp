@@ -37,6 +37,8 @@ void DbWriter::write(JunitWrite junit, std::function<void()> on_committed) {
   push({std::move(junit), std::move(on_committed)});
 }
 
+void DbWriter::write(ListingWrite listing) { push({std::move(listing), {}}); }
+
 void DbWriter::after_commit(std::function<void()> fn) {
   // A barrier must always fire, or its waiter would wait forever; after a
   // failure it fires at once and the waiter finds failure() set.
@@ -83,6 +85,8 @@ void DbWriter::apply(store::Database& db, Item& item) {
     std::lock_guard lock(mu_);
     ++stats_.junit_builds;
     stats_.junit_files += j->files.size();
+  } else if (auto* l = std::get_if<ListingWrite>(&item)) {
+    db.put_listing_cursor(l->row);
   }
 }
 
@@ -91,11 +95,13 @@ void DbWriter::run() {
   auto& builds_metric = obs::metrics().builds_collected.with({stage_});
   auto& junit_files_metric = obs::metrics().junit_files.with({stage_});
   auto& junit_bytes_metric = obs::metrics().junit_bytes.with({stage_});
+  // Outside the try: the barriers of a batch that fails still fire below.
+  std::deque<Entry> batch;
   try {
     store::Database db(db_path_);
     std::vector<std::function<void()>> callbacks;
     for (;;) {
-      std::deque<Entry> batch;
+      batch.clear();
       {
         std::unique_lock lock(mu_);
         cv_.wait(lock, [&] { return closing_ || !queue_.empty(); });
@@ -116,14 +122,14 @@ void DbWriter::run() {
       const uint64_t written_before = stats().builds_written;
       db.begin();
       try {
-        for (auto& e : batch) {
-          apply(db, e.item);
-          if (e.on_committed) callbacks.push_back(std::move(e.on_committed));
-        }
+        for (auto& e : batch) apply(db, e.item);
         db.commit();
       } catch (...) {
         db.rollback();
         throw;
+      }
+      for (auto& e : batch) {
+        if (e.on_committed) callbacks.push_back(std::move(e.on_committed));
       }
       uint64_t written = 0;
       {
@@ -145,9 +151,12 @@ void DbWriter::run() {
       failure_ = std::current_exception();
       dropped.swap(queue_);
     }
-    // Writes are lost with the failure (never reported committed); barriers still fire.
-    for (auto& e : dropped)
-      if (std::holds_alternative<std::monostate>(e.item) && e.on_committed) e.on_committed();
+    // Writes are lost with the failure (never reported committed); barriers
+    // still fire, those of the failed batch included, once failure() is set.
+    for (auto* entries : {&batch, &dropped}) {
+      for (auto& e : *entries)
+        if (std::holds_alternative<std::monostate>(e.item) && e.on_committed) e.on_committed();
+    }
   }
 }
 

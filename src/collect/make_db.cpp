@@ -8,10 +8,13 @@
 #include <chrono>
 #include <cstdio>
 #include <map>
+#include <memory>
+#include <set>
 
 #include "kettle/collect/db_writer.hpp"
 #include "kettle/collect/fetch_build.hpp"
 #include "kettle/collect/junit_download.hpp"
+#include "kettle/collect/listing_plan.hpp"
 #include "kettle/collect/planner.hpp"
 #include "kettle/collect/wait_for_commit.hpp"
 #include "kettle/config/buckets.hpp"
@@ -57,6 +60,53 @@ bool means_absent(const net::Error& e) {
          e.status != 429;
 }
 
+// What one build fetch (or PR pointer) came to, for its listing's cursor.
+enum class Fetched {
+  present,    // present now: a full listing would not fetch it again
+  kept,       // a full listing would fetch it again (failed, nothing written, running)
+  cancelled,  // cut short by a stop: the listing's outcome is unknown
+};
+
+// One listing's outcome while its builds are fetched. The state is queued
+// to the writer when the walk is over and the last fetch has ended (so after
+// the builds' own writes), and never when any of it was cut short.
+struct ListingTracker {
+  explicit ListingTracker(ListingOutcome o) : outcome(std::move(o)) {}
+  ListingOutcome outcome;
+  size_t pending = 0;  // fetches not yet ended
+  bool walked = false;
+  bool abandoned = false;
+};
+using TrackerPtr = std::shared_ptr<ListingTracker>;
+
+// The (job, build) key of a PR pointer equals its target's last two path
+// segments under the PR builds: then the target being present makes the
+// pointer present for the next run's PR pass (SPEC §2.1).
+bool pointer_matches_target(const std::string& pointer, const std::string& target) {
+  auto name = parse_pointer_name(pointer);
+  if (!name || !target.starts_with(kPrBuilds + "/")) return false;
+  auto slash = target.rfind('/');
+  auto job_slash = target.rfind('/', slash - 1);
+  return target.substr(slash + 1) == name->build && target.substr(job_slash + 1, slash - job_slash - 1) == name->job;
+}
+
+// A pointer's name below its job directory, without ".txt" (what its
+// directory's cursor orders), or "" for an object directly under the pointer directory.
+std::string_view pointer_in_directory(std::string_view object_name) {
+  std::string_view rest = object_name.substr(kPrDirectory.size());
+  auto slash = rest.find('/');
+  if (slash == std::string_view::npos) return {};
+  rest.remove_prefix(slash + 1);
+  if (rest.ends_with(".txt")) rest.remove_suffix(4);
+  return rest;
+}
+
+// The job directory ("pr-logs/directory/JOB/") an object lies in, or "".
+std::string_view pointer_directory(std::string_view object_name) {
+  auto slash = object_name.find('/', kPrDirectory.size());
+  return slash == std::string_view::npos ? std::string_view() : object_name.substr(0, slash + 1);
+}
+
 class Collector {
  public:
   Collector(app::Core& core, const MakeDbOptions& opt, const config::Buckets& buckets, store::Database& reader,
@@ -93,7 +143,8 @@ class Collector {
   // Waits for every task still running (after a failure of run()).
   awaitable<void> drain() { co_await tasks_.wait(); }
 
-  bool stopping() const { return core_.stopping(); }
+  // A failed writer (a full disk) drops every write: stop fetching for nothing.
+  bool stopping() const { return core_.stopping() || writer_.failure(); }
   const MakeDbResult& result() const { return result_; }
   uint64_t jobs_done() const { return jobs_done_; }
   uint64_t jobs_total() const { return jobs_total_; }
@@ -147,7 +198,8 @@ class Collector {
     if (is_cancelled(e)) return;
     if (means_absent(e)) {
       ++result_.listings_absent;
-      KLOG(warning) << what << ": GCS answered HTTP " << e.status << ", skipped as absent; " << hint(e.status, entry);
+      // The error names who answered: GCS, or a token endpoint refusing the credentials.
+      KLOG(warning) << what << ": skipped as absent (" << e.what() << "); " << hint(e.status, entry);
       return;
     }
     count_error("listing");
@@ -161,23 +213,128 @@ class Collector {
     stage_.progress();
   }
 
+  // --- listing state (incremental listing) ---
+  // A tracker for a listing planned by `plan`, or null when its outcome is not stored.
+  TrackerPtr track(const ListingPlan& plan, std::optional<store::ListingCursor> before, const std::string& prefix) {
+    if (!plan.keeps_state) return nullptr;
+    return std::make_shared<ListingTracker>(
+        ListingOutcome(plan, std::move(before), prefix, now_, opt_.listing.max_kept));
+  }
+
+  void fetch_started(const TrackerPtr& t) {
+    if (t) ++t->pending;
+  }
+
+  void fetch_ended(const TrackerPtr& t, std::string_view name, Fetched fetched) {
+    if (!t) return;
+    if (fetched == Fetched::cancelled) t->abandoned = true;
+    if (fetched == Fetched::kept) t->outcome.kept(name);
+    --t->pending;
+    store_state(t);
+  }
+
+  // Every fetch of the listing has started (`complete`), or a stop cut the walk short.
+  void walk_ended(const TrackerPtr& t, bool complete) {
+    if (!t) return;
+    t->walked = true;
+    if (!complete) t->abandoned = true;
+    store_state(t);
+  }
+
+  // Once the walk is over and its last fetch has ended: queued behind the
+  // fetches' own writes, so committed with them or after them.
+  void store_state(const TrackerPtr& t) {
+    if (!t->walked || t->pending > 0 || t->abandoned) return;
+    if (auto row = t->outcome.finish()) writer_.write(ListingWrite{std::move(*row)});
+  }
+
   // --- PR builds (SPEC §2.1, D10, D18) ---
+  // Either one listing of every pointer, or one delimiter listing of the job
+  // directories and a listing of each from its cursor: whichever the stored
+  // listing state says costs fewer requests.
   awaitable<void> collect_pr_builds() {
-    // The keys of present PR builds, read once: a pointer to one of them is
-    // not read at all, as in the reference.
+    const std::string directory_url = "gs://" + kPrBucket + "/" + kPrDirectory;
+    bool per_job = false;
+    if (!opt_.full_listing && opt_.build_limit == 0) {
+      PrListingEstimate estimate(opt_.listing);
+      store::Database& reader = reader_;
+      auto read_rows = [&reader, &estimate, &directory_url] {
+        if (auto row = reader.listing_cursor(directory_url)) estimate.directory(*row);
+        reader.for_each_listing_cursor_under(directory_url,
+                                             [&estimate](const store::ListingCursor& row) { estimate.job(row); });
+      };
+      co_await core_.offload(read_rows);
+      per_job = estimate.per_job(now_, directory_url);
+      KLOG(info) << "PR pass: " << (per_job ? "a listing per job directory" : "one listing of every pointer")
+                 << " (estimated requests: " << estimate.per_job_requests() << " per job directory, "
+                 << estimate.full_requests() << " for every pointer)";
+    }
+    if (per_job) {
+      co_await list_pr_jobs();
+    } else {
+      co_await list_pr_pointers(directory_url);
+    }
+  }
+
+  // The keys of present PR builds; a pointer whose key is among them is not
+  // read at all, as in the reference. All of them, or (`recent`) those that
+  // finished since recent->since, found through the finished_time index,
+  // plus every build of the jobs in recent->whole_jobs (one scan).
+  struct RecentKeys {
+    double since = 0;
+    std::set<std::string, std::less<>> whole_jobs;
+  };
+  awaitable<std::shared_ptr<const BuildKeySet>> present_pr_keys(std::optional<RecentKeys> recent) {
     const int64_t now = now_;
     store::Database& reader = reader_;
-    auto load_keys = [&reader, now] {
-      BuildKeySet keys;
-      reader.for_each_present_under(kPrBuilds, now, [&keys](std::string_view path) { keys.add_path(path); });
-      keys.seal();
-      return keys;
+    auto load_keys = [&reader, now, &recent] {
+      auto keys = std::make_shared<BuildKeySet>();
+      auto add = [&keys](std::string_view path) { keys->add_path(path); };
+      if (!recent) {
+        reader.for_each_present_under(kPrBuilds, now, add);
+      } else {
+        reader.for_each_finished_under(kPrBuilds, recent->since, add);
+        if (!recent->whole_jobs.empty()) {
+          reader.for_each_present_under(kPrBuilds, now, [&](std::string_view path) {
+            auto slash = path.rfind('/');
+            auto job_slash = slash == std::string_view::npos ? slash : path.rfind('/', slash - 1);
+            if (job_slash != std::string_view::npos &&
+                recent->whole_jobs.contains(path.substr(job_slash + 1, slash - job_slash - 1)))
+              keys->add_path(path);
+          });
+        }
+      }
+      keys->seal();
+      return std::shared_ptr<const BuildKeySet>(std::move(keys));
     };
-    BuildKeySet present = co_await core_.offload(load_keys);
-    KLOG(info) << "PR pass: " << present.size() << " present PR builds known ("
-               << present.memory_bytes() / 1024 << " KiB)";
+    auto present = co_await core_.offload(load_keys);
+    KLOG(info) << "PR pass: " << present->size() << " present PR builds known ("
+               << present->memory_bytes() / 1024 << " KiB"
+               << (recent ? ": those that can sort after a cursor, and of jobs listed in full" : "") << ")";
+    co_return present;
+  }
+
+  // One listing of every pointer (the reference's way). Also the cursors of
+  // every job directory, for the runs that list them one by one.
+  awaitable<void> list_pr_pointers(std::string directory_url) {
+    const std::optional<RecentKeys> all_keys;
+    auto present = co_await present_pr_keys(all_keys);
     std::map<std::string, int64_t> per_job;
-    std::vector<std::string> pointers;
+    std::map<std::string, TrackerPtr, std::less<>> trackers;  // per job directory
+    std::vector<std::pair<std::string, TrackerPtr>> pointers;
+    int64_t names = 0;
+    bool cut_short = false;
+    auto tracker_of = [&](std::string_view name) -> TrackerPtr {
+      std::string_view dir = pointer_directory(name);
+      if (dir.empty() || opt_.build_limit > 0) return nullptr;
+      auto it = trackers.find(dir);
+      if (it != trackers.end()) return it->second;
+      const std::string url = "gs://" + kPrBucket + "/" + std::string(dir);
+      auto before = reader_.listing_cursor(url);
+      const ListingPlan plan = plan_listing({.prefix = url, .state = &before, .now = now_, .force_full = true},
+                                            opt_.listing);
+      return trackers.emplace(std::string(dir), track(plan, std::move(before), url)).first->second;
+    };
     std::function<bool(gcs::ListPage&&)> on_page = [&](gcs::ListPage&& page) {
       for (auto& name : page.names) {
         auto pointer = parse_pointer_name(name);
@@ -185,14 +342,18 @@ class Collector {
         int64_t& taken = per_job[pointer->job];
         if (opt_.build_limit > 0 && taken >= opt_.build_limit) continue;
         ++taken;
-        if (present.contains(pointer->job, pointer->build)) {
+        ++names;
+        TrackerPtr tracker = tracker_of(name);
+        if (tracker) tracker->outcome.listed(pointer_in_directory(name));
+        if (present->contains(pointer->job, pointer->build)) {
           ++result_.pointers_skipped;
           continue;
         }
-        pointers.push_back(std::move(name));
+        pointers.emplace_back(std::move(name), std::move(tracker));
       }
       stage_.progress();
-      return !stopping();
+      cut_short = stopping();
+      return !cut_short;
     };
     auto listed = co_await gcs_.list(kPrBucket, kPrDirectory, kNoDelimiter, on_page);
     if (!listed) {
@@ -203,32 +364,158 @@ class Collector {
     listing_read();
     KLOG(info) << "PR pass: " << pointers.size() << " new pointers to read in " << per_job.size() << " jobs, "
                << result_.pointers_skipped << " skipped (build present)";
-    for (auto& name : pointers) {
-      if (stopping()) break;
-      auto permit = co_await build_slots_.acquire();
-      spawn(std::move(permit), [this, name]() -> awaitable<void> { co_await follow_pointer(name); });
+    const bool complete = co_await follow_pointers(std::move(pointers)) && !cut_short;
+    for (auto& [dir, tracker] : trackers) walk_ended(tracker, complete);
+    if (complete && opt_.build_limit == 0) {
+      store::ListingCursor row{.prefix = directory_url, .cursor = "", .full_listed_at = now_, .names = names,
+                               .names_from_cursor = names};
+      writer_.write(ListingWrite{std::move(row)});
     }
   }
 
-  awaitable<void> follow_pointer(std::string name) {
+  struct PrJobListing {
+    std::string dir;  // pr-logs/directory/JOB/
+    ListingPlan plan;
+    std::optional<store::ListingCursor> before;
+  };
+
+  // The job directories, found with one delimiter listing, each listed from
+  // its cursor (several at once).
+  awaitable<void> list_pr_jobs() {
+    std::vector<std::string> dirs;
+    std::vector<std::pair<std::string, TrackerPtr>> direct;  // pointer objects right in the directory
+    const std::string delimiter = "/";
+    std::function<bool(gcs::ListPage&&)> on_page = [&](gcs::ListPage&& page) {
+      for (auto& p : page.prefixes) dirs.push_back(std::move(p));
+      for (auto& n : page.names)
+        if (parse_pointer_name(n)) direct.emplace_back(std::move(n), nullptr);
+      stage_.progress();
+      return !stopping();
+    };
+    auto listed = co_await gcs_.list(kPrBucket, kPrDirectory, delimiter, on_page);
+    if (!listed) {
+      listing_failed("listing PR job directories gs://" + kPrBucket + "/" + kPrDirectory,
+                     "the PR pointers gs://" + kPrBucket + "/" + kPrDirectory, listed.error());
+      co_return;
+    }
+    listing_read();
+    if (stopping()) co_return;
+    // Only the keys the listings can meet: pointers from the oldest start on,
+    // whose builds finished after their ids were made (with a margin for
+    // clocks); for job directories listed in full, all of theirs.
+    std::vector<PrJobListing> jobs;
+    jobs.reserve(dirs.size());
+    std::optional<RecentKeys> recent(std::in_place);
+    if (!direct.empty()) recent->whole_jobs.insert(last_segment(strip_slash(kPrDirectory)));
+    int64_t oldest_start = now_;
+    for (auto& dir : dirs) {
+      const std::string url = "gs://" + kPrBucket + "/" + dir;
+      auto before = reader_.listing_cursor(url);
+      ListingPlan plan =
+          plan_listing({.prefix = url, .state = &before, .now = now_, .safety_net = false}, opt_.listing);
+      if (plan.full()) {
+        recent->whole_jobs.insert(last_segment(strip_slash(dir)));
+      } else {
+        oldest_start = std::min(oldest_start, snowflake_seconds(plan.start));
+      }
+      jobs.push_back({std::move(dir), std::move(plan), std::move(before)});
+    }
+    recent->since = static_cast<double>(oldest_start - opt_.listing.id_clock_margin);
+    auto present = co_await present_pr_keys(recent);
+    std::erase_if(direct, [&](const auto& p) {
+      auto pointer = parse_pointer_name(p.first);
+      bool skip = present->contains(pointer->job, pointer->build);
+      result_.pointers_skipped += skip;
+      return skip;
+    });
+    co_await follow_pointers(std::move(direct));
+    for (auto& job : jobs) {
+      if (stopping()) break;
+      auto permit = co_await job_slots_.acquire();
+      spawn(std::move(permit), [this, job = std::move(job), present]() -> awaitable<void> {
+        co_await list_pr_job(job, present);
+      });
+    }
+  }
+
+  awaitable<void> list_pr_job(PrJobListing job, std::shared_ptr<const BuildKeySet> present) {
+    const std::string url = "gs://" + kPrBucket + "/" + job.dir;
+    const std::string start_offset = job.plan.full() ? std::string() : job.dir + job.plan.start;
+    TrackerPtr tracker = track(job.plan, std::move(job.before), url);
+    std::vector<std::pair<std::string, TrackerPtr>> pointers;
+    bool cut_short = false;
+    std::function<bool(gcs::ListPage&&)> on_page = [&](gcs::ListPage&& page) {
+      for (auto& name : page.names) {
+        auto pointer = parse_pointer_name(name);
+        if (!pointer) continue;
+        if (tracker) tracker->outcome.listed(pointer_in_directory(name));
+        if (present->contains(pointer->job, pointer->build)) {
+          ++result_.pointers_skipped;
+          continue;
+        }
+        pointers.emplace_back(std::move(name), tracker);
+      }
+      stage_.progress();
+      cut_short = stopping();
+      return !cut_short;
+    };
+    auto listed = co_await gcs_.list(kPrBucket, job.dir, kNoDelimiter, start_offset, on_page);
+    if (!listed) {
+      listing_failed("listing PR pointers " + obs::printable(url), "the PR pointers " + obs::printable(url),
+                     listed.error());
+      co_return;
+    }
+    listing_read();
+    if (!job.plan.full()) ++result_.listings_from_cursor;
+    // Pointers below the start that were not present: read again, as a full listing would.
+    for (const auto& build : job.plan.carried) {
+      std::string name = job.dir + build + ".txt";
+      auto pointer = parse_pointer_name(name);
+      if (!pointer || present->contains(pointer->job, pointer->build)) continue;
+      pointers.emplace_back(std::move(name), tracker);
+    }
+    const bool complete = co_await follow_pointers(std::move(pointers)) && !cut_short;
+    walk_ended(tracker, complete);
+  }
+
+  // Reads each pointer, and fetches its build, on the build slots; false
+  // when a stop cut that short.
+  awaitable<bool> follow_pointers(std::vector<std::pair<std::string, TrackerPtr>> pointers) {
+    for (auto& [name, tracker] : pointers) {
+      if (stopping()) co_return false;
+      auto permit = co_await build_slots_.acquire();
+      fetch_started(tracker);
+      spawn(std::move(permit), [this, name = std::move(name), tracker = tracker]() -> awaitable<void> {
+        Fetched fetched = co_await follow_pointer(name);
+        fetch_ended(tracker, pointer_in_directory(name), fetched);
+      });
+    }
+    co_return true;
+  }
+
+  // A pointer counts as present for its directory's cursor only when the
+  // next run's PR pass would find its key present (pointer_matches_target).
+  awaitable<Fetched> follow_pointer(std::string name) {
     auto content = co_await gcs_.read(kPrBucket, name);
     if (!content) {
-      if (is_cancelled(content.error())) co_return;
+      if (is_cancelled(content.error())) co_return Fetched::cancelled;
       count_error("pointer");
       KLOG(error) << "cannot read PR pointer gs://" << kPrBucket << "/" << obs::printable(name) << ": "
                   << content.error().what();
-      co_return;
+      co_return Fetched::kept;
     }
     stage_.progress();
-    if (!*content) co_return;  // gone since the listing
+    if (!*content) co_return Fetched::kept;  // gone since the listing
     auto target = parse_pointer_target(**content);
     if (!target) {
       KLOG(warning) << "PR pointer gs://" << kPrBucket << "/" << obs::printable(name)
                     << " does not hold a gs:// build path; skipped";
-      co_return;
+      co_return Fetched::kept;
     }
-    if (is_present(*target)) co_return;
-    co_await fetch_one(*target);
+    Fetched fetched = Fetched::present;
+    if (!is_present(*target)) fetched = co_await fetch_one(*target);
+    if (fetched == Fetched::present && !pointer_matches_target(name, *target)) fetched = Fetched::kept;
+    co_return fetched;
   }
 
   // --- per-bucket jobs (SPEC §2.2) ---
@@ -274,54 +561,97 @@ class Collector {
     }
   }
 
-  awaitable<Candidates> job_candidates(const config::Bucket& bucket, const gcs::GsPath& gs, const std::string& job) {
+  struct JobCandidates {
+    Candidates candidates;
+    TrackerPtr tracker;  // when the job was listed and its outcome is stored
+  };
+
+  awaitable<JobCandidates> job_candidates(const config::Bucket& bucket, const gcs::GsPath& gs, const std::string& job) {
     const std::string job_prefix = gs.name + job + "/";
+    const std::string job_url = bucket.url + job + "/";
+    auto before = reader_.listing_cursor(job_url);
     if (bucket.sequential) {
       const std::string latest_name = job_prefix + "latest-build.txt";
       auto latest = co_await gcs_.read(gs.bucket, latest_name);
       if (latest) stage_.progress();
-      if (!latest && is_cancelled(latest.error())) co_return Candidates{};
+      if (!latest && is_cancelled(latest.error())) co_return JobCandidates{};
       if (latest && *latest) {
-        if (auto n = parse_latest_build(**latest)) co_return sequential_candidates(*n, opt_.build_limit);
+        if (auto n = parse_latest_build(**latest)) {
+          // Numbered builds made now would sort below a cursor from an
+          // earlier listing of this job: that cursor no longer holds.
+          if (before && !before->cursor.empty()) {
+            store::ListingCursor reset = *before;
+            reset.cursor.clear();
+            reset.kept.clear();
+            writer_.write(ListingWrite{std::move(reset)});
+          }
+          co_return JobCandidates{sequential_candidates(*n, opt_.build_limit), nullptr};
+        }
       }
     }
-    auto dirs = co_await gcs_.list_dirs(gs.bucket, job_prefix);
+    const ListingPlan plan = plan_listing({.prefix = job_url, .state = &before, .now = now_,
+                                           .force_full = opt_.full_listing, .limited = opt_.build_limit > 0},
+                                          opt_.listing);
+    const std::string start_offset = plan.full() ? std::string() : job_prefix + plan.start;
+    auto dirs = co_await gcs_.list_dirs(gs.bucket, job_prefix, start_offset);
     if (!dirs) {
       listing_failed("listing builds of " + bucket.url + job + "/", "the entry " + bucket.url, dirs.error());
-      co_return Candidates{};
+      co_return JobCandidates{};
     }
     listing_read();
+    if (!plan.full()) ++result_.listings_from_cursor;
+    TrackerPtr tracker = track(plan, std::move(before), job_url);
     std::vector<std::string> names;
-    names.reserve(dirs->size());
-    for (const auto& d : *dirs) names.push_back(last_segment(strip_slash(d)));
-    co_return listed_candidates(std::move(names), opt_.build_limit);
+    names.reserve(dirs->size() + plan.carried.size());
+    for (const auto& d : *dirs) {
+      names.push_back(last_segment(strip_slash(d)));
+      if (tracker) tracker->outcome.listed(names.back());
+    }
+    // Builds below the start that were not present: walked as a full listing would.
+    names.insert(names.end(), plan.carried.begin(), plan.carried.end());
+    co_return JobCandidates{listed_candidates(std::move(names), opt_.build_limit), std::move(tracker)};
   }
 
   awaitable<void> walk_job(const config::Bucket& bucket, const gcs::GsPath& gs, const std::string& job) {
-    CandidateWalker walker(co_await job_candidates(bucket, gs, job));
+    JobCandidates listing = co_await job_candidates(bucket, gs, job);
+    CandidateWalker walker(std::move(listing.candidates));
+    const TrackerPtr tracker = std::move(listing.tracker);
     const std::string job_url = bucket.url + job + "/";
     auto present = [&](const std::string& build) { return is_present(job_url + build); };
+    bool complete = false;
     while (!stopping()) {
       auto build = walker.next(present);
-      if (!build) break;
+      if (!build) {
+        complete = true;
+        break;
+      }
       auto permit = co_await build_slots_.acquire();
-      spawn(std::move(permit), [this, path = job_url + *build]() -> awaitable<void> { co_await fetch_one(path); });
+      fetch_started(tracker);
+      spawn(std::move(permit), [this, path = job_url + *build, name = *build, tracker]() -> awaitable<void> {
+        Fetched fetched = co_await fetch_one(path);
+        fetch_ended(tracker, name, fetched);
+      });
     }
+    walk_ended(tracker, complete);
   }
 
   // --- one build: started.json + finished.json (SPEC §2.4) ---
-  awaitable<void> fetch_one(std::string path) {
+  // Present afterwards when finished.json was read: with it the build is
+  // present for good (SPEC §2.3).
+  awaitable<Fetched> fetch_one(std::string path) {
     auto write = co_await fetch_build(gcs_, path);
     if (!write) {
-      if (is_cancelled(write.error())) co_return;
+      if (is_cancelled(write.error())) co_return Fetched::cancelled;
       count_error("build");
       KLOG(error) << "build " << obs::printable(path) << " not collected (a later run retries): "
                   << write.error().what();
-      co_return;
+      co_return Fetched::kept;
     }
     ++result_.builds_fetched;
     stage_.progress();
-    if (write->started_json || write->finished_json) writer_.write(std::move(*write));
+    const bool finished = write->finished_json.has_value();
+    if (write->started_json || finished) writer_.write(std::move(*write));
+    co_return finished ? Fetched::present : Fetched::kept;
   }
 
   // --- JUnit (SPEC §2.5, §3.3, D9) ---
@@ -385,7 +715,7 @@ awaitable<void> report_progress(const Collector& c, const net::HttpClient& http,
     double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     const auto& s = http.stats();
     const auto& r = c.result();
-    char line[320];
+    char line[400];
     std::string eta = "?";
     if (c.jobs_done() > 0 && c.jobs_done() < c.jobs_total()) {
       eta = std::to_string(static_cast<long long>(secs * static_cast<double>(c.jobs_total() - c.jobs_done()) /
@@ -393,12 +723,16 @@ awaitable<void> report_progress(const Collector& c, const net::HttpClient& http,
     }
     std::snprintf(line, sizeof line,
                   "builds fetched %llu (%.0f/s), JUnit builds %llu, jobs walked %llu/%llu (ETA %s), "
-                  "requests in flight %lld, retries %llu, errors %llu, writes queued %zu",
+                  "requests in flight %lld (%llu waiting for memory, bodies %llu MiB), retries %llu, errors %llu, "
+                  "writes queued %zu",
                   static_cast<unsigned long long>(r.builds_fetched), secs > 0 ? r.builds_fetched / secs : 0.0,
                   static_cast<unsigned long long>(r.junit_builds), static_cast<unsigned long long>(c.jobs_done()),
                   static_cast<unsigned long long>(c.jobs_total()), eta.c_str(),
-                  static_cast<long long>(s.in_flight.load()), static_cast<unsigned long long>(s.retries.load()),
-                  static_cast<unsigned long long>(r.errors), writer.queued());
+                  static_cast<long long>(s.in_flight.load()),
+                  static_cast<unsigned long long>(s.body_budget_waiting.load()),
+                  static_cast<unsigned long long>(s.body_bytes_held.load() >> 20),
+                  static_cast<unsigned long long>(s.retries.load()), static_cast<unsigned long long>(r.errors),
+                  writer.queued());
     KLOG(info) << line;
   }
 }
@@ -427,11 +761,16 @@ awaitable<MakeDbResult> make_db(app::Core& core, MakeDbOptions opt) {
 
   Collector collector(core, opt, buckets, reader, writer);
   std::exception_ptr failure;
-  try {
-    co_await (collector.run() || report_progress(collector, core.http(), writer));
-  } catch (const std::exception&) {
-    failure = std::current_exception();
-  }
+  // `||` waits for the first success: run() must not throw, or the progress
+  // reporter (which never ends) would be waited for forever.
+  auto run = [&collector, &failure]() -> awaitable<void> {
+    try {
+      co_await collector.run();
+    } catch (const std::exception&) {
+      failure = std::current_exception();
+    }
+  };
+  co_await (run() || report_progress(collector, core.http(), writer));
   co_await collector.drain();
   // Commits the rest off the event loop; rethrows a writer failure.
   auto finish = [&writer] { writer.finish(); };
@@ -444,6 +783,7 @@ awaitable<MakeDbResult> make_db(app::Core& core, MakeDbOptions opt) {
   KLOG(info) << "make-db done: " << result.builds_fetched << " builds fetched, " << result.builds_written
              << " written, " << result.pointers_skipped << " PR pointers skipped, " << result.junit_builds
              << " builds with " << result.junit_files << " JUnit files, " << result.errors << " errors"
+             << ", " << result.listings_read << " listings (" << result.listings_from_cursor << " from a cursor)"
              << (result.listings_absent ? ", " + std::to_string(result.listings_absent) + " listings absent" : "")
              << (result.interrupted ? " (interrupted)" : "");
   co_return result;

@@ -7,7 +7,6 @@
 
 #include <array>
 #include <cerrno>
-#include <cstdlib>
 #include <cstring>
 #include <vector>
 
@@ -267,31 +266,7 @@ class UringFileSink final : public OutputSink {
 };
 #endif
 
-FileBackend detect_backend() {
-#if KETTLE_HAVE_LIBURING
-  const char* off = std::getenv("KETTLE_NO_IO_URING");
-  if (off != nullptr && std::strcmp(off, "") != 0 && std::strcmp(off, "0") != 0) return FileBackend::posix;
-  io_uring ring{};
-  int rc = io_uring_queue_init(2, &ring, 0);
-  if (rc < 0) {
-    KLOG(info) << "io_uring unavailable (" << std::strerror(-rc) << "); file output uses pwrite";
-    return FileBackend::posix;
-  }
-  io_uring_queue_exit(&ring);
-  return FileBackend::io_uring;
-#else
-  return FileBackend::posix;
-#endif
-}
-
 }  // namespace
-
-const char* to_string(FileBackend backend) { return backend == FileBackend::io_uring ? "io_uring" : "posix"; }
-
-FileBackend probe_file_backend() {
-  static const FileBackend backend = detect_backend();
-  return backend;
-}
 
 std::unique_ptr<OutputSink> open_stdout_sink() { return std::make_unique<StdoutSink>(); }
 

@@ -2,6 +2,7 @@
 
 #include <chrono>
 #include <cstdio>
+#include <stdexcept>
 
 #include "kettle/config/buckets.hpp"
 #include "kettle/emit/file_sink.hpp"
@@ -23,16 +24,16 @@ int64_t system_now() {
       .count();
 }
 
-std::unique_ptr<OutputSink> open_output(const MakeJsonOptions& opt) {
+std::unique_ptr<OutputSink> open_output(const std::optional<std::string>& output, bool gzip) {
   std::unique_ptr<OutputSink> sink;
-  if (opt.output) {
-    FileBackend backend = probe_file_backend();
-    KLOG(debug) << "writing " << *opt.output << " with " << to_string(backend);
-    sink = open_file_sink(*opt.output, backend);
+  if (output) {
+    FileBackend backend = io::backend_for("ndjson_write");
+    KLOG(debug) << "writing " << *output << " with " << to_string(backend);
+    sink = open_file_sink(*output, backend);
   } else {
     sink = open_stdout_sink();
   }
-  if (opt.gzip) sink = make_gzip_sink(std::move(sink));
+  if (gzip) sink = make_gzip_sink(std::move(sink));
   return sink;
 }
 
@@ -41,15 +42,111 @@ std::string strip_trailing_slash(std::string path) {
   return path;
 }
 
+// The start of a --days window; nullopt for no window (every finished build).
+std::optional<double> window_start(std::optional<double> days, int64_t now) {
+  if (!days || *days == 0) return std::nullopt;
+  return static_cast<double>(now) - *days * kSecondsPerDay;
+}
+
+// One output during a run: where its rows go and which builds it took.
+struct OutputState {
+  store::IncrementalTable table;
+  std::unique_ptr<OutputSink> sink;
+  std::vector<int64_t> emitted;
+  MakeJsonResult result;
+};
+
+// Calls fn(i) for each output i whose bit is set in `outputs`.
+template <class Fn>
+void for_each_output(uint32_t outputs, size_t count, Fn fn) {
+  for (size_t i = 0; i < count; ++i)
+    if (outputs & (uint32_t{1} << i)) fn(i);
+}
+
+// Builds the rows `produce` feeds (BuildWork::outputs selects the outputs
+// that take each one), writes them, completes every output and only then
+// marks what each took.
+std::vector<MakeJsonResult> emit_rows(const MakeJsonOptions& opt, store::Database& db,
+                                      const config::Buckets& buckets, std::vector<OutputState>& outs,
+                                      const std::function<void(const BuildSink&)>& produce) {
+  obs::Progress progress("rows");
+  obs::Stage& stage = obs::stage("emit");
+  auto busy = stage.busy();
+  obs::set_ready();
+  auto& rows_metric = obs::metrics().rows_emitted.get();
+
+  auto produce_until_stop = [&](const BuildSink& to_workers) {
+    // SIGTERM ends the scan; what was read is still written and marked.
+    BuildSink until_stop = [&](BuildWork&& work) {
+      return !(opt.should_stop && opt.should_stop()) && to_workers(std::move(work));
+    };
+    produce(until_stop);
+  };
+  auto consume = [&](BuiltRow&& row) {
+    stage.progress();
+    bool skip = true;
+    if (!row.error.empty()) {
+      // A build under no bucket of buckets.yaml: data to fix, not a fault of kettle.
+      KLOG(warning) << obs::label("stage", "emit") << obs::label("url", row.path) << "no row for "
+                    << obs::printable(row.path) << ": " << row.error;
+    } else if (row.line.size() > opt.max_row_bytes) {
+      KLOG(warning) << obs::label("stage", "emit") << obs::label("url", row.path) << "row for "
+                    << obs::printable(row.path) << " is too big to emit (" << row.line.size() << " bytes), skipping";
+    } else {
+      skip = false;
+    }
+    if (skip) {
+      for_each_output(row.outputs, outs.size(), [&](size_t i) { ++outs[i].result.skipped; });
+      return;
+    }
+    row.line.push_back('\n');
+    for_each_output(row.outputs, outs.size(), [&](size_t i) {
+      OutputState& out = outs[i];
+      out.sink->write(row.line);
+      out.emitted.push_back(row.build_id);
+      ++out.result.rows;
+      rows_metric.inc();
+    });
+    progress.add(1);
+  };
+  run_row_pipeline(produce_until_stop, buckets, PipelineConfig{opt.threads}, consume);
+
+  uint64_t bytes = 0;
+  for (auto& out : outs) {
+    out.sink->finish();
+    bytes += out.sink->bytes_written();
+  }
+  char extra[64];
+  std::snprintf(extra, sizeof extra, "%.1f MB written", static_cast<double>(bytes) / 1e6);
+  progress.finish(extra);
+
+  // Marked only after every output is complete: a failed run re-emits, never
+  // loses. One transaction: all outputs are marked, or none.
+  bool any = false;
+  for (const auto& out : outs) any = any || !out.emitted.empty();
+  if (any) db.begin();
+  std::vector<MakeJsonResult> results;
+  for (auto& out : outs) {
+    if (out.emitted.empty()) {
+      KLOG(info) << (outs.size() > 1 ? out.table.name() + ": " : "") << "no rows emitted";
+    } else {
+      out.result.gen = db.insert_emitted(out.table, out.emitted);
+      KLOG(info) << (outs.size() > 1 ? out.table.name() + ": " : "") << "incremental progress gen #" << *out.result.gen;
+    }
+    results.push_back(out.result);
+  }
+  if (any) db.commit();
+  return results;
+}
+
 }  // namespace
 
 MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
-  const int64_t now = opt.now ? opt.now() : system_now();
-  store::Database db(opt.db_path, /*create=*/false);
-  auto table = store::IncrementalTable::for_days(opt.days);
-  MakeJsonResult result;
-
   if (opt.assert_oldest) {
+    const int64_t now = opt.now ? opt.now() : system_now();
+    store::Database db(opt.db_path, /*create=*/false);
+    const auto table = store::IncrementalTable::for_days(opt.days);
+    MakeJsonResult result;
     auto oldest = db.oldest_emitted(table);
     double limit = static_cast<double>(now) - *opt.assert_oldest * kSecondsPerDay;
     if (!oldest) {
@@ -62,72 +159,59 @@ MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
     }
     return result;
   }
+  const MakeJsonOutput output{opt.days, opt.reset_emitted, opt.output, opt.gzip};
+  if (opt.paths.empty()) return run_make_json(opt, {output}).front();
 
+  // Explicit builds: exactly those, through the scratch table.
+  store::Database db(opt.db_path, /*create=*/false);
+  auto table = store::IncrementalTable::for_days(opt.days);
   auto buckets = config::Buckets::load(opt.buckets_path);
   if (opt.reset_emitted) db.reset_emitted(table);
-
   std::vector<std::string> paths;
   for (const auto& p : opt.paths) paths.push_back(strip_trailing_slash(p));
-  if (!paths.empty()) {
-    table = store::IncrementalTable::manual();
-    db.reset_emitted(table);
-  }
-  std::optional<double> min_finished;
-  if (opt.days && *opt.days != 0) min_finished = static_cast<double>(now) - *opt.days * kSecondsPerDay;
-
-  auto sink = open_output(opt);
-  std::vector<int64_t> emitted;
-  obs::Progress progress("rows");
-  obs::Stage& stage = obs::stage("emit");
-  auto busy = stage.busy();
-  obs::set_ready();
-  auto& rows_metric = obs::metrics().rows_emitted.get();
-
-  auto produce = [&](const BuildSink& to_workers) {
-    // SIGTERM ends the scan; what was read is still written and marked.
-    BuildSink until_stop = [&](BuildWork&& work) {
-      return !(opt.should_stop && opt.should_stop()) && to_workers(std::move(work));
-    };
-    if (!paths.empty()) {
-      db.for_each_build_in(table, paths,
-                           [&](store::StoredBuild&& b) { return until_stop(read_build_work(db, std::move(b))); });
-    } else {
-      feed_unemitted(db, table, min_finished, until_stop);
-    }
+  table = store::IncrementalTable::manual();
+  db.reset_emitted(table);
+  std::vector<OutputState> outs;
+  outs.push_back({table, open_output(opt.output, opt.gzip), {}, {}});
+  auto produce = [&](const BuildSink& sink) {
+    db.for_each_build_in(table, paths,
+                         [&](store::StoredBuild&& b) { return sink(read_build_work(db, std::move(b))); });
   };
-  auto consume = [&](BuiltRow&& row) {
-    stage.progress();
-    if (!row.error.empty()) {
-      KLOG(error) << "no row for " << row.path << ": " << row.error;
-      ++result.skipped;
-      return;
-    }
-    if (row.line.size() > opt.max_row_bytes) {
-      KLOG(warning) << "row for " << row.path << " is too big to emit (" << row.line.size() << " bytes), skipping";
-      ++result.skipped;
-      return;
-    }
-    row.line.push_back('\n');
-    sink->write(row.line);
-    emitted.push_back(row.build_id);
-    ++result.rows;
-    progress.add(1);
-    rows_metric.inc();
-  };
-  run_row_pipeline(produce, buckets, PipelineConfig{opt.threads}, consume);
-  sink->finish();
+  return emit_rows(opt, db, buckets, outs, produce).front();
+}
 
-  char extra[64];
-  std::snprintf(extra, sizeof extra, "%.1f MB written", static_cast<double>(sink->bytes_written()) / 1e6);
-  progress.finish(extra);
-  if (emitted.empty()) {
-    KLOG(info) << "no rows emitted";
-  } else {
-    // Marked only after the output is complete: a failed run re-emits, never loses.
-    result.gen = db.insert_emitted(table, emitted);
-    KLOG(info) << "incremental progress gen #" << *result.gen;
+std::vector<MakeJsonResult> run_make_json(const MakeJsonOptions& opt, const std::vector<MakeJsonOutput>& outputs) {
+  const int64_t now = opt.now ? opt.now() : system_now();
+  store::Database db(opt.db_path, /*create=*/false);
+  std::vector<store::EmitWindow> windows;
+  for (const auto& o : outputs) windows.push_back({store::IncrementalTable::for_days(o.days), window_start(o.days, now)});
+  // Checked before anything is dropped or opened.
+  if (windows.size() > store::Database::kMaxEmitWindows)
+    throw std::invalid_argument("more than " + std::to_string(store::Database::kMaxEmitWindows) + " outputs");
+  size_t to_stdout = 0;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    to_stdout += outputs[i].output ? 0 : 1;
+    for (size_t j = 0; j < i; ++j) {
+      if (windows[i].table.name() == windows[j].table.name())
+        throw std::invalid_argument("two outputs share the table " + windows[i].table.name());
+    }
   }
-  return result;
+  if (to_stdout > 1) throw std::invalid_argument("only one output may be standard output");
+  auto buckets = config::Buckets::load(opt.buckets_path);
+  for (size_t i = 0; i < outputs.size(); ++i) {
+    if (outputs[i].reset_emitted) db.reset_emitted(windows[i].table);
+  }
+  std::vector<OutputState> outs;
+  for (size_t i = 0; i < outputs.size(); ++i)
+    outs.push_back({windows[i].table, open_output(outputs[i].output, outputs[i].gzip), {}, {}});
+  auto produce = [&](const BuildSink& sink) {
+    db.for_each_unemitted_in(windows, [&](store::StoredBuild&& b, uint32_t wanted) {
+      BuildWork work = read_build_work(db, std::move(b));
+      work.outputs = wanted;
+      return sink(std::move(work));
+    });
+  };
+  return emit_rows(opt, db, buckets, outs, produce);
 }
 
 }  // namespace kettle::emit

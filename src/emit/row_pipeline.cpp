@@ -13,33 +13,42 @@
 
 namespace kettle::emit {
 
-BuiltRow build_one(BuildWork&& work, const config::Buckets& buckets) {
-  rows::BuildInput input;
-  input.path = std::move(work.build.path);
-  input.started_json = std::move(work.build.started_json);
-  input.finished_json = std::move(work.build.finished_json);
-  input.junit.reserve(work.files.size());
-  for (auto& file : work.files) {
-    auto xml = store::zlib_decompress(file.zlib_data);
-    if (!xml) {
-      KLOG(warning) << "JUnit file " << file.path << " is not a valid zlib stream; its tests are left out";
-      continue;
-    }
-    input.junit.push_back({std::move(file.path), std::move(*xml)});
-  }
-  BuiltRow out;
-  out.build_id = work.build.id;
-  out.path = input.path;
-  rows::RowResult result = rows::build_row(input, buckets);
-  if (result.row) {
-    out.line = rows::to_json_line(*result.row);
-  } else {
-    out.error = result.error.empty() ? "no row" : result.error;
-  }
-  return out;
-}
-
 namespace {
+
+// What a worker does with one build: inflate each JUnit blob into one reused
+// buffer and feed it to the row builder, so a build's files are never all
+// inflated at once.
+class RowMaker {
+ public:
+  explicit RowMaker(const config::Buckets& buckets) : builder_(buckets) {}
+
+  BuiltRow make(BuildWork&& work) {
+    BuiltRow out;
+    out.build_id = work.build.id;
+    out.outputs = work.outputs;
+    out.path = std::move(work.build.path);
+    builder_.start(out.path);
+    for (auto& file : work.files) {
+      const auto xml = inflater_.inflate(file.zlib_data);
+      if (!xml) {
+        KLOG(warning) << "JUnit file " << file.path << " is not a valid zlib stream; its tests are left out";
+        continue;
+      }
+      builder_.add_junit(file.path, *xml);
+    }
+    rows::RowLine row = builder_.finish(work.build.started_json, work.build.finished_json);
+    if (row.ok()) {
+      out.line = std::move(row.line);
+    } else {
+      out.error = std::move(row.error);
+    }
+    return out;
+  }
+
+ private:
+  store::Inflater inflater_;
+  rows::RowBuilder builder_;
+};
 
 // Shared state of one pipeline run, guarded by one mutex: the work is coarse
 // (a whole build per item), so contention is negligible.
@@ -58,6 +67,7 @@ struct PipelineState {
 };
 
 void worker_loop(PipelineState& st, const config::Buckets& buckets) {
+  RowMaker maker(buckets);
   for (;;) {
     std::pair<uint64_t, BuildWork> job;
     {
@@ -69,9 +79,10 @@ void worker_loop(PipelineState& st, const config::Buckets& buckets) {
     }
     BuiltRow row;
     try {
-      row = build_one(std::move(job.second), buckets);
+      row = maker.make(std::move(job.second));
     } catch (const std::exception& e) {
       row.build_id = job.second.build.id;
+      row.outputs = job.second.outputs;
       row.error = e.what();
     }
     {

@@ -245,9 +245,17 @@ std::optional<ParsedListPage> parse_list_page(std::string body) {
 boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket, const std::string& prefix,
                                                        const std::string& delimiter,
                                                        std::function<bool(ListPage&&)> on_page) {
+  const std::string from_start;
+  co_return co_await list(bucket, prefix, delimiter, from_start, std::move(on_page));
+}
+
+boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket, const std::string& prefix,
+                                                       const std::string& delimiter, const std::string& start_offset,
+                                                       std::function<bool(ListPage&&)> on_page) {
   auto page_url = [&](const std::string& token) {
     net::Query q;
-    q.add_if("prefix", prefix).add_if("delimiter", delimiter).add("maxResults", std::to_string(config_.page_size));
+    q.add_if("prefix", prefix).add_if("delimiter", delimiter).add_if("startOffset", start_offset);
+    q.add("maxResults", std::to_string(config_.page_size));
     q.add("fields", "nextPageToken,prefixes,items(name)").add_if("pageToken", token);
     return net::join_url(config_.base_url, "/storage/v1/b/" + net::encode_path_segment(bucket) + "/o" + q.str());
   };
@@ -276,6 +284,13 @@ boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket
 
 boost::asio::awaitable<net::Result<std::vector<std::string>>> Client::list_dirs(const std::string& bucket,
                                                                                 const std::string& prefix) {
+  const std::string from_start;
+  co_return co_await list_dirs(bucket, prefix, from_start);
+}
+
+boost::asio::awaitable<net::Result<std::vector<std::string>>> Client::list_dirs(const std::string& bucket,
+                                                                                const std::string& prefix,
+                                                                                const std::string& start_offset) {
   std::vector<std::string> dirs;
   // Named arguments: no temporaries inside a co_await expression (g++ 12).
   const std::string delimiter = "/";
@@ -283,7 +298,7 @@ boost::asio::awaitable<net::Result<std::vector<std::string>>> Client::list_dirs(
     for (auto& p : page.prefixes) dirs.push_back(std::move(p));
     return true;
   };
-  auto r = co_await list(bucket, prefix, delimiter, on_page);
+  auto r = co_await list(bucket, prefix, delimiter, start_offset, on_page);
   if (!r) co_return r.error();
   co_return dirs;
 }

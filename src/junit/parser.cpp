@@ -461,12 +461,30 @@ long long magnitude_of(std::string_view plain) {
   return position + exponent;
 }
 
+// Digits with at most one '.' between digits, as nearly every JUnit time
+// is: from_chars reads them as Python's float() does, without the general
+// path's copies. nullopt for anything else.
+std::optional<double> plain_ascii_number(std::string_view text) {
+  constexpr std::size_t kMaxPlainDigits = 32;  // cannot overflow a double
+  if (text.empty() || text.size() > kMaxPlainDigits) return std::nullopt;
+  bool seen_dot = false;
+  for (std::size_t i = 0; i < text.size(); ++i) {
+    if (is_digit(text[i])) continue;
+    if (text[i] != '.' || seen_dot || i == 0 || i + 1 == text.size()) return std::nullopt;
+    seen_dot = true;
+  }
+  double value = 0.0;
+  const auto [end, error] = std::from_chars(text.data(), text.data() + text.size(), value);
+  if (error != std::errc() || end != text.data() + text.size()) return std::nullopt;
+  return value;
+}
+
 // ------------------------------------------------------------- JUnit
 
 // Builds the tests of SPEC §3.1 from the element events.
 class JunitBuilder final : public detail::XmlEvents {
  public:
-  std::vector<TestCase>& tests() { return tests_; }
+  explicit JunitBuilder(TestSink& sink) : sink_(sink) {}
 
   void start_element(std::string_view name, const char** attributes, std::uint64_t) override {
     const int depth = depth_++;
@@ -488,7 +506,7 @@ class JunitBuilder final : public detail::XmlEvents {
     if (in_failure_ && depth == case_depth_ + 1) {
       end_failure();
     } else if (in_case_ && depth == case_depth_) {
-      if (!skipped_) tests_.push_back(std::move(current_));
+      if (!skipped_) sink_.test(current_);
       in_case_ = false;
     }
   }
@@ -521,13 +539,19 @@ class JunitBuilder final : public detail::XmlEvents {
   }
 
   void start_case(const char** attributes) {
-    std::string name = name_or_unspecified(detail::find_attribute(attributes, "name"));
+    const char* attribute = detail::find_attribute(attributes, "name");
+    const std::string_view name = attribute ? std::string_view(attribute) : kUnspecified;
     const bool in_suite = root_ == Root::testsuites;
     if (!spend(sizeof(TestCase) + (in_suite ? suite_name_.size() + 1 : 0) + name.size())) return;
     in_case_ = true;
     skipped_ = false;
-    current_ = TestCase{};
-    current_.name = in_suite ? suite_name_ + " " + name : std::move(name);
+    // Assigned in place: the strings keep their capacity from test to test.
+    current_.name.clear();
+    if (in_suite) current_.name.append(suite_name_).append(1, ' ');
+    current_.name.append(name);
+    current_.time = 0.0;
+    current_.failed = false;
+    current_.failure_text.clear();
     if (const char* time = detail::find_attribute(attributes, "time"))
       current_.time = parse_time(time);
   }
@@ -547,23 +571,27 @@ class JunitBuilder final : public detail::XmlEvents {
   void end_failure() {
     in_failure_ = false;
     failure_leading_text_ = false;
-    // Moved, not copied: either part may be as large as the document.
-    std::string text;
+    // Swapped, not copied: either part may be as large as the document, and
+    // the buffers keep their capacity for the next failure.
+    std::string& text = current_.failure_text;
     if (!failure_message_.empty() && !failure_text_.empty()) {
+      text.clear();
       text.reserve(failure_message_.size() + 1 + failure_text_.size());
       text.append(failure_message_).append(1, '\n').append(failure_text_);
     } else if (!failure_message_.empty()) {
-      text = std::move(failure_message_);
+      text.swap(failure_message_);
     } else if (!failure_text_.empty()) {
-      text = std::move(failure_text_);
+      text.swap(failure_text_);
     } else {
-      text = kNoFailureMessage;
+      text.assign(kNoFailureMessage);
     }
     failure_message_.clear();
     failure_text_.clear();
-    if (!spend(text.size())) return;
+    if (!spend(text.size())) {
+      text.clear();
+      return;
+    }
     current_.failed = true;
-    current_.failure_text = std::move(text);
   }
 
   // Counts bytes of the tests against kMaxTestsBytes; false (and the run
@@ -575,7 +603,7 @@ class JunitBuilder final : public detail::XmlEvents {
     return false;
   }
 
-  std::vector<TestCase> tests_;
+  TestSink& sink_;
   Root root_ = Root::other;
   int depth_ = 0;        // elements open before the current event
   int case_depth_ = -1;  // depth of the testcase elements that count
@@ -609,6 +637,7 @@ std::string sanitize_utf8(std::string_view bytes) {
 }
 
 double parse_time(std::string_view text) {
+  if (const std::optional<double> plain = plain_ascii_number(text)) return *plain;
   const std::optional<std::string> ascii = to_ascii_number_text(text);
   if (!ascii) return 0.0;
   std::string_view number = trim_python_space(*ascii);
@@ -652,7 +681,8 @@ XmlInput prepare_input(std::string_view xml) {
 
 const char* find_attribute(const char** attributes, std::string_view name) {
   for (const char** at = attributes; at && at[0]; at += 2) {
-    if (name == at[0]) return at[1];
+    // Compared without measuring at[0] first: this runs for every attribute of every element.
+    if (std::strncmp(at[0], name.data(), name.size()) == 0 && at[0][name.size()] == '\0') return at[1];
   }
   return nullptr;
 }
@@ -694,12 +724,31 @@ std::string run_expat(const XmlInput& input, XmlEvents& events) {
 
 }  // namespace detail
 
-ParseResult parse(std::string_view xml) {
+std::string for_each_test(std::string_view xml, TestSink& sink) {
   const detail::XmlInput input = detail::prepare_input(xml);
-  JunitBuilder builder;
+  if (input.encoding != nullptr) {  // UTF-8: most JUnit takes the fast path
+    JunitBuilder plain(sink);
+    if (detail::run_plain_xml(input.text(), plain)) {
+      if (!plain.stop_reason().empty()) sink.rewind();
+      return plain.stop_reason();
+    }
+    sink.rewind();
+  }
+  JunitBuilder builder(sink);
+  std::string error = detail::run_expat(input, builder);
+  if (!error.empty()) sink.rewind();
+  return error;
+}
+
+ParseResult parse(std::string_view xml) {
+  struct Collect final : TestSink {
+    std::vector<TestCase> tests;
+    void test(const TestCase& t) override { tests.push_back(t); }
+    void rewind() override { tests.clear(); }
+  } collect;
   ParseResult result;
-  result.error = detail::run_expat(input, builder);
-  if (result.ok()) result.tests = std::move(builder.tests());
+  result.error = for_each_test(xml, collect);
+  result.tests = std::move(collect.tests);
   return result;
 }
 

@@ -227,11 +227,56 @@ std::optional<Error> check_request(const Request& request, const Url& url) {
   return std::nullopt;
 }
 
+// Body bytes one http::async_read_some may add: what the buffer already holds
+// plus what it reads (Beast reads at most 64 KiB at a time; twice when a chunk
+// header straddles two reads).
+constexpr std::size_t kReadBytes = std::size_t{64} << 10;
+// A body of known length reserves in steps of at least this, not every read.
+constexpr std::size_t kReserveStep = std::size_t{1} << 20;
+
+// Takes from the body budget, before a read, the memory the body may hold by
+// its end; false when the wait was cancelled. A body of known length was
+// allocated whole by the parser (virtual memory), but only what has arrived is
+// resident: that is what is counted. A body of unknown length grows here, by
+// doubling, so the parser never reallocates it: its whole capacity is counted,
+// and the old copy too while both exist.
+asio::awaitable<bool> reserve_for_read(BodyBudget::Lease& lease, std::string& body,
+                                       std::optional<std::uint64_t> length, std::size_t buffered,
+                                       std::size_t limit) {
+  const std::size_t cap =
+      length ? static_cast<std::size_t>(std::min<std::uint64_t>(*length, limit)) : limit;
+  const std::size_t want = std::min(cap, body.size() + buffered + 2 * kReadBytes);
+  if (length) {
+    if (lease.held() >= want) co_return true;
+    co_return co_await lease.grow_to(std::min(cap, std::max(want, lease.held() + kReserveStep)));
+  }
+  if (body.capacity() >= want) co_return true;
+  const std::size_t grown_capacity = std::min(cap, std::max(want, 2 * body.capacity()));
+  if (!co_await lease.grow_to(lease.held() + grown_capacity)) co_return false;
+  {
+    // Reserved on an empty string: exactly this capacity (reserve() on the
+    // body itself may round up).
+    std::string grown;
+    grown.reserve(grown_capacity);
+    grown.append(body);
+    body.swap(grown);
+  }
+  lease.shrink_to(body.capacity());
+  lease.force_to(body.capacity());
+  co_return true;
+}
+
+// What the body holds after a read, counted whatever was reserved: a parser
+// that reallocated despite reserve_for_read is still accounted for.
+std::size_t resident_bytes(const std::string& body, bool known_length) {
+  return known_length ? body.size() : body.capacity();
+}
+
 // One request and its response on an open stream (plain or TLS).
 template <class Stream>
 asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer,
                                       const Request& request, const Url& url, const Limits& limits,
-                                      Clock::time_point deadline) {
+                                      Clock::time_point deadline, BodyBudget::Lease& lease) {
   Exchange result{.response = Response{}, .reusable = false, .nothing_received = false};
   if (auto invalid = check_request(request, url)) {
     result.response = *invalid;
@@ -266,11 +311,23 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
     if (!is_interim_status(static_cast<int>(parser->get().result_int()))) break;
   }
 
+  std::optional<std::uint64_t> length;
+  if (auto announced = parser->content_length()) length = *announced;
+  std::string& body = parser->get().body();
   while (!parser->is_done()) {
+    // The socket is not read while waiting for memory: that time is ours,
+    // not the server's, so it moves the attempt's deadline back.
+    const auto waiting_since = Clock::now();
+    if (!co_await reserve_for_read(lease, body, length, buffer.size(), limits.body_limit)) {
+      result.response = make_error(ErrorKind::cancelled, url, "request cancelled");
+      co_return result;
+    }
+    deadline += Clock::now() - waiting_since;
     Phase body_phase("response body data", limits.timeouts.body_idle, deadline);
     tcp.expires_at(body_phase.deadline);
     auto [ec, n] = co_await http::async_read_some(stream, buffer, *parser, use_tuple);
     (void)n;
+    lease.force_to(resident_bytes(body, length.has_value()));
     if (ec) {
       result.response = transport_error(ec, body_phase, url, *parser, limits.body_limit);
       co_return result;
@@ -351,12 +408,13 @@ asio::awaitable<Result<std::unique_ptr<Connection>>> Connection::open(ssl::conte
 }
 
 asio::awaitable<Exchange> Connection::exchange(const Request& request, const Url& url,
-                                               const Limits& limits, Clock::time_point deadline) {
+                                               const Limits& limits, Clock::time_point deadline,
+                                               BodyBudget::Lease& lease) {
   if (auto* tls = std::get_if<TlsStream>(&impl_->stream)) {
-    co_return co_await exchange_on(*tls, impl_->buffer, request, url, limits, deadline);
+    co_return co_await exchange_on(*tls, impl_->buffer, request, url, limits, deadline, lease);
   }
   co_return co_await exchange_on(std::get<beast::tcp_stream>(impl_->stream), impl_->buffer, request,
-                                 url, limits, deadline);
+                                 url, limits, deadline, lease);
 }
 
 bool Connection::looks_alive() const {

@@ -7,6 +7,7 @@
 #include <chrono>
 #include <memory>
 
+#include "kettle/net/body_budget.hpp"
 #include "kettle/net/config.hpp"
 #include "kettle/net/error.hpp"
 #include "kettle/net/message.hpp"
@@ -51,9 +52,12 @@ class Connection {
   Connection(const Connection&) = delete;
   Connection& operator=(const Connection&) = delete;
 
-  // Sends `request` and reads the whole response (body not yet gzip-decoded).
+  // Sends `request` and reads the whole response (body not yet gzip-decoded),
+  // taking the memory its body holds from `lease` as it arrives; the lease
+  // keeps it (the Response owns the bytes) until the caller gives it back.
   boost::asio::awaitable<Exchange> exchange(const Request& request, const Url& url,
-                                            const Limits& limits, Clock::time_point deadline);
+                                            const Limits& limits, Clock::time_point deadline,
+                                            BodyBudget::Lease& lease);
 
   // False when the peer closed the idle connection or sent unexpected bytes.
   bool looks_alive() const;

@@ -5,36 +5,31 @@
 #include <algorithm>
 #include <array>
 #include <climits>
+#include <cstdint>
 
 namespace kettle::net {
-namespace {
 
-// Owns a z_stream set up for gzip or zlib input (window bits 15 + 32: auto-detect).
-class Inflater {
- public:
-  Inflater() { ok_ = inflateInit2(&stream_, 15 + 32) == Z_OK; }
-  ~Inflater() {
-    if (ok_) inflateEnd(&stream_);
+// A z_stream set up for gzip or zlib input (window bits 15 + 32: auto-detect).
+struct GzipDecoder::Impl {
+  explicit Impl(std::string_view compressed) : input(compressed) {
+    ok = inflateInit2(&stream, 15 + 32) == Z_OK;
   }
-  Inflater(const Inflater&) = delete;
-  Inflater& operator=(const Inflater&) = delete;
-  bool ok() const { return ok_; }
-  z_stream& stream() { return stream_; }
-
- private:
-  z_stream stream_{};
-  bool ok_ = false;
+  ~Impl() {
+    if (ok) inflateEnd(&stream);
+  }
+  z_stream stream{};
+  bool ok = false;
+  std::string_view input;  // not yet handed to zlib
+  std::array<unsigned char, 64 * 1024> chunk{};
 };
 
-}  // namespace
+GzipDecoder::GzipDecoder(std::string_view compressed) : impl_(std::make_unique<Impl>(compressed)) {}
+GzipDecoder::~GzipDecoder() = default;
 
-GunzipStatus gunzip(std::string_view compressed, std::size_t limit, std::string& out) {
-  out.clear();
-  Inflater inflater;
-  if (!inflater.ok()) return GunzipStatus::corrupt;
-  z_stream& zs = inflater.stream();
-  std::array<unsigned char, 64 * 1024> chunk{};
-  std::string_view input = compressed;
+GzipDecoder::Status GzipDecoder::decode(std::string& out, std::size_t until) {
+  if (!impl_->ok) return Status::corrupt;
+  z_stream& zs = impl_->stream;
+  std::string_view& input = impl_->input;
   while (true) {
     if (zs.avail_in == 0 && !input.empty()) {
       // zlib counts in uInt; feed huge inputs in pieces.
@@ -43,23 +38,33 @@ GunzipStatus gunzip(std::string_view compressed, std::size_t limit, std::string&
       zs.avail_in = static_cast<uInt>(piece);
       input.remove_prefix(piece);
     }
-    zs.next_out = chunk.data();
-    zs.avail_out = static_cast<uInt>(chunk.size());
+    if (out.size() >= until) return Status::more;
+    zs.next_out = impl_->chunk.data();
+    zs.avail_out = static_cast<uInt>(std::min(impl_->chunk.size(), until - out.size()));
+    const std::size_t room = zs.avail_out;
     int rc = inflate(&zs, Z_NO_FLUSH);
-    std::size_t produced = chunk.size() - zs.avail_out;
-    if (out.size() + produced > limit) return GunzipStatus::too_large;
-    out.append(reinterpret_cast<const char*>(chunk.data()), produced);
+    out.append(reinterpret_cast<const char*>(impl_->chunk.data()), room - zs.avail_out);
     if (rc == Z_STREAM_END) {
-      if (zs.avail_in == 0 && input.empty()) return GunzipStatus::ok;
+      if (zs.avail_in == 0 && input.empty()) return Status::done;
       // Another gzip member follows (concatenated gzip files are valid gzip).
-      if (inflateReset(&zs) != Z_OK) return GunzipStatus::corrupt;
+      if (inflateReset(&zs) != Z_OK) return Status::corrupt;
       continue;
     }
     if (rc == Z_BUF_ERROR && zs.avail_in == 0 && input.empty()) {
-      return GunzipStatus::corrupt;  // input ended inside a member: truncated
+      return Status::corrupt;  // input ended inside a member: truncated
     }
-    if (rc != Z_OK && rc != Z_BUF_ERROR) return GunzipStatus::corrupt;
+    if (rc != Z_OK && rc != Z_BUF_ERROR) return Status::corrupt;
   }
+}
+
+GunzipStatus gunzip(std::string_view compressed, std::size_t limit, std::string& out) {
+  out.clear();
+  GzipDecoder decoder(compressed);
+  // One byte past the limit tells "exactly at the limit" from "over it".
+  const std::size_t until = limit == SIZE_MAX ? limit : limit + 1;
+  const GzipDecoder::Status status = decoder.decode(out, until);
+  if (out.size() > limit) return GunzipStatus::too_large;
+  return status == GzipDecoder::Status::done ? GunzipStatus::ok : GunzipStatus::corrupt;
 }
 
 }  // namespace kettle::net

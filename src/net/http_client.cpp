@@ -10,6 +10,7 @@
 #include <boost/asio/ssl/context.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/use_awaitable.hpp>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <string_view>
@@ -17,6 +18,7 @@
 
 #include "connection.hpp"
 #include "kettle/net/async_semaphore.hpp"
+#include "kettle/net/body_budget.hpp"
 #include "kettle/net/gzip.hpp"
 #include "kettle/net/url.hpp"
 #include "kettle/obs/log.hpp"
@@ -46,27 +48,50 @@ std::string lower_trimmed(std::string_view s) {
   return out;
 }
 
-// Undoes Content-Encoding: gzip (GCS decompressive transcoding), within the body limit.
-Result<Response> decode_body(Response response, std::size_t limit, const std::string& url) {
+// A new attempt starts once this much of the body budget is free.
+constexpr std::size_t kBudgetRoom = std::size_t{1} << 20;
+// Gzip output grows by doubling from this.
+constexpr std::size_t kDecodeStep = std::size_t{64} << 10;
+
+// Undoes Content-Encoding: gzip (GCS decompressive transcoding), within the
+// body limit; the output is taken from the body budget as it grows (counted
+// whole, with the old copy while both exist).
+asio::awaitable<Result<Response>> decode_body(Response response, std::size_t limit, std::string url,
+                                              BodyBudget::Lease& lease) {
   auto encoding = response.headers.get("Content-Encoding");
-  if (!encoding || response.body.empty()) return response;
+  if (!encoding || response.body.empty()) co_return response;
   std::string name = lower_trimmed(*encoding);
   if (name != "gzip" && name != "x-gzip" && name != "deflate")
-    return response;  // not ours to decode
+    co_return response;  // not ours to decode
+  // One byte past the limit tells "exactly at the limit" from "over it".
+  const std::size_t until = limit == SIZE_MAX ? limit : limit + 1;
+  const std::size_t compressed = lease.held();
+  GzipDecoder decoder(response.body);
   std::string decoded;
-  switch (gunzip(response.body, limit, decoded)) {
-    case GunzipStatus::ok:
-      break;
-    case GunzipStatus::too_large:
-      return request_error(ErrorKind::too_large, url,
-                           "decoded body over the limit of " + std::to_string(limit) + " bytes");
-    case GunzipStatus::corrupt:
-      return request_error(ErrorKind::protocol, url, "corrupt or truncated " + name + " body");
+  while (true) {
+    const std::size_t capacity = std::min(until, std::max(kDecodeStep, 2 * decoded.capacity()));
+    if (!co_await lease.grow_to(compressed + decoded.capacity() + capacity))
+      co_return request_error(ErrorKind::cancelled, url, "request cancelled");
+    {
+      std::string grown;  // reserved empty: exactly this capacity
+      grown.reserve(capacity);
+      grown.append(decoded);
+      decoded.swap(grown);
+    }
+    lease.shrink_to(compressed + decoded.capacity());
+    auto status = decoder.decode(decoded, std::min(until, decoded.capacity()));
+    if (decoded.size() > limit)
+      co_return request_error(ErrorKind::too_large, url,
+                              "decoded body over the limit of " + std::to_string(limit) + " bytes");
+    if (status == GzipDecoder::Status::done) break;
+    if (status == GzipDecoder::Status::corrupt)
+      co_return request_error(ErrorKind::protocol, url, "corrupt or truncated " + name + " body");
   }
   response.body = std::move(decoded);
+  lease.shrink_to(response.body.capacity());
   response.headers.erase("Content-Encoding");
   response.headers.erase("Content-Length");
-  return response;
+  co_return response;
 }
 
 detail::Limits limits_for(const Config& config, const RequestOptions& options) {
@@ -147,6 +172,12 @@ struct HttpClient::Impl {
         tls(detail::make_tls_context(config)),
         observer(config.observer ? config.observer : std::make_shared<Observer>()),
         in_flight(executor, std::max<std::size_t>(1, config.max_in_flight)),
+        body_budget(executor, config.body_budget,
+                    [this](std::size_t in_use, std::size_t limit, std::size_t waiting) {
+                      stats.body_bytes_held = in_use;
+                      stats.body_budget_waiting = waiting;
+                      observer->body_budget_changed(in_use, limit, waiting);
+                    }),
         stop_signal(executor, asio::steady_timer::time_point::max()),
         drain_signal(executor, asio::steady_timer::time_point::max()) {}
 
@@ -156,11 +187,13 @@ struct HttpClient::Impl {
   asio::awaitable<Result<Response>> attempt(const Request& request, const Url& url,
                                             const detail::Limits& limits);
   asio::awaitable<Result<Response>> exchange_on(HostPool& pool, const Request& request,
-                                                const Url& url, const detail::Limits& limits);
+                                                const Url& url, const detail::Limits& limits,
+                                                BodyBudget::Lease& lease);
   asio::awaitable<void> wait_for_stop();
   asio::awaitable<void> wait_for_drain();
   asio::awaitable<void> wait_to_abandon(bool interruptible);
   asio::awaitable<AsyncSemaphore::Permit> acquire_unless_draining(AsyncSemaphore& semaphore);
+  asio::awaitable<BodyBudget::Lease> admit_unless_draining();
   Error refused(const std::string& url, std::string_view why) const;
   HostPool& pool_for(const Url& url);
   std::unique_ptr<Connection> take_idle(HostPool& pool);
@@ -175,6 +208,7 @@ struct HttpClient::Impl {
   std::shared_ptr<Observer> observer;  // never null: the base class does nothing
   Stats stats;
   AsyncSemaphore in_flight;
+  BodyBudget body_budget;
   std::map<std::string, std::unique_ptr<HostPool>> pools;  // by origin
   asio::steady_timer stop_signal;   // never expires; stop() cancels every wait on it
   asio::steady_timer drain_signal;  // never expires; shutdown() cancels every wait on it
@@ -197,6 +231,15 @@ asio::awaitable<AsyncSemaphore::Permit> HttpClient::Impl::acquire_unless_drainin
   // A permit granted as the drain began is handed on, to a waiter that will
   // refuse it in turn.
   if (outcome.index() != 0 || draining) co_return AsyncSemaphore::Permit{};
+  co_return std::get<0>(std::move(outcome));
+}
+
+asio::awaitable<BodyBudget::Lease> HttpClient::Impl::admit_unless_draining() {
+  if (draining) co_return BodyBudget::Lease{};
+  if (auto lease = body_budget.try_admit(kBudgetRoom)) co_return lease;
+  // Throttled: shutdown() ends the wait at once rather than when room frees.
+  auto outcome = co_await (body_budget.admit(kBudgetRoom) || wait_for_drain());
+  if (outcome.index() != 0 || draining) co_return BodyBudget::Lease{};
   co_return std::get<0>(std::move(outcome));
 }
 
@@ -251,11 +294,15 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
   auto slot = co_await acquire_unless_draining(in_flight);
   if (!slot) co_return refused(request.url, "attempt not started");
   AttemptReport report(stats, *observer, request.api);
+  // Holds the response's bytes against the body budget until the attempt
+  // returns them to its request.
+  auto lease = co_await admit_unless_draining();
+  if (!lease) co_return refused(request.url, "attempt not started");
   HostPool& pool = pool_for(url);
   auto connection_permit = co_await acquire_unless_draining(pool.permits);
   if (!connection_permit) co_return refused(request.url, "attempt not started");
   report.on_wire();
-  auto result = co_await exchange_on(pool, request, url, limits);
+  auto result = co_await exchange_on(pool, request, url, limits, lease);
   // An abandoned attempt says nothing about the server: the report's
   // destructor calls it cancelled, whatever error the cut produced.
   bool abandoned = stopped || (request.options.interruptible && draining);
@@ -266,7 +313,8 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
 asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool,
                                                                 const Request& request,
                                                                 const Url& url,
-                                                                const detail::Limits& limits) {
+                                                                const detail::Limits& limits,
+                                                                BodyBudget::Lease& lease) {
   auto deadline = Clock::now() + limits.timeouts.total;
   bool fresh_only = false;
   while (true) {
@@ -279,7 +327,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool,
       connection = std::move(*opened);
       ++stats.connections_opened;
     }
-    auto exchange = co_await connection->exchange(request, url, limits, deadline);
+    auto exchange = co_await connection->exchange(request, url, limits, deadline, lease);
     bool stale = !exchange.response && exchange.nothing_received &&
                  exchange.response.error().kind == ErrorKind::reset;
     if (stale && connection->reused && !fresh_only) {
@@ -292,7 +340,8 @@ asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool,
     }
     put_back(pool, std::move(connection), exchange.reusable, exchange.response.has_value());
     if (!exchange.response) co_return std::move(exchange.response);
-    co_return decode_body(std::move(*exchange.response), limits.body_limit, request.url);
+    Response received = std::move(*exchange.response);
+    co_return co_await decode_body(std::move(received), limits.body_limit, request.url, lease);
   }
 }
 
@@ -370,7 +419,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::retry_loop(Request request) 
         "no retry after " + std::string(to_string(failure.kind)) + ": " + failure.message;
     if (draining) co_return cut_short(last);
 
-    KLOG(warning) << "retrying in "
+    KLOG(warning) << obs::label("api", request.api) << obs::label("url", request.url) << "retrying in "
                   << std::chrono::duration_cast<std::chrono::milliseconds>(*delay).count()
                   << "ms: " << failure.what();
     ++stats.retries;

@@ -34,6 +34,13 @@ class HttpMetrics final : public net::Observer {
   void retry_scheduled(std::string_view api, net::Duration /*delay*/) override {
     metrics().http_retries.with({api}).inc();
   }
+
+  void body_budget_changed(std::size_t in_use, std::size_t limit, std::size_t waiting) override {
+    auto& m = metrics();
+    m.http_body_budget.with({"in_use"}).set(static_cast<double>(in_use));
+    m.http_body_budget.with({"limit"}).set(static_cast<double>(limit));
+    m.http_body_budget_waiting.get().set(static_cast<double>(waiting));
+  }
 };
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <unistd.h>
 
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
 #include <array>
 #include <atomic>
 #include <algorithm>
@@ -212,6 +214,7 @@ std::string redact_secrets(std::string_view text) {
 
 namespace {
 std::atomic<bool> g_verbose{false};
+std::atomic<LogFormat> g_format{LogFormat::text};
 
 char letter(Severity s) {
   switch (s) {
@@ -222,26 +225,113 @@ char letter(Severity s) {
   }
   return '?';
 }
+
+// Cloud Logging's LogSeverity names.
+std::string_view severity_name(Severity s) {
+  switch (s) {
+    case Severity::debug: return "DEBUG";
+    case Severity::info: return "INFO";
+    case Severity::warning: return "WARNING";
+    case Severity::error: return "ERROR";
+  }
+  return "DEFAULT";
+}
+
+// `text` with every byte sequence that is not UTF-8 replaced by U+FFFD: the
+// JSON serializer copies bytes as they are, and a reader may drop a line that
+// is not UTF-8.
+std::string valid_utf8(std::string_view text) {
+  constexpr std::string_view kReplacement = "\xef\xbf\xbd";
+  std::string out;
+  out.reserve(text.size());
+  std::size_t i = 0;
+  while (i < text.size()) {
+    const auto c = static_cast<unsigned char>(text[i]);
+    std::size_t n = c < 0x80 ? 1 : (c >= 0xc2 && c <= 0xdf) ? 2 : (c >= 0xe0 && c <= 0xef) ? 3
+                                 : (c >= 0xf0 && c <= 0xf4) ? 4 : 0;
+    bool ok = n > 0 && i + n <= text.size();
+    for (std::size_t k = 1; ok && k < n; ++k) ok = (static_cast<unsigned char>(text[i + k]) & 0xc0) == 0x80;
+    if (ok && n >= 3) {
+      // No overlong forms, no surrogates, nothing above U+10FFFF.
+      const auto d = static_cast<unsigned char>(text[i + 1]);
+      ok = !(c == 0xe0 && d < 0xa0) && !(c == 0xed && d > 0x9f) && !(c == 0xf0 && d < 0x90) &&
+           !(c == 0xf4 && d > 0x8f);
+    }
+    if (!ok) {
+      out += kReplacement;
+      ++i;
+      continue;
+    }
+    out.append(text.substr(i, n));
+    i += n;
+  }
+  return out;
+}
+
+std::string text_line(const LogRecord& r) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(r.time);
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  localtime_r(&secs, &tm);
+  char head[32];
+  std::snprintf(head, sizeof head, "%c%02d%02d %02d:%02d:%02d.%03d] ", letter(r.severity), tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  return head + printable(redact_secrets(r.message)) + "\n";
+}
+
+std::string json_line(const LogRecord& r) {
+  std::time_t secs = std::chrono::system_clock::to_time_t(r.time);
+  auto millis =
+      std::chrono::duration_cast<std::chrono::milliseconds>(r.time.time_since_epoch()).count() % 1000;
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  char time[96];  // room for any int the compiler imagines in each field
+  std::snprintf(time, sizeof time, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
+  boost::json::object line;
+  line["severity"] = severity_name(r.severity);
+  line["time"] = time;
+  line["message"] = valid_utf8(redact_secrets(r.message));
+  if (!r.labels.empty()) {
+    boost::json::object labels;
+    for (const auto& [key, value] : r.labels) labels[valid_utf8(key)] = valid_utf8(redact_secrets(value));
+    line["logging.googleapis.com/labels"] = std::move(labels);
+  }
+  return boost::json::serialize(line) + "\n";
+}
+
 }  // namespace
 
 void set_verbose(bool on) { g_verbose = on; }
 bool verbose() { return g_verbose; }
 
-LogLine::LogLine(Severity severity) : severity_(severity) {
-  auto now = std::chrono::system_clock::now();
-  std::time_t secs = std::chrono::system_clock::to_time_t(now);
-  auto millis = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count() % 1000;
-  std::tm tm{};
-  localtime_r(&secs, &tm);
-  char head[32];
-  std::snprintf(head, sizeof head, "%c%02d%02d %02d:%02d:%02d.%03d] ", letter(severity_), tm.tm_mon + 1,
-                tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(millis));
-  out_ << head;
+void set_log_format(LogFormat format) { g_format = format; }
+LogFormat log_format() { return g_format; }
+
+std::optional<LogFormat> parse_log_format(std::string_view name) {
+  if (name == "text") return LogFormat::text;
+  if (name == "json") return LogFormat::json;
+  return std::nullopt;
+}
+
+std::string format_log_line(const LogRecord& record, LogFormat format) {
+  return format == LogFormat::json ? json_line(record) : text_line(record);
+}
+
+LogLine::LogLine(Severity severity) {
+  record_.severity = severity;
+  record_.time = std::chrono::system_clock::now();
 }
 
 LogLine::~LogLine() {
-  out_ << '\n';
-  const std::string text = out_.str();
+  record_.message = out_.str();
+  std::string text;
+  try {
+    text = format_log_line(record_, g_format);
+  } catch (const std::exception&) {
+    return;  // out of memory: a destructor must not throw, and there is nowhere to say it
+  }
   // One write(2) per line keeps concurrent lines whole.
   const char* p = text.data();
   size_t left = text.size();

@@ -75,6 +75,11 @@ void* FamilyBase::find_or_add(std::vector<std::string> values, const std::functi
   return slot.get();
 }
 
+bool FamilyBase::contains(const std::vector<std::string>& values) const {
+  std::lock_guard lock(mu_);
+  return children_.count(values) > 0;
+}
+
 void FamilyBase::render(std::string& out) const {
   std::lock_guard lock(mu_);
   if (children_.empty()) return;  // nothing observed yet: no family at all

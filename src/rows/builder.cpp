@@ -80,24 +80,19 @@ std::optional<int64_t> build_number(std::string_view segment) {
   return n;
 }
 
-// A test as the row holds it; '#' tests that passed are repeats and dropped.
-void append_tests(const JunitFile& file, json::array& tests, int64_t& failed) {
-  const junit::ParseResult parsed = junit::parse(file.xml);
-  if (!parsed.ok()) {
-    KLOG(warning) << "malformed JUnit " << file.path << ": " << parsed.error;
+// A test as the row holds it, keys sorted: {"failed", "failure_text", "name", "time"}.
+void append_test(std::string& out, const junit::TestCase& test) {
+  if (test.failed) {
+    out += R"({"failed": true, "failure_text": )";
+    pyjson::append_string(out, test.failure_text);
+    out += R"(, "name": )";
+  } else {
+    out += R"({"name": )";
   }
-  for (const auto& t : parsed.tests) {
-    if (!t.failed && t.name.find('#') != std::string::npos) continue;
-    json::object test;
-    test["name"] = t.name;
-    test["time"] = t.time;
-    if (t.failed) {
-      test["failed"] = true;
-      test["failure_text"] = t.failure_text;
-      ++failed;
-    }
-    tests.emplace_back(std::move(test));
-  }
+  pyjson::append_string(out, test.name);
+  out += R"(, "time": )";
+  pyjson::append_double(out, test.time);
+  out += '}';
 }
 
 // Copies obj[key] into row[row_key] unless it is missing or null.
@@ -185,29 +180,62 @@ void add_elapsed(json::object& row) {
   if (s != 0 && f != 0) row["elapsed"] = f - s;
 }
 
-// Builds the row; throws only on internal failures (caught by build_row).
-RowResult make_row(const BuildInput& build, const config::Buckets& buckets) {
-  const auto jn = job_and_number(build.path, buckets);
-  if (!jn) return {std::nullopt, "unknown bucket for build path " + build.path};
-
+// The row's fields other than the tests; throws only on internal failures.
+json::object row_head(std::string_view path, const JobAndNumber& jn, const std::optional<std::string>& started_json,
+                      const std::optional<std::string>& finished_json) {
   json::object row;
-  json::array tests;
-  int64_t failed = 0;
-  for (const auto& file : build.junit) append_tests(file, tests, failed);
-  row["path"] = build.path;
-  row["tests_run"] = static_cast<int64_t>(tests.size());
-  row["tests_failed"] = failed;
-  row["test"] = std::move(tests);
-  row["job"] = jn->job;
-  if (jn->number && *jn->number != 0) row["number"] = *jn->number;  // Python: `if number:`
+  row["path"] = path;
+  row["job"] = jn.job;
+  if (jn.number && *jn.number != 0) row["number"] = *jn.number;  // Python: `if number:`
 
-  const auto started = build.started_json ? parse_build_json(*build.started_json) : std::nullopt;
-  const auto finished = build.finished_json ? parse_build_json(*build.finished_json) : std::nullopt;
+  const auto started = started_json ? parse_build_json(*started_json) : std::nullopt;
+  const auto finished = finished_json ? parse_build_json(*finished_json) : std::nullopt;
   if (started) add_started(*started, row);
   if (finished) add_finished(*finished, row);
   add_metadata(pick_metadata(started, finished), finished, row);
   add_elapsed(row);
-  return {std::move(row), {}};
+  return row;
+}
+
+// Appends `"key": value` for json.dumps' object syntax.
+void append_member(std::string& out, bool& first, std::string_view key) {
+  if (!first) out += ", ";
+  first = false;
+  pyjson::append_string(out, key);
+  out += ": ";
+}
+
+// The NDJSON line: the head's fields and the tests, keys sorted as json.dumps
+// sorts them ("test" < "tests_failed" < "tests_run").
+std::string row_line(const json::object& head, std::string_view tests, int64_t run, int64_t failed) {
+  std::vector<const json::key_value_pair*> fields;
+  fields.reserve(head.size());
+  for (const auto& kv : head) fields.push_back(&kv);
+  std::sort(fields.begin(), fields.end(), [](const auto* a, const auto* b) { return a->key() < b->key(); });
+  std::string out;
+  out.reserve(tests.size() + 1024);
+  out += '{';
+  bool first = true;
+  bool tests_written = false;
+  auto write_tests = [&] {
+    append_member(out, first, "test");
+    out += '[';
+    out += tests;
+    out += ']';
+    append_member(out, first, "tests_failed");
+    out += std::to_string(failed);
+    append_member(out, first, "tests_run");
+    out += std::to_string(run);
+    tests_written = true;
+  };
+  for (const auto* kv : fields) {
+    if (!tests_written && kv->key() > "tests_run") write_tests();
+    append_member(out, first, kv->key());
+    pyjson::append(out, kv->value(), /*sort_keys=*/true);
+  }
+  if (!tests_written) write_tests();
+  out += '}';
+  return out;
 }
 
 }  // namespace
@@ -233,16 +261,55 @@ std::optional<JobAndNumber> job_and_number(std::string_view path, const config::
   return JobAndNumber{std::string(prefix) + std::string(parent), build_number(last)};
 }
 
-RowResult build_row(const BuildInput& build, const config::Buckets& buckets) {
+void RowBuilder::start(std::string_view path) {
+  path_.assign(path);
+  job_ = job_and_number(path, buckets_);
+  tests_.clear();
+  tests_run_ = 0;
+  tests_failed_ = 0;
+}
+
+void RowBuilder::add_junit(std::string_view file_path, std::string_view xml) {
+  if (!job_) return;  // no row: its tests are not read
+  file_mark_ = tests_.size();
+  file_run_ = tests_run_;
+  file_failed_ = tests_failed_;
+  const std::string error = junit::for_each_test(xml, *this);
+  if (!error.empty()) KLOG(warning) << "malformed JUnit " << file_path << ": " << error;
+}
+
+void RowBuilder::test(const junit::TestCase& test) {
+  if (!test.failed && test.name.find('#') != std::string::npos) return;  // a passing repeat
+  if (tests_run_ != 0) tests_ += ", ";
+  append_test(tests_, test);
+  ++tests_run_;
+  if (test.failed) ++tests_failed_;
+}
+
+// A malformed file has no tests: what it added is taken back.
+void RowBuilder::rewind() {
+  tests_.resize(file_mark_);
+  tests_run_ = file_run_;
+  tests_failed_ = file_failed_;
+}
+
+RowLine RowBuilder::finish(const std::optional<std::string>& started_json,
+                           const std::optional<std::string>& finished_json) {
+  if (!job_) return {{}, "unknown bucket for build path " + path_};
   try {
-    return make_row(build, buckets);
+    return {row_line(row_head(path_, *job_, started_json, finished_json), tests_, tests_run_, tests_failed_), {}};
   } catch (const std::exception& e) {
-    return {std::nullopt, "cannot build row for " + build.path + ": " + e.what()};
+    return {{}, "cannot build row for " + path_ + ": " + e.what()};
   } catch (...) {
-    return {std::nullopt, "cannot build row for " + build.path + ": unknown error"};
+    return {{}, "cannot build row for " + path_ + ": unknown error"};
   }
 }
 
-std::string to_json_line(const json::object& row) { return pyjson::dumps(row, /*sort_keys=*/true); }
+RowLine build_row(const BuildInput& build, const config::Buckets& buckets) {
+  RowBuilder builder(buckets);
+  builder.start(build.path);
+  for (const auto& file : build.junit) builder.add_junit(file.path, file.xml);
+  return builder.finish(build.started_json, build.finished_json);
+}
 
 }  // namespace kettle::rows

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <vector>
 
 namespace json = boost::json;
@@ -17,6 +18,20 @@ constexpr char32_t kReplacement = 0xFFFD;
 
 // Printable ASCII other than '"' and '\\' is written as is.
 bool needs_no_escape(unsigned char c) { return c >= 0x20 && c < 0x7F && c != '"' && c != '\\'; }
+
+// Whether any of the 8 bytes at p needs escaping (or is not ASCII). Word
+// tricks: a borrow may flag a byte above a real hit, never miss one, and a
+// hit only sends the caller to the exact byte-by-byte test.
+bool escape_in_word(const char* p) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  auto has_zero = [](uint64_t v) { return (v - kOnes) & ~v & kHigh; };
+  const uint64_t below_space = (w - kOnes * 0x20) & ~w & kHigh;
+  return ((w & kHigh) | below_space | has_zero(w ^ (kOnes * '"')) | has_zero(w ^ (kOnes * '\\')) |
+          has_zero(w ^ (kOnes * 0x7F))) != 0;
+}
 
 void append_u_escape(std::string& out, unsigned unit) {
   static constexpr char kHex[] = "0123456789abcdef";  // Python writes lowercase hex
@@ -91,9 +106,11 @@ void append_finite_double(std::string& out, double d) {
     out += '-';
     mantissa.remove_prefix(1);
   }
-  std::string digits;
+  std::array<char, 32> digit_buf{};  // at most 17 significant digits
+  size_t digit_count = 0;
   for (char c : mantissa)
-    if (c != '.') digits += c;
+    if (c != '.') digit_buf[digit_count++] = c;
+  const std::string_view digits(digit_buf.data(), digit_count);
   if (exp < 0) {
     out += "0.";
     out.append(static_cast<size_t>(-exp - 1), '0');
@@ -107,9 +124,9 @@ void append_finite_double(std::string& out, double d) {
     out += ".0";
     return;
   }
-  out.append(digits, 0, int_len);
+  out.append(digits.substr(0, int_len));
   out += '.';
-  out.append(digits, int_len);
+  out.append(digits.substr(int_len));
 }
 
 template <typename Int>
@@ -160,6 +177,7 @@ void append_string(std::string& out, std::string_view utf8) {
   while (i < utf8.size()) {
     // Copy runs that need no escaping in one append: most text is plain ASCII.
     const size_t run_start = i;
+    while (i + 8 <= utf8.size() && !escape_in_word(utf8.data() + i)) i += 8;
     while (i < utf8.size() && needs_no_escape(static_cast<unsigned char>(utf8[i]))) ++i;
     if (i > run_start) out.append(utf8, run_start, i - run_start);
     if (i == utf8.size()) break;

@@ -1,17 +1,20 @@
 #include "kettle/store/database.hpp"
 
+#include <algorithm>
 #include <cctype>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
 #include <limits>
+#include <stdexcept>
 #include <system_error>
 #include <type_traits>
 #include <utility>
 #include <variant>
 
 #include "kettle/obs/log.hpp"
+#include "sqlite_call.hpp"
 
 namespace kettle::store {
 namespace {
@@ -33,10 +36,9 @@ constexpr int kJunitMissingPage = 1000;
 
 constexpr const char* kManualTable = "incremental_manual";
 
-struct Finalize {
-  void operator()(sqlite3_stmt* s) const { sqlite3_finalize(s); }
-};
-using StmtPtr = std::unique_ptr<sqlite3_stmt, Finalize>;
+using detail::exec;
+using detail::step;
+using detail::StmtPtr;
 
 // Table names come only from IncrementalTable, but %g may yield '+' or '-'
 // (1e+20), so they are always quoted.
@@ -164,6 +166,8 @@ struct Database::Statements {
   StmtPtr drop_orphan_marks;
   StmtPtr files_of;
   StmtPtr table_exists;
+  StmtPtr get_listing_cursor;
+  StmtPtr put_listing_cursor;
 };
 
 namespace {
@@ -233,27 +237,6 @@ class WriteScope {
 
 namespace {
 
-std::string describe(const std::string& path, const char* sql, sqlite3* db) {
-  return "database " + path + ": " + (sql ? sql : "") + ": " + sqlite3_errmsg(db);
-}
-
-// Steps once: true on a row, false when done; any error throws naming the statement.
-bool step(const std::string& path, sqlite3* db, sqlite3_stmt* s) {
-  int rc = sqlite3_step(s);
-  if (rc == SQLITE_ROW) return true;
-  if (rc == SQLITE_DONE) return false;
-  throw StoreError(describe(path, sqlite3_sql(s), db));
-}
-
-void exec(const std::string& path, sqlite3* db, const char* sql) {
-  char* err = nullptr;
-  if (sqlite3_exec(db, sql, nullptr, nullptr, &err) != SQLITE_OK) {
-    std::string msg = err ? err : sqlite3_errmsg(db);
-    sqlite3_free(err);
-    throw StoreError("database " + path + ": " + sql + ": " + msg);
-  }
-}
-
 bool is_not_a_database(int rc) {
   int primary = rc & 0xff;
   return primary == SQLITE_NOTADB || primary == SQLITE_CORRUPT;
@@ -282,10 +265,12 @@ Database::Database(const std::string& path, bool create) : path_(path) {
   try {
     sqlite3_busy_timeout(db_, kBusyTimeoutMs);
     // The first read of the file: a non-database fails here with NOTADB.
+    use_incremental_vacuum_if_new();
     exec(path_, db_, "PRAGMA journal_mode=WAL");
     exec(path_, db_, "PRAGMA synchronous=NORMAL");
     exec(path_, db_, kSchema);
     stmts_ = std::make_unique<Statements>();
+    ensure_listing_cursor_table();
     auto& s = *stmts_;
     s.find_build.reset(
         prepare("select rowid, gcs_path, started_json, finished_json from build where gcs_path=?"));
@@ -326,6 +311,13 @@ Database::Database(const std::string& path, bool create) : path_(path) {
 
 Database::~Database() { close(); }
 
+void Database::use_incremental_vacuum_if_new() {
+  // Only a file without pages: auto_vacuum is fixed once the first table
+  // exists, and an existing file (the reference's) is never converted here.
+  if (detail::query_int(path_, db_, "PRAGMA page_count") == 0)
+    exec(path_, db_, "PRAGMA auto_vacuum=INCREMENTAL");
+}
+
 void Database::close() {
   stmts_.reset();  // statements first: close_v2 would otherwise keep the handle alive
   if (db_) sqlite3_close_v2(db_);
@@ -333,13 +325,7 @@ void Database::close() {
 }
 
 sqlite3_stmt* Database::prepare(const std::string& sql) {
-  sqlite3_stmt* s = nullptr;
-  if (sqlite3_prepare_v2(db_, sql.c_str(), static_cast<int>(sql.size()), &s, nullptr) !=
-      SQLITE_OK) {
-    sqlite3_finalize(s);
-    throw StoreError(describe(path_, sql.c_str(), db_));
-  }
-  return s;
+  return detail::prepare(path_, db_, sql).release();
 }
 
 void Database::begin() { exec(path_, db_, "begin immediate"); }
@@ -391,6 +377,24 @@ void Database::for_each_present_under(std::string_view prefix, int64_t now_secon
       auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
       fn(std::string_view(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(q.get(), 0))));
     }
+  }
+}
+
+void Database::for_each_finished_under(std::string_view prefix, double finished_since,
+                                       const std::function<void(std::string_view path)>& fn) {
+  // "+gcs_path": the range must not pick the primary key, which would read
+  // every build under the prefix; the finished_time index reads the recent ones.
+  StmtPtr q(prepare(
+      "select gcs_path from build where finished_time >= ? and finished_json is not null "
+      "and +gcs_path between ? and ?"));
+  const std::string low = std::string(prefix) + '\x01';
+  const std::string high = std::string(prefix) + '\x7f';
+  sqlite3_bind_double(q.get(), 1, finished_since);
+  bind_text(q.get(), 2, low);
+  bind_text(q.get(), 3, high);
+  while (step(path_, db_, q.get())) {
+    auto* text = reinterpret_cast<const char*>(sqlite3_column_text(q.get(), 0));
+    fn(std::string_view(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(q.get(), 0))));
   }
 }
 
@@ -476,16 +480,52 @@ void Database::ensure_incremental(const IncrementalTable& table) {
 void Database::for_each_unemitted(const IncrementalTable& table,
                                   std::optional<double> min_finished_time,
                                   const std::function<bool(StoredBuild&&)>& fn) {
-  ensure_incremental(table);
+  for_each_unemitted_in({EmitWindow{table, min_finished_time}},
+                        [&fn](StoredBuild&& b, uint32_t) { return fn(std::move(b)); });
+}
+
+void Database::for_each_unemitted_in(const std::vector<EmitWindow>& windows,
+                                     const std::function<bool(StoredBuild&&, uint32_t wanted)>& fn) {
+  if (windows.empty()) return;
+  if (windows.size() > kMaxEmitWindows) {
+    throw std::invalid_argument("at most " + std::to_string(kMaxEmitWindows) + " emission windows, not " +
+                                std::to_string(windows.size()));
+  }
+  for (size_t i = 0; i < windows.size(); ++i) {
+    for (size_t j = 0; j < i; ++j) {
+      if (windows[i].table.name() == windows[j].table.name())
+        throw std::invalid_argument("emission window table " + windows[i].table.name() + " given twice");
+    }
+    ensure_incremental(windows[i].table);
+  }
+  // Parameter 1 is the widest window; window i uses parameter i + 2.
   // NULL finished_time fails ">=" and is never selected (SPEC §3.2). Old reference
   // rows with TEXT finished_time sort after every number, so they pass any window.
-  StmtPtr q(prepare(
-      "select rowid, gcs_path, started_json, finished_json from build where finished_time >= ? "
-      "and rowid not in (select build_id from " +
-      quoted(table) + ") order by finished_time"));
-  sqlite3_bind_double(q.get(), 1, min_finished_time.value_or(0));
+  // The index on finished_time gives (finished_time, rowid) order without a sort;
+  // rowid is named so that ties come out the same for one window or several.
+  std::string wanted;
+  std::string any;
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const std::string test = "(finished_time >= ?" + std::to_string(i + 2) +
+                             " and rowid not in (select build_id from " + quoted(windows[i].table) + "))";
+    wanted += ", " + test;
+    any += (i ? " or " : "") + test;
+  }
+  StmtPtr q(prepare("select rowid, gcs_path, started_json, finished_json" + wanted +
+                    " from build where finished_time >= ?1 and (" + any + ") order by finished_time, rowid"));
+  double widest = windows[0].min_finished_time.value_or(0);
+  for (size_t i = 0; i < windows.size(); ++i) {
+    const double min = windows[i].min_finished_time.value_or(0);
+    widest = std::min(widest, min);
+    sqlite3_bind_double(q.get(), static_cast<int>(i + 2), min);
+  }
+  sqlite3_bind_double(q.get(), 1, widest);
   while (step(path_, db_, q.get())) {
-    if (!fn(read_build(q.get()))) return;
+    uint32_t mask = 0;
+    for (size_t i = 0; i < windows.size(); ++i) {
+      if (sqlite3_column_int(q.get(), static_cast<int>(i + 4)) != 0) mask |= uint32_t{1} << i;
+    }
+    if (!fn(read_build(q.get()), mask)) return;
   }
 }
 
@@ -575,6 +615,75 @@ int64_t Database::insert_emitted(const IncrementalTable& table, const std::vecto
   }
   tx.commit();
   return gen;
+}
+
+// ---------------------------------------------------------------- listing state
+
+// A side table of make-db's own (the reference ignores tables it does not
+// know): one row per listed prefix, read by primary key.
+void Database::ensure_listing_cursor_table() {
+  exec(path_, db_,
+       "create table if not exists listing_cursor(prefix text primary key, cursor text not null, "
+       "full_listed_at integer not null, names integer not null, names_from_cursor integer not null, "
+       "kept text not null)");
+  auto& s = *stmts_;
+  s.get_listing_cursor.reset(prepare(
+      "select prefix, cursor, full_listed_at, names, names_from_cursor, kept from listing_cursor where prefix=?"));
+  s.put_listing_cursor.reset(prepare("insert or replace into listing_cursor values(?,?,?,?,?,?)"));
+}
+
+namespace {
+
+ListingCursor read_listing_cursor(sqlite3_stmt* s) {
+  ListingCursor row;
+  row.prefix = column_bytes(s, 0);
+  row.cursor = column_bytes(s, 1);
+  row.full_listed_at = sqlite3_column_int64(s, 2);
+  row.names = sqlite3_column_int64(s, 3);
+  row.names_from_cursor = sqlite3_column_int64(s, 4);
+  // Kept names, one a line (they are build ids: no line breaks).
+  const std::string kept = column_bytes(s, 5);
+  for (size_t at = 0; at < kept.size();) {
+    size_t end = kept.find('\n', at);
+    if (end == std::string::npos) end = kept.size();
+    if (end > at) row.kept.push_back(kept.substr(at, end - at));
+    at = end + 1;
+  }
+  return row;
+}
+
+}  // namespace
+
+std::optional<ListingCursor> Database::listing_cursor(std::string_view prefix) {
+  Use q(db_, stmts_->get_listing_cursor.get());
+  bind_text(q.get(), 1, prefix);
+  if (!step(path_, db_, q.get())) return std::nullopt;
+  return read_listing_cursor(q.get());
+}
+
+void Database::for_each_listing_cursor_under(std::string_view under,
+                                             const std::function<void(const ListingCursor&)>& fn) {
+  StmtPtr q(prepare(
+      "select prefix, cursor, full_listed_at, names, names_from_cursor, kept from listing_cursor "
+      "where prefix > ? and prefix < ? order by prefix"));
+  const std::string low(under);
+  const std::string high = low + '\xff';
+  bind_text(q.get(), 1, low);
+  bind_text(q.get(), 2, high);
+  while (step(path_, db_, q.get())) fn(read_listing_cursor(q.get()));
+}
+
+void Database::put_listing_cursor(const ListingCursor& row) {
+  Use q(db_, stmts_->put_listing_cursor.get());
+  bind_text(q.get(), 1, row.prefix);
+  bind_text(q.get(), 2, row.cursor);
+  sqlite3_bind_int64(q.get(), 3, row.full_listed_at);
+  sqlite3_bind_int64(q.get(), 4, row.names);
+  sqlite3_bind_int64(q.get(), 5, row.names_from_cursor);
+  std::string kept;
+  for (const auto& name : row.kept) kept.append(name).append(1, '\n');
+  bind_text(q.get(), 6, kept);
+  step(path_, db_, q.get());
 }
 
 }  // namespace kettle::store

@@ -1,7 +1,5 @@
 #include "kettle/store/zlib_codec.hpp"
 
-#include <zlib.h>
-
 #include <algorithm>
 #include <limits>
 #include <stdexcept>
@@ -23,11 +21,7 @@ void feed(z_stream& z, std::string_view data, size_t& offset) {
   offset += n;
 }
 
-// Frees the inflate/deflate state on every path out.
-struct InflateGuard {
-  z_stream& z;
-  ~InflateGuard() { inflateEnd(&z); }
-};
+// Frees the deflate state on every path out.
 struct DeflateGuard {
   z_stream& z;
   ~DeflateGuard() { deflateEnd(&z); }
@@ -69,39 +63,50 @@ std::string zlib_compress(std::string_view data, int level) {
   return out;
 }
 
-std::optional<std::string> zlib_decompress(std::string_view data, size_t max_size) {
-  z_stream z{};
-  if (inflateInit(&z) != Z_OK) return std::nullopt;
-  InflateGuard guard{z};
+Inflater::Inflater() { ready_ = inflateInit(&z_) == Z_OK; }
 
-  std::string out;
+Inflater::~Inflater() {
+  if (ready_) inflateEnd(&z_);
+}
+
+std::optional<std::string_view> Inflater::inflate(std::string_view data, size_t max_size) {
+  if (!ready_ || inflateReset(&z_) != Z_OK) return std::nullopt;
+  if (buffer_.size() > kKeptBufferBytes) std::string().swap(buffer_);
+  // One byte beyond max_size is enough to detect an oversized stream.
+  const size_t limit = max_size == std::numeric_limits<size_t>::max() ? max_size : max_size + 1;
   size_t offset = 0;
   size_t produced = 0;
-  feed(z, data, offset);
+  feed(z_, data, offset);
   for (;;) {
-    if (produced == out.size()) {
+    if (produced == buffer_.size()) {
       if (produced > max_size) return std::nullopt;
-      // One byte beyond max_size is enough to detect an oversized stream.
-      size_t limit = max_size == std::numeric_limits<size_t>::max() ? max_size : max_size + 1;
-      size_t grow = std::min(std::max(kInflateChunk, out.size()), limit - out.size());
+      // Grows by doubling from a small start, so a tiny bomb cannot reserve
+      // memory up front.
+      const size_t grow = std::min(std::max(kInflateChunk, buffer_.size()), limit - buffer_.size());
       if (grow == 0) return std::nullopt;
-      out.resize(out.size() + grow);
+      buffer_.resize(buffer_.size() + grow);
     }
-    size_t room = std::min(out.size() - produced, kMaxSlice);
-    z.next_out = reinterpret_cast<Bytef*>(out.data() + produced);
-    z.avail_out = static_cast<uInt>(room);
-    if (z.avail_in == 0 && offset < data.size()) feed(z, data, offset);
-    int rc = inflate(&z, Z_NO_FLUSH);
-    produced += room - z.avail_out;
+    const size_t room = std::min(std::min(buffer_.size(), limit) - produced, kMaxSlice);
+    z_.next_out = reinterpret_cast<Bytef*>(buffer_.data() + produced);
+    z_.avail_out = static_cast<uInt>(room);
+    if (z_.avail_in == 0 && offset < data.size()) feed(z_, data, offset);
+    const int rc = ::inflate(&z_, Z_NO_FLUSH);
+    produced += room - z_.avail_out;
     if (produced > max_size) return std::nullopt;
-    if (rc == Z_STREAM_END) break;  // bytes after the stream are ignored, as Python's zlib does
-    if (rc == Z_BUF_ERROR && z.avail_in == 0 && offset == data.size() && z.avail_out != 0) {
+    if (rc == Z_STREAM_END) break;  // bytes after the stream are ignored
+    if (rc == Z_BUF_ERROR && z_.avail_in == 0 && offset == data.size() && z_.avail_out != 0) {
       return std::nullopt;  // input ended before the stream did: truncated
     }
     if (rc != Z_OK && rc != Z_BUF_ERROR) return std::nullopt;  // data error, dictionary, memory
   }
-  out.resize(produced);
-  return out;
+  return std::string_view(buffer_.data(), produced);
+}
+
+std::optional<std::string> zlib_decompress(std::string_view data, size_t max_size) {
+  Inflater inflater;
+  auto text = inflater.inflate(data, max_size);
+  if (!text) return std::nullopt;
+  return std::string(*text);
 }
 
 }  // namespace kettle::store

@@ -26,6 +26,7 @@
 #include "kettle/pubsub/client.hpp"
 #include "kettle/store/database.hpp"
 #include "kettle/stream/classify.hpp"
+#include "kettle/stream/freshness.hpp"
 #include "kettle/stream/ledger.hpp"
 
 namespace kettle::stream {
@@ -74,6 +75,7 @@ class Streamer {
         KLOG(info) << "found " << opt_.stop_file << "; stopping";
         break;
       }
+      if (opt_.end_early && opt_.end_early()) break;
       co_await iteration();
     }
     auto finish = [this] { writer_.finish(); };
@@ -87,7 +89,7 @@ class Streamer {
     auto first = co_await ps_.pull(sub_, 1000, false);
     if (!first) {
       if (collect::is_cancelled(first.error())) co_return messages;
-      KLOG(error) << "pull failed: " << first.error().what() << "; retrying in 5s";
+      KLOG(error) << obs::label("stage", "stream") << "pull failed: " << first.error().what() << "; retrying in 5s";
       co_await core_.sleep(std::chrono::seconds(5));
       co_return messages;
     }
@@ -119,7 +121,7 @@ class Streamer {
       if (collect::is_cancelled(r.error())) {
         KLOG(info) << "stopping: " << ids.size() << " messages not acknowledged (they will be redelivered)";
       } else {
-        KLOG(error) << "acknowledging " << ids.size() << " messages failed (they will be redelivered): "
+        KLOG(error) << obs::label("stage", "stream") << "acknowledging " << ids.size() << " messages failed (they will be redelivered): "
                     << r.error().what();
       }
       co_return;
@@ -182,7 +184,8 @@ class Streamer {
     try {
       outcome = co_await collect_one(build.path);
     } catch (const std::exception& e) {
-      KLOG(error) << "collecting " << obs::printable(build.path) << " failed: " << e.what();
+      KLOG(error) << obs::label("stage", "stream") << obs::label("url", build.path) << "collecting "
+                  << obs::printable(build.path) << " failed: " << e.what();
     }
     acks_.record(std::move(build), outcome);
     group->done();
@@ -194,7 +197,8 @@ class Streamer {
     if (!write) {
       if (!collect::is_cancelled(write.error())) {
         obs::metrics().collect_errors.with({"stream", "build"}).inc();
-        KLOG(error) << "cannot read " << obs::printable(path) << " (messages will be redelivered): "
+        KLOG(error) << obs::label("stage", "stream") << obs::label("url", path) << "cannot read "
+                    << obs::printable(path) << " (messages will be redelivered): "
                     << write.error().what();
       }
       co_return FetchOutcome::failed;
@@ -211,10 +215,12 @@ class Streamer {
         writer_.write(std::move(*write));
       } else if (!collect::is_cancelled(write.error())) {
         obs::metrics().collect_errors.with({"stream", "junit"}).inc();
-        KLOG(error) << "JUnit of " << path << " not collected (retried later): " << write.error().what();
+        KLOG(error) << obs::label("stage", "stream") << obs::label("url", path) << "JUnit of " << obs::printable(path)
+                    << " not collected (retried later): " << write.error().what();
       }
     } catch (const std::exception& e) {
-      KLOG(error) << "JUnit of " << path << " failed: " << e.what();
+      KLOG(error) << obs::label("stage", "stream") << obs::label("url", path) << "JUnit of " << obs::printable(path)
+                  << " failed: " << e.what();
     }
     group->done();
   }
@@ -276,7 +282,9 @@ class Streamer {
       std::vector<SentRow> sent;
       for (auto& b : built) {
         if (!b.error.empty()) {
-          KLOG(error) << "no row for " << obs::printable(b.path) << ": " << b.error;
+          // A build under no bucket of buckets.yaml: data to fix, not a fault of kettle.
+          KLOG(warning) << obs::label("stage", "stream") << obs::label("url", b.path) << "no row for "
+                        << obs::printable(b.path) << ": " << b.error;
           emits_.no_row(b.build_id);
           continue;
         }
@@ -287,7 +295,8 @@ class Streamer {
       InsertTally tally = tally_insert(sent, report.rows);
       for (const auto& r : tally.rejected_rows) {
         // D16: logged and recorded, so it is not retried forever.
-        KLOG(error) << "BigQuery rejected the row of " << obs::printable(r.path) << " in " << t.ref.str() << ": "
+        KLOG(error) << obs::label("stage", "stream") << obs::label("table", t.ref.str()) << obs::label("url", r.path)
+                    << "BigQuery rejected the row of " << obs::printable(r.path) << " in " << t.ref.str() << ": "
                     << r.reason << ": " << r.message;
       }
       if (!tally.emitted.empty()) {
@@ -296,12 +305,13 @@ class Streamer {
       }
       count_insert(t.ref.str(), tally.accepted, tally.rejected, tally.retried);
       if (tally.accepted + tally.rejected > 0) {
-        KLOG(info) << "inserted " << tally.accepted << " rows into " << t.ref.str()
+        KLOG(info) << obs::label("stage", "stream") << obs::label("table", t.ref.str()) << "inserted " << tally.accepted << " rows into " << t.ref.str()
                    << (tally.rejected ? ", rejected " + std::to_string(tally.rejected) : std::string());
       }
       if (report.error) {
         if (collect::is_cancelled(*report.error)) co_return;
-        KLOG(error) << "inserting into " << t.ref.str() << " failed (rows retried later): " << report.error->what();
+        KLOG(error) << obs::label("stage", "stream") << obs::label("table", t.ref.str()) << "inserting into "
+                    << t.ref.str() << " failed (rows retried later): " << report.error->what();
         co_return;
       }
       if (built.size() < opt_.rows_per_insert_round) co_return;
@@ -367,8 +377,13 @@ awaitable<int> run_stream(app::Core& core, StreamOptions opt) {
   for (const auto& t : tables) {
     auto ensured = co_await core.bigquery().ensure_table(t.ref, schema);
     if (!ensured && !collect::is_cancelled(ensured.error()))
-      KLOG(error) << "cannot create " << t.ref.str() << ": " << ensured.error().what();
+      KLOG(error) << obs::label("stage", "stream") << obs::label("table", t.ref.str()) << "cannot create "
+                  << t.ref.str() << ": " << ensured.error().what();
   }
+  // In the background: a hanging BigQuery must not hold up the stream.
+  std::vector<bigquery::TableRef> refs;
+  for (const auto& t : tables) refs.push_back(t.ref);
+  asio::co_spawn(core.io(), seed_table_freshness(core.bigquery(), refs), asio::detached);
   KLOG(info) << "streaming from " << sub->str() << " into " << tables.size() << " tables";
   Streamer streamer(core, opt, buckets, *sub, std::move(tables));
   co_return co_await streamer.run();

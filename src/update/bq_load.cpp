@@ -22,7 +22,7 @@ boost::asio::awaitable<int> bq_load(app::Core& core, BqLoadOptions opt) {
   load.schema = core.schema();
   auto ensured = co_await bq.ensure_table(*table, load.schema);
   if (!ensured) {
-    KLOG(error) << "cannot create " << table->str() << ": " << ensured.error().what();
+    KLOG(error) << obs::label("stage", "load") << obs::label("table", table->str()) << "cannot create " << table->str() << ": " << ensured.error().what();
     co_return 1;
   }
   obs::Stage& stage = obs::stage("load");
@@ -31,23 +31,23 @@ boost::asio::awaitable<int> bq_load(app::Core& core, BqLoadOptions opt) {
   auto& jobs = obs::metrics().bigquery_load_jobs;
   load.write_disposition = opt.replace ? bigquery::WriteDisposition::truncate : bigquery::WriteDisposition::append;
   load.max_bad_records = opt.max_bad_records;
-  KLOG(info) << "loading " << opt.file << " (" << std::filesystem::file_size(opt.file) << " bytes) into "
+  KLOG(info) << obs::label("stage", "load") << obs::label("table", table->str()) << "loading " << opt.file << " (" << std::filesystem::file_size(opt.file) << " bytes) into "
              << table->str() << (opt.replace ? " (replace)" : " (append)");
   auto result = co_await bq.load(*table, opt.file, load);
   if (!result) {
     jobs.with({table->str(), "failed"}).inc();
-    KLOG(error) << "load into " << table->str() << " failed: " << result.error().what();
+    KLOG(error) << obs::label("stage", "load") << obs::label("table", table->str()) << "load into " << table->str() << " failed: " << result.error().what();
     co_return 1;
   }
   if (!result->ok()) {
     jobs.with({table->str(), "failed"}).inc();
-    KLOG(error) << "load job " << result->job_id << " into " << table->str() << " failed: " << result->summary();
+    KLOG(error) << obs::label("stage", "load") << obs::label("table", table->str()) << "load job " << result->job_id << " into " << table->str() << " failed: " << result->summary();
     co_return 1;
   }
   jobs.with({table->str(), "succeeded"}).inc();
   obs::metrics().bigquery_rows_loaded.with({table->str()}).inc(static_cast<double>(result->output_rows));
   obs::metrics().bigquery_last_insert.with({table->str()}).set_to_current_time();
-  KLOG(info) << "loaded " << table->str() << ": " << result->summary();
+  KLOG(info) << obs::label("stage", "load") << obs::label("table", table->str()) << "loaded " << table->str() << ": " << result->summary();
   co_return 0;
 }
 

@@ -1,5 +1,7 @@
 #include "bigquery_service.hpp"
 
+#include <openssl/evp.h>
+
 #include <algorithm>
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -19,6 +21,19 @@ namespace fakegcp {
 namespace json = boost::json;
 
 namespace {
+
+std::string sha256_hex(std::string_view bytes) {
+  unsigned char digest[EVP_MAX_MD_SIZE];
+  unsigned int size = 0;
+  if (EVP_Digest(bytes.data(), bytes.size(), digest, &size, EVP_sha256(), nullptr) != 1) return {};
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string hex;
+  for (unsigned int i = 0; i < size; ++i) {
+    hex += kHex[digest[i] >> 4];
+    hex += kHex[digest[i] & 15];
+  }
+  return hex;
+}
 
 constexpr std::string_view kApiPrefix = "/bigquery/v2/projects/";
 constexpr std::string_view kUploadPrefix = "/upload/bigquery/v2/projects/";
@@ -820,6 +835,7 @@ void BigQueryService::run_load(Job& job) {
   job.ended_ns = unix_now_ns();
   std::string data = std::move(job.data);
   job.data = {};
+  const std::string uploaded_sha256 = sha256_hex(data);
   json::object stats{{"inputFiles", "1"},
                      {"inputFileBytes", std::to_string(job.input_bytes)},
                      {"outputRows", "0"},
@@ -951,6 +967,8 @@ void BigQueryService::run_load(Job& job) {
   table->modified_ns = now;
   ++counts.load_jobs;
   counts.rows_loaded += good.size();
+  counts.last_load_bytes = job.input_bytes;
+  counts.last_load_sha256 = uploaded_sha256;
 
   stats["outputRows"] = std::to_string(good.size());
   stats["outputBytes"] = std::to_string(output_bytes);
@@ -994,6 +1012,8 @@ json::object BigQueryService::counts_json(const std::string& key) const {
   out["load_jobs"] = c.load_jobs;
   out["rows_loaded"] = c.rows_loaded;
   out["truncations"] = c.truncations;
+  out["last_load_bytes"] = c.last_load_bytes;
+  out["last_load_sha256"] = c.last_load_sha256;
   return out;
 }
 

@@ -61,6 +61,10 @@ class BigQueryService : public Service {
     std::uint64_t insert_requests = 0, rows_received = 0, rows_inserted = 0, duplicates = 0,
                   invalid_rows = 0, rejected_requests = 0, load_jobs = 0, rows_loaded = 0,
                   truncations = 0;
+    // The bytes of the last load job into the table, as uploaded (before
+    // gunzip): their count and SHA-256, so tests can compare uploads.
+    std::uint64_t last_load_bytes = 0;
+    std::string last_load_sha256;
   };
   struct Job {
     std::string project, id, location;

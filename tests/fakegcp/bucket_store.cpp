@@ -73,18 +73,6 @@ std::optional<std::string> write_atomically(const fs::path& tmp_dir, const fs::p
   return std::nullopt;
 }
 
-struct Child {
-  std::string key;  // object-name space: the name, plus '/' for directories
-  fs::path path;
-  bool is_dir;
-};
-
-// True when every name starting with `dir_key` sorts before `bound`, so a
-// directory can be skipped without reading it.
-bool all_below(std::string_view dir_key, std::string_view bound) {
-  return bound > dir_key && !bound.starts_with(dir_key);
-}
-
 bool contains_file(const fs::path& dir) {
   std::error_code ec;
   for (fs::recursive_directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec))
@@ -92,101 +80,41 @@ bool contains_file(const fs::path& dir) {
   return false;
 }
 
-// Sorted depth-first walk: children sort by key, where directories carry a
-// trailing '/', which yields names in byte order (GCS order) overall.
-class ListingWalk {
+// A bucket directory as an ObjectTree: a directory's children are read and
+// sorted each time (nothing is cached: files change while the fake runs).
+class FileTree : public ObjectTree {
  public:
-  explicit ListingWalk(const ListQuery& q) : q_(q), wanted_(q.max_results + 1) {}
+  explicit FileTree(fs::path bucket_dir) : bucket_dir_(std::move(bucket_dir)) {}
 
-  void walk(const fs::path& dir, const std::string& dir_key) {
-    for (const Child& c : children(dir, dir_key)) {
-      if (full()) return;
-      if (!c.is_dir) {
-        add_object(c.key);
-      } else if (q_.delimiter == "/" && c.key.size() > q_.prefix.size() &&
-                 c.key.starts_with(q_.prefix)) {
-        add_directory_prefix(c);  // rolls up without reading the subtree
-      } else {
-        walk(c.path, c.key);
-      }
-    }
-  }
-
-  ListPage finish() {
-    ListPage page;
-    if (entries_.size() > q_.max_results) {
-      entries_.resize(q_.max_results);
-      page.last = entries_.back().name;
-    }
-    for (auto& e : entries_)
-      (e.is_prefix ? page.prefixes : page.items).push_back(std::move(e.name));
-    return page;
-  }
-
- private:
-  struct Entry {
-    std::string name;
-    bool is_prefix;
-  };
-
-  bool full() const { return entries_.size() >= wanted_; }
-
-  bool relevant(const std::string& key, bool is_dir) const {
-    if (is_dir) {
-      if (!key.starts_with(q_.prefix) && !q_.prefix.starts_with(key)) return false;
-      if (q_.after && all_below(key, *q_.after)) return false;
-      if (all_below(key, q_.start_offset)) return false;
-    } else {
-      if (!key.starts_with(q_.prefix)) return false;
-      if (key < q_.start_offset) return false;
-    }
-    return q_.end_offset.empty() || key < q_.end_offset;
-  }
-
-  std::vector<Child> children(const fs::path& dir, const std::string& dir_key) const {
-    std::vector<Child> out;
+  void children(const std::string& dir, std::string_view from, const Visit& visit) const override {
+    if (!dir.empty() && !segments_storable(std::string_view(dir).substr(0, dir.size() - 1))) return;
+    struct Child {
+      std::string key;
+      bool is_dir;
+    };
+    std::vector<Child> found;
     std::error_code ec;
-    for (fs::directory_iterator it(dir, ec), end; !ec && it != end; it.increment(ec)) {
+    for (fs::directory_iterator it(bucket_dir_ / dir, ec), end; !ec && it != end;
+         it.increment(ec)) {
       std::error_code type_ec;
       bool is_dir = it->is_directory(type_ec);
       if (!is_dir && !it->is_regular_file(type_ec)) continue;
-      std::string key = dir_key + it->path().filename().string();
+      std::string key = dir + it->path().filename().string();
       if (is_dir) key += '/';
-      if (relevant(key, is_dir)) out.push_back({std::move(key), it->path(), is_dir});
+      if (!all_below(key, from)) found.push_back({std::move(key), is_dir});
     }
-    std::sort(out.begin(), out.end(), [](const Child& a, const Child& b) { return a.key < b.key; });
-    return out;
+    std::sort(found.begin(), found.end(),
+              [](const Child& a, const Child& b) { return a.key < b.key; });
+    for (const Child& c : found)
+      if (!visit(c.key, c.is_dir)) return;
   }
 
-  void add_object(const std::string& name) {
-    if (!q_.delimiter.empty()) {
-      auto pos = name.find(q_.delimiter, q_.prefix.size());
-      if (pos != std::string::npos) {
-        add_prefix(name.substr(0, pos + q_.delimiter.size()));
-        return;
-      }
-    }
-    if (q_.after && name <= *q_.after) return;
-    entries_.push_back({name, false});
+  bool has_objects(const std::string& dir) const override {
+    return contains_file(bucket_dir_ / dir);
   }
 
-  void add_directory_prefix(const Child& c) {
-    if (q_.after && c.key <= *q_.after) return;
-    if (!contains_file(c.path)) return;  // GCS has no empty "directories"
-    add_prefix(c.key);
-  }
-
-  void add_prefix(std::string prefix) {
-    if (q_.after && prefix <= *q_.after) return;
-    // Names under one prefix are contiguous in order: comparing with the last
-    // entry is enough to de-duplicate.
-    if (!entries_.empty() && entries_.back().is_prefix && entries_.back().name == prefix) return;
-    entries_.push_back({std::move(prefix), true});
-  }
-
-  const ListQuery& q_;
-  std::size_t wanted_;  // one more than a page, to know whether another follows
-  std::vector<Entry> entries_;
+ private:
+  fs::path bucket_dir_;
 };
 
 }  // namespace
@@ -212,7 +140,8 @@ fs::path BucketStore::meta_path(std::string_view bucket, std::string_view name) 
 
 bool BucketStore::bucket_exists(std::string_view bucket) const {
   std::error_code ec;
-  return valid_bucket_name(bucket) && fs::is_directory(root_ / std::string(bucket), ec);
+  return !root_.empty() && valid_bucket_name(bucket) &&
+         fs::is_directory(root_ / std::string(bucket), ec);
 }
 
 std::optional<ObjectStat> BucketStore::stat(std::string_view bucket, std::string_view name) const {
@@ -279,13 +208,7 @@ std::optional<std::string> BucketStore::write(std::string_view bucket, std::stri
 }
 
 ListPage BucketStore::list(std::string_view bucket, const ListQuery& query) const {
-  // Start in the deepest directory the prefix names; nothing above can match.
-  std::string start_key = query.prefix.substr(0, query.prefix.rfind('/') + 1);
-  ListingWalk walk(query);
-  if (start_key.empty() ||
-      segments_storable(std::string_view(start_key).substr(0, start_key.size() - 1)))
-    walk.walk(root_ / std::string(bucket) / start_key, start_key);
-  return walk.finish();
+  return list_tree(FileTree(root_ / std::string(bucket)), query);
 }
 
 }  // namespace fakegcp

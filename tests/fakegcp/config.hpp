@@ -11,7 +11,10 @@
 namespace fakegcp {
 
 struct ServerConfig {
-  std::filesystem::path root;         // objects live in root/<bucket>/<name>
+  std::filesystem::path root;  // objects live in root/<bucket>/<name>; empty: no such buckets
+  // Generated buckets: {bucket, spec text} (synthetic_store.hpp); they shadow
+  // a directory of the same name under root.
+  std::vector<std::pair<std::string, std::string>> synthetic;
   std::string host = "127.0.0.1";     // loopback only: the fake is never exposed
   unsigned short port = 0;            // 0 = let the kernel pick one
   unsigned threads = 2;               // io threads running the one io_context

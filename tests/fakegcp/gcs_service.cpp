@@ -2,11 +2,13 @@
 
 #include <boost/json/value.hpp>
 #include <charconv>
+#include <ctime>
 
 #include "api_error.hpp"
 #include "base64url.hpp"
 #include "field_mask.hpp"
 #include "gzip_codec.hpp"
+#include "json_body.hpp"
 #include "time_text.hpp"
 
 namespace fakegcp {
@@ -18,6 +20,7 @@ constexpr std::size_t kMaxPageSize = 1000;  // GCS caps maxResults here; also th
 constexpr std::string_view kJsonPrefix = "/storage/v1/b/";
 constexpr std::string_view kDownloadPrefix = "/download/storage/v1/b/";
 constexpr std::string_view kUploadPrefix = "/upload/storage/v1/b/";
+constexpr std::string_view kSyntheticControl = "/_fake/synthetic";
 
 bool wants_media(const Request& req) {
   auto alt = find_param(parse_params(req.query()), "alt");
@@ -121,7 +124,17 @@ std::string_view media_kind(std::string_view encoded_name) {
 
 }  // namespace
 
+GcsService::GcsService(ServiceContext& ctx)
+    : ctx_(ctx),
+      files_(ctx.config.root),
+      synthetic_(ctx.config.synthetic, static_cast<std::int64_t>(std::time(nullptr))) {}
+
+bool GcsService::is_control(const Request& req) const {
+  return req.path().starts_with(kSyntheticControl);
+}
+
 std::optional<std::string_view> GcsService::classify(const Request& req) const {
+  if (is_control(req)) return "control";
   auto route = parse_gcs_route(req);
   if (!route) return std::nullopt;
   if (route->op == GcsRoute::Op::media) return media_kind(route->encoded_name);
@@ -133,25 +146,59 @@ void GcsService::on_finalize(FinalizeListener listener) {
   listeners_.push_back(std::move(listener));
 }
 
+ObjectStore& GcsService::store_for(std::string_view bucket) {
+  if (synthetic_.bucket_exists(bucket)) return synthetic_;
+  return files_;
+}
+
+// GET: what each synthetic bucket holds now. POST .../advance with an
+// optional {"bucket", "percent"}: the next generation (new builds, running
+// ones finish), then the same summary.
+Response GcsService::control(const Request& req) {
+  std::string_view path = req.path();
+  if (path == kSyntheticControl && req.method == "GET")
+    return Response::json(200, synthetic_.summary());
+  if (path == std::string(kSyntheticControl) + "/advance" && req.method == "POST") {
+    std::string error;
+    auto body = parse_object(req.body, error);
+    if (!body) return api_error(400, error, "invalid");
+    double percent = -1;  // the spec's `new`
+    if (const auto* p = body->if_contains("percent")) {
+      if (!p->is_number() || p->to_number<double>() < 0 || p->to_number<double>() > 1000)
+        return api_error(400, "percent: want a number in [0, 1000]", "invalid");
+      percent = p->to_number<double>();
+    }
+    std::string bucket = string_at(*body, "bucket");
+    if (!synthetic_.advance(bucket, percent))
+      return api_error(404, "no synthetic bucket " + (bucket.empty() ? "at all" : bucket),
+                       "notFound");
+    return Response::json(200, synthetic_.summary());
+  }
+  return api_error(404, "no such control endpoint: " + req.method + " " + std::string(path),
+                   "notFound");
+}
+
 Response GcsService::handle(const Request& req) {
+  if (is_control(req)) return control(req);
   auto route = parse_gcs_route(req);
   if (!route) return api_error(404, "Not Found", "notFound");
   if (ctx_.config.require_auth && !ctx_.tokens.authorizes(req.header("authorization")))
     return unauthorized_error();
-  if (!store_.bucket_exists(route->bucket))
+  ObjectStore& store = store_for(route->bucket);
+  if (!store.bucket_exists(route->bucket))
     return api_error(404, "The specified bucket does not exist.", "notFound");
   bool get = req.method == "GET";
   switch (route->op) {
     case GcsRoute::Op::bucket_get:
       return get ? bucket(*route) : method_not_allowed();
     case GcsRoute::Op::list:
-      return get ? list(*route, req) : method_not_allowed();
+      return get ? list(store, *route, req) : method_not_allowed();
     case GcsRoute::Op::get:
-      return get ? get_metadata(*route, req) : method_not_allowed();
+      return get ? get_metadata(store, *route, req) : method_not_allowed();
     case GcsRoute::Op::media:
-      return get ? get_media(*route, req) : method_not_allowed();
+      return get ? get_media(store, *route, req) : method_not_allowed();
     case GcsRoute::Op::upload:
-      return req.method == "POST" ? upload(*route, req) : method_not_allowed();
+      return req.method == "POST" ? upload(store, *route, req) : method_not_allowed();
   }
   return api_error(404, "Not Found", "notFound");
 }
@@ -191,7 +238,7 @@ Response GcsService::bucket(const GcsRoute& route) {
                                           {"storageClass", "STANDARD"}});
 }
 
-Response GcsService::list(const GcsRoute& route, const Request& req) {
+Response GcsService::list(ObjectStore& store, const GcsRoute& route, const Request& req) {
   Params params = parse_params(req.query());
   ListQuery query;
   query.prefix = find_param(params, "prefix").value_or("");
@@ -214,7 +261,8 @@ Response GcsService::list(const GcsRoute& route, const Request& req) {
   const FieldMask* item_mask = mask ? mask->child("items") : nullptr;
   bool need_stat = !mask || (item_mask && !item_mask->selects_only({"name", "bucket", "kind"}));
 
-  ListPage page = store_.list(route.bucket, query);
+  ListPage page = store.list(route.bucket, query);
+  ctx_.stats.names_listed(page.items.size() + page.prefixes.size());
   json::array items;
   for (const std::string& name : page.items) {
     if (!need_stat) {
@@ -222,9 +270,9 @@ Response GcsService::list(const GcsRoute& route, const Request& req) {
           json::object{{"kind", "storage#object"}, {"name", name}, {"bucket", route.bucket}});
       continue;
     }
-    auto stat = store_.stat(route.bucket, name);
+    auto stat = store.stat(route.bucket, name);
     if (!stat) continue;  // deleted since the walk
-    items.push_back(object_resource(route.bucket, name, *stat, store_.meta(route.bucket, name)));
+    items.push_back(object_resource(route.bucket, name, *stat, store.meta(route.bucket, name)));
   }
   json::object out;
   out["kind"] = "storage#objects";
@@ -240,25 +288,25 @@ Response GcsService::list(const GcsRoute& route, const Request& req) {
   return Response::json(200, body);
 }
 
-Response GcsService::get_metadata(const GcsRoute& route, const Request& req) {
+Response GcsService::get_metadata(ObjectStore& store, const GcsRoute& route, const Request& req) {
   auto name = percent_decode(route.encoded_name, false);
   if (!name) return api_error(400, "Invalid object name encoding.", "invalid");
   std::optional<ObjectStat> stat;
-  if (valid_object_name(*name)) stat = store_.stat(route.bucket, *name);
+  if (valid_object_name(*name)) stat = store.stat(route.bucket, *name);
   if (!stat) return not_found_object(route.bucket, *name);
-  json::value body = object_resource(route.bucket, *name, *stat, store_.meta(route.bucket, *name));
+  json::value body = object_resource(route.bucket, *name, *stat, store.meta(route.bucket, *name));
   if (auto mask = fields_of(parse_params(req.query()))) mask->apply(body);
   return Response::json(200, body);
 }
 
-Response GcsService::get_media(const GcsRoute& route, const Request& req) {
+Response GcsService::get_media(ObjectStore& store, const GcsRoute& route, const Request& req) {
   auto name = percent_decode(route.encoded_name, false);
   if (!name) return api_error(400, "Invalid object name encoding.", "invalid");
   ObjectStat stat;
   std::optional<std::string> bytes;
-  if (valid_object_name(*name)) bytes = store_.read(route.bucket, *name, stat);
+  if (valid_object_name(*name)) bytes = store.read(route.bucket, *name, stat);
   if (!bytes) return not_found_object(route.bucket, *name);
-  ObjectMeta meta = store_.meta(route.bucket, *name);
+  ObjectMeta meta = store.meta(route.bucket, *name);
 
   Response r;
   r.headers.emplace_back("Content-Type", content_type_of(*name, meta));
@@ -282,7 +330,7 @@ Response GcsService::get_media(const GcsRoute& route, const Request& req) {
   return r;
 }
 
-Response GcsService::upload(const GcsRoute& route, const Request& req) {
+Response GcsService::upload(ObjectStore& store, const GcsRoute& route, const Request& req) {
   Params params = parse_params(req.query());
   auto upload_type = find_param(params, "uploadType");
   if (upload_type && *upload_type != "media")
@@ -291,16 +339,19 @@ Response GcsService::upload(const GcsRoute& route, const Request& req) {
   if (!name || name->empty()) return api_error(400, "Required parameter: name", "required");
   if (!valid_object_name(*name))
     return api_error(400, "Object name cannot be stored by the fake: " + *name, "invalid");
+  if (!store.writable())
+    return api_error(403, "Bucket " + std::string(route.bucket) + " is synthetic: read-only.",
+                     "forbidden");
 
   ObjectMeta meta;
   meta.content_encoding = find_param(params, "contentEncoding").value_or("");
   std::string_view content_type = req.header("content-type");
   if (!content_type.empty() && content_type != guess_content_type(*name))
     meta.content_type = content_type;
-  if (auto error = store_.write(route.bucket, *name, req.body, meta))
+  if (auto error = store.write(route.bucket, *name, req.body, meta))
     return api_error(500, *error, "internalError");
 
-  auto stat = store_.stat(route.bucket, *name);
+  auto stat = store.stat(route.bucket, *name);
   if (!stat) return api_error(500, "Upload of " + *name + " vanished.", "internalError");
   FinalizedObject done{std::string(route.bucket), *name, generation_of(*stat),
                        object_resource(route.bucket, *name, *stat, meta)};

@@ -1,5 +1,7 @@
-// The GCS JSON API over a BucketStore: list, get (metadata or media, with
-// decompressive transcoding), bucket get, and media upload.
+// The GCS JSON API over the fake's buckets (files under --root, or generated
+// by --synthetic): list, get (metadata or media, with decompressive
+// transcoding), bucket get, and media upload. Also owns /_fake/synthetic
+// (what the generated buckets hold now; advancing their time).
 #pragma once
 
 #include <boost/json/object.hpp>
@@ -9,6 +11,7 @@
 
 #include "bucket_store.hpp"
 #include "service.hpp"
+#include "synthetic_store.hpp"
 
 namespace fakegcp {
 
@@ -34,25 +37,29 @@ class GcsService : public Service {
  public:
   using FinalizeListener = std::function<void(const FinalizedObject&)>;
 
-  explicit GcsService(ServiceContext& ctx) : ctx_(ctx), store_(ctx.config.root) {}
+  // Throws std::invalid_argument for a bad synthetic spec.
+  explicit GcsService(ServiceContext& ctx);
   std::optional<std::string_view> classify(const Request& req) const override;
   Response handle(const Request& req) override;
+  bool is_control(const Request& req) const override;
 
   // Called after every successful upload, on the uploading io thread.
   void on_finalize(FinalizeListener listener);
-  BucketStore& store() { return store_; }
 
  private:
-  Response list(const GcsRoute& route, const Request& req);
-  Response get_metadata(const GcsRoute& route, const Request& req);
-  Response get_media(const GcsRoute& route, const Request& req);
-  Response upload(const GcsRoute& route, const Request& req);
+  ObjectStore& store_for(std::string_view bucket);
+  Response control(const Request& req);
+  Response list(ObjectStore& store, const GcsRoute& route, const Request& req);
+  Response get_metadata(ObjectStore& store, const GcsRoute& route, const Request& req);
+  Response get_media(ObjectStore& store, const GcsRoute& route, const Request& req);
+  Response upload(ObjectStore& store, const GcsRoute& route, const Request& req);
   Response bucket(const GcsRoute& route);
   boost::json::object object_resource(std::string_view bucket, std::string_view name,
                                       const ObjectStat& stat, const ObjectMeta& meta) const;
 
   ServiceContext& ctx_;
-  BucketStore store_;
+  BucketStore files_;
+  SyntheticStore synthetic_;
   std::mutex listeners_mutex_;
   std::vector<FinalizeListener> listeners_;
 };

@@ -18,7 +18,8 @@
 namespace {
 
 constexpr std::string_view kUsage =
-    "usage: fakegcp --root DIR [--host 127.0.0.1] [--port 0] [--threads N]\n"
+    "usage: fakegcp --root DIR [--synthetic BUCKET=SPEC]... [--host 127.0.0.1] [--port 0]\n"
+    "               [--threads N]\n"
     "               [--tls-cert PEM --tls-key PEM] [--sa-public-key PEM]\n"
     "               [--token-ttl SECONDS] [--require-auth] [--faults FILE]\n"
     "               [--client-id ID] [--client-secret SECRET] [--refresh-token TOKEN]\n"
@@ -72,6 +73,8 @@ fakegcp::ServerConfig parse_args(int argc, char** argv) {
     };
     if (arg == "--root")
       config.root = value();
+    else if (arg == "--synthetic")
+      config.synthetic.push_back(split_pair(arg, value()));
     else if (arg == "--host")
       config.host = value();
     else if (arg == "--port")
@@ -123,7 +126,8 @@ fakegcp::ServerConfig parse_args(int argc, char** argv) {
     else
       throw UsageError{"unknown flag " + arg};
   }
-  if (config.root.empty()) throw UsageError{"--root is required"};
+  if (config.root.empty() && config.synthetic.empty())
+    throw UsageError{"--root or --synthetic is required"};
   return config;
 }
 

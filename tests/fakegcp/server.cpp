@@ -215,17 +215,17 @@ struct Server::Impl {
         tls(make_tls_context(config)),
         acceptor(ioc) {
     // Order matters: the first service that classifies a request serves it.
-    // Pub/Sub and BigQuery come before Control: they own their /_fake/ paths.
+    // Pub/Sub, BigQuery and GCS come before Control: they own their /_fake/ paths.
     auto pubsub_service = std::make_unique<PubSubService>(ctx);
     pubsub = pubsub_service.get();
     services.push_back(std::move(pubsub_service));
     auto bigquery_service = std::make_unique<BigQueryService>(ctx);
     bigquery = bigquery_service.get();
     services.push_back(std::move(bigquery_service));
-    services.push_back(std::make_unique<ControlService>(ctx));
-    auto gcs_service = std::make_unique<GcsService>(ctx);
+    auto gcs_service = std::make_unique<GcsService>(ctx);  // owns /_fake/synthetic
     gcs = gcs_service.get();
     services.push_back(std::move(gcs_service));
+    services.push_back(std::make_unique<ControlService>(ctx));
     services.push_back(std::make_unique<OAuthService>(ctx));
     gcs->on_finalize(
         [ps = pubsub](const FinalizedObject& object) { ps->object_finalized(object); });

@@ -43,6 +43,8 @@ void Stats::request_answered(unsigned status) {
   ++by_status_[status];
 }
 
+void Stats::names_listed(std::uint64_t n) { listed_names_ += n; }
+
 void Stats::fault_injected(std::string_view fault_kind) {
   std::lock_guard lock(mutex_);
   ++faults_total_;
@@ -63,12 +65,14 @@ boost::json::value Stats::to_json() const {
   out["connections_open"] = connections_open_.load();
   out["requests_in_flight"] = in_flight_.load();
   out["max_concurrent_requests"] = max_in_flight_.load();
+  out["gcs_listed_names"] = listed_names_.load();
   return out;
 }
 
 void Stats::reset() {
   connections_accepted_ = 0;
   max_in_flight_ = in_flight_.load();
+  listed_names_ = 0;
   std::lock_guard lock(mutex_);
   requests_total_ = 0;
   faults_total_ = 0;

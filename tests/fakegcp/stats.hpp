@@ -23,6 +23,9 @@ class Stats {
   // Leaves flight: answered, hung up, or reset.
   void request_finished();
   void fault_injected(std::string_view fault_kind);
+  // Object names and prefixes a GCS listing answered: what listings cost
+  // beyond their request count.
+  void names_listed(std::uint64_t n);
 
   boost::json::value to_json() const;
   // Zeroes the counts; requests in flight stay in flight.
@@ -33,6 +36,7 @@ class Stats {
   std::atomic<std::int64_t> connections_open_{0};
   std::atomic<std::int64_t> in_flight_{0};
   std::atomic<std::int64_t> max_in_flight_{0};
+  std::atomic<std::uint64_t> listed_names_{0};
   mutable std::mutex mutex_;  // guards the maps and the totals below
   std::uint64_t requests_total_ = 0;
   std::uint64_t faults_total_ = 0;

@@ -22,6 +22,13 @@ check() {  # check NAME EXPECTED ACTUAL: "ok   NAME", or "FAIL NAME: ..." counte
 }
 finish() {  # finish WHAT: prints "WHAT checks failed: N", exits 1 if any failed, else 0
   echo "$1 checks failed: $failures"
+  # The work dir is removed on exit: show the newest logs, so a failure in CI can be read.
+  if [[ $failures -gt 0 ]]; then
+    local log
+    for log in $(ls -t "$work"/*.log "$work"/fake.err 2>/dev/null | head -6); do
+      echo "--- ${log#"$work"/} (last 25 lines)"; tail -n 25 "$log"
+    done
+  fi
   exit $((failures > 0))
 }
 
@@ -37,6 +44,9 @@ wait_for() {  # wait_for SECONDS COMMAND... : until the command succeeds (re-run
 # host is empty, and the status 1, when it never listens.
 start_fake() {
   if [[ -n "$fake_pid" ]]; then kill "$fake_pid" 2>/dev/null; wait "$fake_pid" 2>/dev/null; fi
+  # Emptied here, not only by the background redirection: the wait below must
+  # never read the previous fake's "listening" line.
+  : >"$work/fake.out"
   "$fake" "$@" >"$work/fake.out" 2>"$work/fake.err" &
   fake_pid=$!
   host=""

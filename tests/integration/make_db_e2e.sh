@@ -52,9 +52,9 @@ requests=$(curl -sf "http://$STORAGE_EMULATOR_HOST/_fake/stats" | python3 -c 'im
 check "no request was made" 0 "$requests"
 
 # --buildlimit caps builds per job in both passes (D18).
-make_db limited.db --buildlimit 2 2>/dev/null
+make_db limited.db --buildlimit 2 2>limited.log
 check "buildlimit 2 equals the oracle" OK "$(oracle_ok limited.db --buildlimit 2)"
-BUILD_LIMIT=2 make_db limited_env.db 2>/dev/null
+BUILD_LIMIT=2 make_db limited_env.db 2>limited_env.log
 check "BUILD_LIMIT equals --buildlimit" "$(sqlite3 limited.db 'select count(*) from build')" "$(sqlite3 limited_env.db 'select count(*) from build')"
 
 # Faults: hangs, resets, 503s and truncated bodies; every build still collected.
@@ -71,6 +71,7 @@ injected=$(curl -s "http://$STORAGE_EMULATOR_HOST/_fake/stats" | python3 -c 'imp
 check "faults were injected" True "$injected"
 
 # One object that always hangs: that build fails with a logged error, the run ends.
+# The 3 s deadline leaves a loaded machine room for the other requests.
 hung=$(python3 -c '
 import json; e = json.load(open("expected.json"))["builds"]
 print(sorted(p for p, b in e.items() if "started_json" in b and "finished_json" in b)[0])')
@@ -80,13 +81,13 @@ cat >hang.json <<JSON
 JSON
 serve_tree --faults hang.json
 start=$(date +%s)
-make_db hang.db --request-timeout 0.5 --max-attempts 3 2>hang.log; check "make-db with a hung object exits 0" 0 $?
+make_db hang.db --request-timeout 3 --max-attempts 3 2>hang.log; check "make-db with a hung object exits 0" 0 $?
 elapsed=$(( $(date +%s) - start ))
-check "the hung object cost a bounded time" yes "$([[ $elapsed -lt 60 ]] && echo yes || echo "no (${elapsed}s)")"
+check "the hung object cost a bounded time" yes "$([[ $elapsed -lt 120 ]] && echo yes || echo "no (${elapsed}s)")"
 grep -q "build $hung not collected" hang.log; check "the hung build is named in an error" 0 $?
 check "the hung build is not stored" 0 "$(sqlite3 hang.db "select count(*) from build where gcs_path = '$hung'")"
 serve_tree
-make_db hang.db 2>/dev/null
+make_db hang.db 2>hang_rerun.log; check "the rerun without the fault exits 0" 0 $?
 check "a rerun without the fault completes the database" OK "$(oracle_ok hang.db)"
 
 # SIGTERM: finish what is in flight, commit, exit 0; a rerun completes.
@@ -102,7 +103,7 @@ wait $kettle_pid; check "make-db exits 0 on SIGTERM" 0 $?
 kettle_pid=""
 grep -q "interrupted" term.log; check "the interruption is reported" 0 $?
 serve_tree
-make_db term.db 2>/dev/null
+make_db term.db 2>term_rerun.log
 check "a rerun after SIGTERM completes the database" OK "$(oracle_ok term.db)"
 
 # Service-account credentials against a fake that requires a token.

@@ -19,6 +19,9 @@ for cmd in make-db make-json bq-load monitor stream update; do
   "$kettle" $cmd --shutdown-timeout soon >/dev/null 2>err.txt; check "$cmd: a bad --shutdown-timeout exits 2" 2 $?
   grep -q -- "--shutdown-timeout" err.txt; check "$cmd: the error names the flag" 0 $?
 done
+for cmd in make-db make-json bq-load monitor stream update; do
+  "$kettle" $cmd --log-format xml >/dev/null 2>err.txt; check "$cmd: --log-format xml exits 2" 2 $?
+done
 for cmd in make-db stream update; do
   "$kettle" $cmd --threads 0 >/dev/null 2>&1; check "$cmd: --threads 0 exits 2" 2 $?
   "$kettle" $cmd --request-timeout -1 >/dev/null 2>&1; check "$cmd: a negative --request-timeout exits 2" 2 $?
@@ -27,6 +30,9 @@ BUILD_LIMIT=many "$kettle" make-db >/dev/null 2>&1; check "a bad BUILD_LIMIT exi
 "$kettle" update --stop_at 24 >/dev/null 2>&1; check "update --stop_at 24 exits 2" 2 $?
 "$kettle" make-json --db missing.db --buckets "$sample_buckets" >/dev/null 2>err.txt; check "missing db exits 1" 1 $?
 grep -q 'missing.db' err.txt; check "missing db error names the file" 0 $?
+"$kettle" make-json --db missing.db --buckets "$sample_buckets" --log-format json >/dev/null 2>err.txt
+python3 -c 'import json, sys; e = json.loads(open("err.txt").read()); sys.exit(e["severity"] != "ERROR" or "missing.db" not in e["message"])'
+check "--log-format json: the error is one JSON line with severity ERROR" 0 $?
 "$kettle" make-json --buckets nothere.yaml >/dev/null 2>err.txt; check "missing buckets exits 1" 1 $?
 grep -q 'nothere.yaml' err.txt; check "missing buckets error names the file" 0 $?
 

@@ -45,9 +45,12 @@ for name in kettle_build_info kettle_builds_collected_total kettle_junit_files_t
   kettle_rows_emitted_total kettle_http_requests_total kettle_http_request_duration_seconds \
   kettle_http_requests_in_flight kettle_bigquery_load_jobs_total \
   kettle_last_bigquery_insert_timestamp_seconds kettle_db_size_bytes kettle_stage_last_progress_timestamp_seconds \
-  kettle_stage_busy kettle_pubsub_messages_pulled_total process_resident_memory_bytes; do
+  kettle_stage_busy kettle_pubsub_messages_pulled_total kettle_http_body_budget_bytes \
+  kettle_http_body_budget_waiting process_resident_memory_bytes; do
   $promcheck before.txt --require "$name" >/dev/null 2>&1; check "/metrics has $name" 0 $?
 done
+check "the body budget's limit is exported (256 MiB)" yes \
+  "$(python3 -c "print('yes' if float('$(value before.txt 'kettle_http_body_budget_bytes{state="limit"}')') == 256 * 2**20 else 'no')")"
 collected=$(value before.txt 'kettle_builds_collected_total{stage="collect"}')
 at_least "$collected" 50; check "builds collected by the collect stage are counted ($collected)" 0 $?
 check "JUnit files counted" 0 "$(at_least "$(value before.txt 'kettle_junit_files_total{stage="collect"}')" 1; echo $?)"

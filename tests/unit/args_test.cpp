@@ -74,12 +74,57 @@ BOOST_AUTO_TEST_CASE(go_style_durations) {
     BOOST_TEST(!parse_duration(bad), bad);
 }
 
+BOOST_AUTO_TEST_CASE(days) {
+  using namespace std::chrono_literals;
+  using kettle::cli::parse_duration;
+  BOOST_TEST(*parse_duration("45d") == std::chrono::milliseconds(45 * 24h));
+  BOOST_TEST(*parse_duration("90d") == std::chrono::milliseconds(90 * 24h));
+  BOOST_TEST(*parse_duration("1d12h") == std::chrono::milliseconds(36h));
+  BOOST_TEST(*parse_duration("0.5d") == std::chrono::milliseconds(12h));
+  BOOST_TEST(*parse_duration("72h") == *parse_duration("3d"));
+  // 1e9 seconds (31 years) is the limit, days included.
+  BOOST_TEST(parse_duration("11574d").has_value());
+  for (const char* bad : {"d", "-1d", "1D", "1dd", "1 d", "20000d", "1day"}) BOOST_TEST(!parse_duration(bad), bad);
+}
+
 BOOST_AUTO_TEST_CASE(duration_flags) {
   Parser p("kettle x", "test");
   p.option("stall-timeout", "DURATION", "limit");
   BOOST_TEST(*p.parse({"--stall-timeout", "2m"})->get_duration("stall-timeout") == std::chrono::minutes(2));
   BOOST_CHECK_THROW(p.parse({"--stall-timeout", "soon"})->get_duration("stall-timeout"), UsageError);
   BOOST_TEST(!p.parse({})->get_duration("stall-timeout"));
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(cli_sizes)
+
+BOOST_AUTO_TEST_CASE(binary_and_decimal_units) {
+  using kettle::cli::parse_size;
+  BOOST_TEST(*parse_size("2GiB") == 2ULL << 30);
+  BOOST_TEST(*parse_size("500MiB") == 500ULL << 20);
+  BOOST_TEST(*parse_size("64KiB") == 64ULL << 10);
+  BOOST_TEST(*parse_size("1.5TiB") == 3ULL << 39);
+  BOOST_TEST(*parse_size("2Gi") == 2ULL << 30);
+  BOOST_TEST(*parse_size("2GB") == 2'000'000'000ULL);
+  BOOST_TEST(*parse_size("2G") == 2'000'000'000ULL);
+  BOOST_TEST(*parse_size("500MB") == 500'000'000ULL);
+  BOOST_TEST(*parse_size("10k") == 10'000ULL);
+  BOOST_TEST(*parse_size("4096") == 4096ULL);
+  BOOST_TEST(*parse_size("4096B") == 4096ULL);
+  BOOST_TEST(*parse_size("0") == 0ULL);
+  BOOST_TEST(*parse_size("0.5KiB") == 512ULL);
+  for (const char* bad : {"", "GiB", "-1GiB", "+1GiB", "1 GiB", "1gib", "1GIB", "1.2.3MiB", ".", "1e9", "0x10",
+                          "inf", "nan", "99999999999TiB", "2GiBs", "1Pi"})
+    BOOST_TEST(!parse_size(bad), bad);
+}
+
+BOOST_AUTO_TEST_CASE(size_flags) {
+  Parser p("kettle x", "test");
+  p.option("min-free", "SIZE", "headroom");
+  BOOST_TEST(*p.parse({"--min-free", "500MiB"})->get_size("min-free") == 500ULL << 20);
+  BOOST_CHECK_THROW(p.parse({"--min-free", "lots"})->get_size("min-free"), UsageError);
+  BOOST_TEST(!p.parse({})->get_size("min-free"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

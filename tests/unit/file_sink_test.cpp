@@ -66,9 +66,9 @@ BOOST_AUTO_TEST_SUITE(file_sink)
 BOOST_AUTO_TEST_CASE(both_backends_write_exact_bytes) {
   TempDir dir;
   const std::string text = sample_text();
-  std::vector<FileBackend> backends{FileBackend::posix};
-  if (probe_file_backend() == FileBackend::io_uring) backends.push_back(FileBackend::io_uring);
-  BOOST_TEST_MESSAGE("file backend probed: " << to_string(probe_file_backend()));
+  std::vector<FileBackend> backends{FileBackend::syscalls};
+  if (kettle::io::probe_backend() == FileBackend::io_uring) backends.push_back(FileBackend::io_uring);
+  BOOST_TEST_MESSAGE("file backend probed: " << to_string(kettle::io::probe_backend()));
   for (FileBackend b : backends) {
     fs::path out = dir.path / (std::string("out-") + to_string(b));
     auto sink = open_file_sink(out.string(), b);
@@ -85,7 +85,7 @@ BOOST_AUTO_TEST_CASE(abandoned_output_leaves_no_file) {
   TempDir dir;
   fs::path out = dir.path / "abandoned.json";
   {
-    auto sink = open_file_sink(out.string(), probe_file_backend());
+    auto sink = open_file_sink(out.string(), kettle::io::probe_backend());
     sink->write("partial line without finish");
   }
   BOOST_TEST(!fs::exists(out));
@@ -96,7 +96,7 @@ BOOST_AUTO_TEST_CASE(gzip_from_independently_deflated_chunks) {
   TempDir dir;
   const std::string text = sample_text();
   fs::path out = dir.path / "rows.json.gz";
-  auto sink = open_file_sink(out.string(), probe_file_backend());
+  auto sink = open_file_sink(out.string(), kettle::io::probe_backend());
   GzipAssembler gzip(*sink);
   // Lines deflated on different threads, joined in order.
   std::vector<std::string> lines;
@@ -122,7 +122,7 @@ BOOST_AUTO_TEST_CASE(parallel_gzip_sink_round_trip) {
   TempDir dir;
   const std::string text = sample_text();
   fs::path out = dir.path / "rows.json.gz";
-  auto sink = make_gzip_sink(open_file_sink(out.string(), probe_file_backend()), 6, 64 * 1024, 2);
+  auto sink = make_gzip_sink(open_file_sink(out.string(), kettle::io::probe_backend()), 6, 64 * 1024, 2);
   write_in_pieces(*sink, text);
   sink->finish();
   BOOST_TEST(sink->bytes_written() == text.size());
@@ -135,7 +135,7 @@ BOOST_AUTO_TEST_CASE(parallel_gzip_sink_round_trip) {
 
 BOOST_AUTO_TEST_CASE(unwritable_location_is_a_clear_error) {
   try {
-    open_file_sink("/nonexistent-dir/x/out.json", FileBackend::posix);
+    open_file_sink("/nonexistent-dir/x/out.json", FileBackend::syscalls);
     BOOST_FAIL("expected OutputError");
   } catch (const OutputError& e) {
     BOOST_TEST(std::string(e.what()).find("/nonexistent-dir/x/out.json.tmp") != std::string::npos);
@@ -151,7 +151,7 @@ BOOST_AUTO_TEST_CASE(stale_temp_file_of_a_killed_run_is_replaced_and_logged) {
     tmp << stale;  // what a SIGKILLed run leaves: no lock holder, some bytes
   }
   kettle::test_support::StderrCapture capture;
-  auto sink = open_file_sink(out.string(), FileBackend::posix);
+  auto sink = open_file_sink(out.string(), FileBackend::syscalls);
   std::string log = capture.stop();
   BOOST_TEST(log.find("removed stale " + out.string() + ".tmp (12345 bytes)") != std::string::npos, log);
   BOOST_TEST(fs::file_size(out.string() + ".tmp") == 0u);
@@ -166,15 +166,15 @@ BOOST_AUTO_TEST_CASE(empty_temp_file_is_reused_silently) {
   fs::path out = dir.path / "rows.json";
   { std::ofstream tmp(out.string() + ".tmp"); }
   kettle::test_support::StderrCapture capture;
-  auto sink = open_file_sink(out.string(), FileBackend::posix);
+  auto sink = open_file_sink(out.string(), FileBackend::syscalls);
   BOOST_TEST(capture.stop().find("removed stale") == std::string::npos);
 }
 
 BOOST_AUTO_TEST_CASE(second_writer_of_the_same_output_is_refused) {
   TempDir dir;
   fs::path out = dir.path / "rows.json";
-  std::vector<FileBackend> backends{FileBackend::posix};
-  if (probe_file_backend() == FileBackend::io_uring) backends.push_back(FileBackend::io_uring);
+  std::vector<FileBackend> backends{FileBackend::syscalls};
+  if (kettle::io::probe_backend() == FileBackend::io_uring) backends.push_back(FileBackend::io_uring);
   for (FileBackend b : backends) {
     auto first = open_file_sink(out.string(), b);
     first->write("first run\n");

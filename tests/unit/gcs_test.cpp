@@ -207,6 +207,27 @@ BOOST_AUTO_TEST_CASE(directory_listings_count_prefixes_against_the_name_cap) {
   BOOST_TEST(f.requests() == 3u);
 }
 
+BOOST_AUTO_TEST_CASE(a_listing_from_an_offset_sends_it_on_every_page) {
+  Fixture f([](const Seen&, int index) {
+    json::object page{{"prefixes", json::array{json::value("logs/job/" + std::to_string(index) + "/")}}};
+    if (index < 2) page["nextPageToken"] = token_for(index);  // the first request is 1
+    return Reply{.body = json::serialize(page)};
+  });
+  std::optional<net::Result<std::vector<std::string>>> result;
+  f.run([&]() -> asio::awaitable<void> {
+    const std::string bucket = "bucket";
+    const std::string prefix = "logs/job/";
+    const std::string start = "logs/job/1318681111894691840";
+    result = co_await f.client.list_dirs(bucket, prefix, start);
+  });
+  BOOST_REQUIRE(*result);
+  BOOST_TEST((*result)->size() == 2u);
+  BOOST_REQUIRE(f.requests() == 2u);
+  for (const auto& seen : f.server.seen)
+    BOOST_TEST(count(seen.target, "startOffset=logs%2Fjob%2F1318681111894691840") == 1u, seen.target);
+  BOOST_TEST(token_of(f.server.seen[1]) == "t1");
+}
+
 BOOST_AUTO_TEST_CASE(an_oversized_page_token_ends_the_listing) {
   Fixture f(
       [](const Seen&, int index) {

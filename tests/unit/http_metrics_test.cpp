@@ -92,4 +92,16 @@ BOOST_AUTO_TEST_CASE(the_exported_names_and_labels_are_unchanged) {
   }
 }
 
+BOOST_AUTO_TEST_CASE(body_budget_changes_become_gauges) {
+  auto observer = obs::http_metrics_observer();
+  observer->body_budget_changed(3 << 20, 256 << 20, 2);
+  auto& m = obs::metrics();
+  BOOST_TEST(m.http_body_budget.with({"in_use"}).value() == double(3 << 20));
+  BOOST_TEST(m.http_body_budget.with({"limit"}).value() == double(256 << 20));
+  BOOST_TEST(m.http_body_budget_waiting.get().value() == 2);
+  observer->body_budget_changed(0, 256 << 20, 0);
+  BOOST_TEST(m.http_body_budget.with({"in_use"}).value() == 0);
+  BOOST_TEST(m.http_body_budget_waiting.get().value() == 0);
+}
+
 BOOST_AUTO_TEST_SUITE_END()

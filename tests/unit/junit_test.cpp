@@ -732,3 +732,132 @@ BOOST_AUTO_TEST_CASE(flat_documents_cost_their_size_and_a_bounded_amount) {
 }
 
 BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- the plain reader against expat
+
+namespace {
+
+// The events of a run as text: character data merged between markup events
+// (readers may cut it differently).
+class Recorder final : public kettle::junit::detail::XmlEvents {
+ public:
+  void start_element(std::string_view name, const char** attributes, std::uint64_t) override {
+    flush();
+    log_.append("S ").append(name);
+    for (const char** at = attributes; at && at[0]; at += 2) log_.append(" ").append(at[0]).append("=[").append(at[1]).append("]");
+    log_ += '\n';
+  }
+  void end_element(std::uint64_t) override {
+    flush();
+    log_ += "E\n";
+  }
+  void character_data(std::string_view text) override { text_.append(text); }
+  std::string log() {
+    flush();
+    return log_;
+  }
+
+ private:
+  void flush() {
+    if (!text_.empty()) log_ += "T[" + text_ + "]\n";
+    text_.clear();
+  }
+  std::string log_;
+  std::string text_;
+};
+
+// Where the plain reader accepts a document, expat must find it well-formed
+// and give the same events. Returns whether the plain reader accepted it.
+bool plain_agrees_with_expat(const std::string& doc) {
+  using namespace kettle::junit::detail;
+  const XmlInput input = prepare_input(doc);
+  if (input.encoding == nullptr) return false;  // not UTF-8: never read plainly
+  Recorder plain;
+  if (!run_plain_xml(input.text(), plain)) return false;
+  Recorder expat;
+  const std::string error = run_expat(input, expat);
+  BOOST_TEST(error.empty(), "plain reader accepted what expat refuses (" << error << "): " << doc);
+  BOOST_TEST(plain.log() == expat.log(), "events differ for: " << doc);
+  return true;
+}
+
+// Documents with every construct the plain reader reads, and some it leaves to expat.
+const std::vector<std::string>& seed_documents() {
+  static const std::vector<std::string> seeds = {
+      "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<testsuite name=\"s\" tests=\"2\">\n"
+      "  <testcase name=\"a &amp; b &lt;c&gt; &quot;d&quot; &apos;e&apos;\" time=\"1.5\"/>\n"
+      "  <testcase name='x\ty\r\nz' classname=\"k\" time=\"2\"><failure message=\"m&#10;n&#x41;\">line1\r\nline2\rline3"
+      "<![CDATA[raw <b> & ]] \r\n]]>tail &#233;&#x1F600;</failure></testcase>\n"
+      "  <!-- a comment - with dashes -->\n"
+      "  <testcase name=\"sk\"><skipped/></testcase>\n</testsuite>\n<!-- after -->\n",
+      "<?xml version='1.0' standalone='yes' ?><testsuites><testsuite name=\"\xC3\xBC\xE6\x97\xA5\">"
+      "<testcase name=\"t\" time=\" 3 \"><failure>x<b>inner</b>after</failure><failure message=\"second\"/></testcase>"
+      "</testsuite><other name=\"o\"><testcase name=\"deep\"/></other></testsuites>",
+      "<testsuite><testcase name=\"\xEF\xBF\xBD\xEF\xBB\xBF\" time=\"1e3\"/></testsuite>",
+      "<?xml version=\"1.0\" encoding=\"utf8\"?><testsuite><testcase/></testsuite>",
+      "<a xmlns=\"urn:x\"><testcase name=\"n\"/></a>",
+      "<testsuite><x:testcase xmlns:x=\"u\" name=\"n\"/></testsuite>",
+      "<?xml version=\"1.0\"?><!DOCTYPE testsuite><testsuite/>",
+      "<testsuite><?pi data?><testcase name=\"p\"/></testsuite>",
+  };
+  return seeds;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(junit_plain_reader)
+
+BOOST_AUTO_TEST_CASE(spec_vectors_and_seeds_read_as_expat_reads_them) {
+  int accepted = 0;
+  for (const auto& entry : std::filesystem::directory_iterator(kSpecDir / "junit"))
+    accepted += plain_agrees_with_expat(read_file(entry.path()));
+  for (const auto& doc : seed_documents()) accepted += plain_agrees_with_expat(doc);
+  BOOST_TEST(accepted >= 20);  // most real JUnit takes the plain path
+  // Each of these is left to expat.
+  for (const char* doc : {"<a xmlns=\"urn:x\"/>", "<a><?pi?></a>", "<!DOCTYPE a><a/>", "\xEF\xBB\xBF<a/>",
+                          "<a:b xmlns:a=\"u\"/>", "<a b=\"1\" b=\"2\"/>", "<a>&unknown;</a>", "<a>]]></a>",
+                          "<a>\x01</a>", "<a>\xEF\xBF\xBE</a>", "<a/><b/>", "<a/>text", "text<a/>", "<a>",
+                          "<a></b>", "", "<a>&#0;</a>", "<a b=\"<\"/>", "<?xml version=\"1.1\"?><a/>",
+                          "<a><!-- x -- y --></a>", "<\xC3\xA9/>"}) {
+    kettle::junit::detail::XmlInput input = kettle::junit::detail::prepare_input(doc);
+    Recorder events;
+    BOOST_TEST(!kettle::junit::detail::run_plain_xml(input.text(), events), "plain reader accepted: " << doc);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(mutated_documents_read_as_expat_reads_them) {
+  // Random edits of the seeds: bytes that matter to XML inserted, bytes
+  // deleted, ranges repeated. Deterministic (fixed seed).
+  const std::string alphabet = "<>/=\"'&;#x!-?[]:\r\n\t \x01\x7F\xC3\xA9\xEF\xBF\xBE" "abtestcaseuifl1.0";
+  std::uint64_t state = 0x9E3779B97F4A7C15ULL;
+  auto next = [&state](std::uint64_t bound) {
+    state ^= state << 13;
+    state ^= state >> 7;
+    state ^= state << 17;
+    return static_cast<std::size_t>(state % bound);
+  };
+  const auto& seeds = seed_documents();
+  int accepted = 0;
+  constexpr int kRounds = 30'000;
+  for (int round = 0; round < kRounds; ++round) {
+    std::string doc = seeds[next(3)];  // the well-formed ones
+    for (int edits = 1 + static_cast<int>(next(3)); edits > 0; --edits) {
+      const std::size_t at = next(doc.size() + 1);
+      switch (next(3)) {
+        case 0: doc.insert(at, 1, alphabet[next(alphabet.size())]); break;
+        case 1:
+          if (at < doc.size()) doc.erase(at, 1 + next(3));
+          break;
+        default: {
+          const std::size_t from = next(doc.size() + 1);
+          doc.insert(at, doc.substr(from, next(12)));
+        }
+      }
+    }
+    accepted += plain_agrees_with_expat(doc);
+  }
+  BOOST_TEST_MESSAGE("plain reader accepted " << accepted << " of " << kRounds << " mutated documents");
+  BOOST_TEST(accepted > kRounds / 20);  // the comparison did run on many
+}
+
+BOOST_AUTO_TEST_SUITE_END()

@@ -1,5 +1,6 @@
 // make-json scenarios (SPEC §3.2): incremental emission, --days windows,
 // --reset-emitted, --assert-oldest, explicit paths, size limit, bad input.
+#include <sqlite3.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -101,6 +102,26 @@ struct Fixture {
     return paths;
   }
 };
+
+// The text of a gzip file's (single) member.
+std::string gunzip(const std::string& gz) {
+  z_stream z{};
+  BOOST_REQUIRE(inflateInit2(&z, 15 + 16) == Z_OK);
+  std::string out;
+  char buf[1 << 16];
+  z.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(gz.data()));
+  z.avail_in = static_cast<uInt>(gz.size());
+  int rc = Z_OK;
+  while (rc == Z_OK) {
+    z.next_out = reinterpret_cast<Bytef*>(buf);
+    z.avail_out = sizeof buf;
+    rc = inflate(&z, Z_NO_FLUSH);
+    out.append(buf, sizeof buf - z.avail_out);
+  }
+  inflateEnd(&z);
+  BOOST_REQUIRE_MESSAGE(rc == Z_STREAM_END, "not a complete gzip stream");
+  return out;
+}
 
 using Paths = std::vector<std::string>;
 const std::string kA = "gs://kubernetes-ci-logs/logs/job-a/100";
@@ -247,18 +268,7 @@ BOOST_FIXTURE_TEST_CASE(gzip_and_thread_counts_give_identical_rows, Fixture) {
   two.reset_emitted = true;
   two.gzip = true;
   run_make_json(two);
-  std::string gz = read_text();
-  z_stream z{};
-  inflateInit2(&z, 15 + 16);
-  std::string out(plain.size() + 1024, '\0');
-  z.next_in = reinterpret_cast<Bytef*>(gz.data());
-  z.avail_in = static_cast<uInt>(gz.size());
-  z.next_out = reinterpret_cast<Bytef*>(out.data());
-  z.avail_out = static_cast<uInt>(out.size());
-  BOOST_TEST(inflate(&z, Z_FINISH) == Z_STREAM_END);
-  out.resize(z.total_out);
-  inflateEnd(&z);
-  BOOST_TEST(out == plain);
+  BOOST_TEST(gunzip(read_text()) == plain);
 }
 
 BOOST_FIXTURE_TEST_CASE(bad_inputs_are_clear_errors, Fixture) {
@@ -287,6 +297,185 @@ BOOST_FIXTURE_TEST_CASE(stop_request_marks_only_written_rows, Fixture) {
   BOOST_TEST(r.rows == 10u);
   BOOST_TEST(read_rows().size() == 10u);
   BOOST_TEST(emitted_paths(options()).size() == 40u);  // the rest is emitted next time
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- one scan, several outputs
+
+namespace {
+
+using kettle::emit::MakeJsonOutput;
+
+// The update cycle's outputs in prod (SPEC §6): day and week rebuilt when the
+// day table is stale, all append-only.
+std::vector<MakeJsonOutput> cycle_outputs(const fs::path& dir, bool stale) {
+  return {{1.0, stale, (dir / "build_day.json.gz").string(), true},
+          {7.0, stale, (dir / "build_week.json.gz").string(), true},
+          {30.0, false, (dir / "build_all.json.gz").string(), true}};
+}
+
+// Rows of an incremental table, "id:gen" in id order; "absent" when there is no table.
+std::vector<std::string> emitted_table(const std::string& db_path, const std::string& table) {
+  kettle::store::Database db(db_path, /*create=*/false);
+  sqlite3_stmt* q = nullptr;
+  std::vector<std::string> rows;
+  if (sqlite3_prepare_v2(db.handle(), ("select build_id, gen from " + table + " order by build_id").c_str(), -1, &q,
+                         nullptr) != SQLITE_OK) {
+    sqlite3_finalize(q);
+    return {"absent"};
+  }
+  while (sqlite3_step(q) == SQLITE_ROW)
+    rows.push_back(std::to_string(sqlite3_column_int64(q, 0)) + ":" + std::to_string(sqlite3_column_int64(q, 1)));
+  sqlite3_finalize(q);
+  return rows;
+}
+
+// Two copies of one DB: one gets three separate make-json runs, the other one scan.
+struct TwoWays : Fixture {
+  fs::path separate_dir = dir / "separate";
+  fs::path scan_dir = dir / "scan";
+
+  void split() {
+    writer.reset();  // closed: the WAL is checkpointed into the file
+    for (const auto& d : {separate_dir, scan_dir}) {
+      fs::create_directories(d);
+      fs::copy_file(db_path, d / "build.db", fs::copy_options::overwrite_existing);
+    }
+  }
+
+  // Whether the day table is stale, as the cycle asks (--days 1 --assert-oldest 1.9).
+  bool day_is_stale(const fs::path& d, int64_t now) const {
+    auto check = options();
+    check.db_path = (d / "build.db").string();
+    check.days = 1;
+    check.assert_oldest = 1.9;
+    check.now = [now] { return now; };
+    return run_make_json(check).exit_code != 0;
+  }
+
+  // Runs both ways at `now`; checks the files, tables and results are the
+  // same. Returns the rows of each output.
+  std::vector<uint64_t> run_both(int64_t now, bool expect_stale) {
+    BOOST_TEST(day_is_stale(separate_dir, now) == expect_stale);
+    BOOST_TEST(day_is_stale(scan_dir, now) == expect_stale);
+    auto base = options();
+    base.now = [now] { return now; };
+
+    std::vector<kettle::emit::MakeJsonResult> separate;
+    for (const auto& out : cycle_outputs(separate_dir, expect_stale)) {
+      auto one = base;
+      one.db_path = (separate_dir / "build.db").string();
+      one.days = out.days;
+      one.reset_emitted = out.reset_emitted;
+      one.output = out.output;
+      one.gzip = out.gzip;
+      separate.push_back(run_make_json(one));
+    }
+    auto all = base;
+    all.db_path = (scan_dir / "build.db").string();
+    const auto scanned = run_make_json(all, cycle_outputs(scan_dir, expect_stale));
+
+    BOOST_REQUIRE(scanned.size() == 3u);
+    for (size_t i = 0; i < 3; ++i) {
+      BOOST_TEST(scanned[i].rows == separate[i].rows, "output " << i);
+      BOOST_TEST(scanned[i].skipped == separate[i].skipped, "output " << i);
+      BOOST_TEST((scanned[i].gen == separate[i].gen), "output " << i);
+    }
+    for (const char* file : {"build_day.json.gz", "build_week.json.gz", "build_all.json.gz"}) {
+      const std::string a = gunzip(kettle::test_support::read_file(separate_dir / file));
+      const std::string b = gunzip(kettle::test_support::read_file(scan_dir / file));
+      BOOST_TEST((a == b), file << " differs");
+    }
+    for (const char* table : {"build_emitted_1", "build_emitted_7", "build_emitted_30"}) {
+      const auto a = emitted_table((separate_dir / "build.db").string(), table);
+      const auto b = emitted_table((scan_dir / "build.db").string(), table);
+      BOOST_TEST(a.front() != "absent", table);
+      BOOST_TEST((a == b), table << " differs");
+    }
+    return {scanned[0].rows, scanned[1].rows, scanned[2].rows};
+  }
+
+  // The same new builds in both copies.
+  void add_to_both(const std::string& path, int64_t age_at_now) {
+    for (const auto& d : {separate_dir, scan_dir}) {
+      writer = std::make_unique<kettle::store::Database>((d / "build.db").string());
+      add_build(path, age_at_now);
+      writer.reset();
+    }
+  }
+};
+
+}  // namespace
+
+BOOST_AUTO_TEST_SUITE(make_json_one_scan)
+
+BOOST_FIXTURE_TEST_CASE(three_outputs_from_one_scan_equal_three_separate_runs, TwoWays) {
+  const std::string ci = "gs://kubernetes-ci-logs/logs/job-w/";
+  // Inside and outside each window, on its edges, never finished, and ties
+  // of finished time (emitted in rowid order).
+  const int64_t ages[] = {60,      kDay / 2, kDay - 1, kDay,     kDay + 1,  3 * kDay, 7 * kDay - 1, 7 * kDay,
+                          7 * kDay + 1, 12 * kDay, 30 * kDay, 30 * kDay + 1, 45 * kDay, -1, 2 * kDay, 2 * kDay};
+  int n = 0;
+  for (int64_t age : ages) add_build(ci + std::to_string(100 + n++), age);
+  add_build("gs://unknown-bucket/logs/job/1", kDay / 3);  // no row: skipped by every output
+  add_build("gs://kubernetes-jenkins/logs/job-j/5", 4 * kDay, /*junit=*/false);
+  writer->put_file(ci + "101/artifacts/junit_02.xml", "this is not zlib");
+  // An old reference row: TEXT finished_time passes every window.
+  const std::string text_time = std::to_string(kNow - 3600);
+  sqlite3_exec(writer->handle(),
+               ("insert into build values('gs://kubernetes-ci-logs/logs/job-t/1', null, '{\"timestamp\": " +
+                text_time + "}', '" + text_time + "')")
+                   .c_str(),
+               nullptr, nullptr, nullptr);
+  // Already emitted: the day table holds only an old build (stale), week and
+  // all hold some of the builds in their windows.
+  auto id_of = [&](const std::string& path) { return writer->find_build(path)->id; };
+  writer->insert_emitted(kettle::store::IncrementalTable::for_days(1.0), {id_of(ci + "109")});
+  writer->insert_emitted(kettle::store::IncrementalTable::for_days(7.0), {id_of(ci + "101"), id_of(ci + "105")});
+  writer->insert_emitted(kettle::store::IncrementalTable::for_days(30.0), {id_of(ci + "100"), id_of(ci + "109")});
+  writer->insert_emitted(kettle::store::IncrementalTable::for_days(30.0), {id_of(ci + "110")});
+  split();
+
+  // Rows of day, week and all, counted by hand: the TEXT row is in every
+  // window, the unknown bucket in none, and the already emitted are left out
+  // of all (the rebuilt day and week take theirs again).
+  const auto first = run_both(kNow, /*expect_stale=*/true);
+  BOOST_TEST(first == (std::vector<uint64_t>{5, 12, 12}));
+  // The next cycle, three hours later: two new builds, a fresh day table.
+  add_to_both(ci + "200", 600);
+  add_to_both(ci + "201", 300);
+  const auto second = run_both(kNow + 3 * 3600, /*expect_stale=*/false);
+  BOOST_TEST(second == (std::vector<uint64_t>{2, 2, 2}));
+  // Two days later, nothing new: stale again, day and week rebuilt.
+  const auto third = run_both(kNow + 2 * kDay, /*expect_stale=*/true);
+  BOOST_TEST(third == (std::vector<uint64_t>{1, 12, 0}));
+}
+
+BOOST_FIXTURE_TEST_CASE(outputs_sharing_a_table_are_refused_before_anything_changes, Fixture) {
+  add_build(kA, kDay / 2);
+  auto opt = options();
+  std::vector<MakeJsonOutput> outs{{1.0, false, (dir / "a.json").string(), false},
+                                   {1.0, true, (dir / "b.json").string(), false}};
+  BOOST_CHECK_THROW(run_make_json(opt, outs), std::invalid_argument);
+  BOOST_TEST(!fs::exists(dir / "a.json"));
+  std::vector<MakeJsonOutput> two_stdout{{1.0, false, std::nullopt, false}, {7.0, false, std::nullopt, false}};
+  BOOST_CHECK_THROW(run_make_json(opt, two_stdout), std::invalid_argument);
+}
+
+BOOST_FIXTURE_TEST_CASE(a_stop_marks_in_every_output_what_it_wrote, Fixture) {
+  for (int i = 0; i < 40; ++i) add_build("gs://kubernetes-ci-logs/logs/job-s/" + std::to_string(i), 100 + i * 3600);
+  auto stopping = options();
+  int polls = 0;
+  stopping.should_stop = [&polls] { return ++polls > 30; };
+  const auto r = run_make_json(stopping, {{1.0, false, (dir / "day.json").string(), false},
+                                          {7.0, false, (dir / "week.json").string(), false}});
+  // The 30 oldest of the 40: 24 finished within a day of kNow (ages 100 s + 0..23 h).
+  BOOST_TEST(r[1].rows == 30u);
+  BOOST_TEST(r[0].rows == 14u);
+  auto day = options();
+  day.days = 1;
+  BOOST_TEST(emitted_paths(day).size() == 10u);  // the rest comes next time
 }
 
 BOOST_AUTO_TEST_SUITE_END()

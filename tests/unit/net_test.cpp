@@ -1157,6 +1157,108 @@ BOOST_AUTO_TEST_CASE(in_flight_bound_is_respected) {
   BOOST_TEST(h.client.stats().in_flight == 0);
 }
 
+// Keeps the highest body budget figures the client reported.
+struct BudgetObserver : Observer {
+  void body_budget_changed(std::size_t in_use, std::size_t limit, std::size_t waiting) override {
+    most_in_use = std::max(most_in_use, in_use);
+    most_waiting = std::max(most_waiting, waiting);
+    last_in_use = in_use;
+    this->limit = limit;
+  }
+  std::size_t most_in_use = 0, most_waiting = 0, last_in_use = 0, limit = 0;
+};
+
+BOOST_AUTO_TEST_CASE(body_budget_throttles_bodies_and_every_one_completes) {
+  // Twelve 1 MiB bodies at once against a 256 KiB budget: of known length,
+  // read until close, and gzip-decoded. Each fits the budget only alone;
+  // all arrive intact, and the bytes held stay within the budget plus one
+  // response (its capacity doubling: old and new buffer) while others wait.
+  const std::string text(std::size_t{1} << 20, 'k');
+  const std::string packed = gzip_text(text);
+  auto observer = std::make_shared<BudgetObserver>();
+  Config config = patient_config();
+  config.body_budget = std::size_t{256} << 10;
+  config.observer = observer;
+  Harness h(
+      [&](const ServerRequest& r, int) {
+        if (r.target() == "/close") {
+          return Reply{.action = Reply::Action::raw_close,
+                       .raw = "HTTP/1.1 200 OK\r\nConnection: close\r\n\r\n" + text};
+        }
+        if (r.target() == "/gzip") {
+          Reply reply = ok(packed);
+          reply.headers = {{"Content-Encoding", "gzip"}};
+          return reply;
+        }
+        return ok(text);
+      },
+      config);
+  h.run([&]() -> asio::awaitable<void> {
+    int done = 0;
+    auto one = [&](std::string target) -> asio::awaitable<void> {
+      auto result = co_await h.get(target);
+      BOOST_TEST(why(result) == "");
+      BOOST_TEST((result && result->body == text));
+      ++done;
+    };
+    for (const char* target : {"/length", "/close", "/gzip"}) {
+      for (int i = 0; i < 4; ++i) asio::co_spawn(h.ioc, one(target), asio::detached);
+    }
+    asio::steady_timer poll(h.ioc);
+    while (done < 12) {
+      poll.expires_after(10ms);
+      co_await poll.async_wait(use_tuple);
+    }
+  });
+  BOOST_TEST(observer->limit == config.body_budget);
+  BOOST_TEST(observer->most_waiting > 0u);
+  BOOST_TEST(observer->most_in_use <= config.body_budget + 3 * text.size() + (256 << 10));
+  BOOST_TEST(observer->last_in_use == 0u);
+  BOOST_TEST(h.client.stats().body_bytes_held == 0u);
+  BOOST_TEST(h.client.stats().body_budget_waiting == 0u);
+}
+
+BOOST_AUTO_TEST_CASE(stop_wakes_attempts_waiting_for_the_body_budget) {
+  // One body never ends and holds the whole budget; the others wait for room
+  // and end cancelled on stop(), without a hang.
+  auto observer = std::make_shared<BudgetObserver>();
+  Config config = patient_config();
+  config.body_budget = std::size_t{64} << 10;
+  config.observer = observer;
+  const std::string endless(std::size_t{1} << 20, 'e');
+  Harness h(
+      [&](const ServerRequest& r, int) {
+        if (r.target() == "/endless")
+          return Reply{.action = Reply::Action::raw_hang,
+                       .raw = "HTTP/1.1 200 OK\r\nContent-Length: 100000000\r\n\r\n" + endless};
+        return ok(endless);
+      },
+      config);
+  std::vector<ErrorKind> outcomes;
+  h.run([&]() -> asio::awaitable<void> {
+    auto one = [&](std::string target) -> asio::awaitable<void> {
+      auto result = co_await h.get(target);
+      outcomes.push_back(result ? ErrorKind::invalid_request : result.error().kind);
+    };
+    asio::co_spawn(h.ioc, one("/endless"), asio::detached);
+    for (int i = 0; i < 3; ++i) asio::co_spawn(h.ioc, one("/x"), asio::detached);
+    asio::steady_timer poll(h.ioc);
+    while (observer->most_waiting < 3) {
+      poll.expires_after(5ms);
+      co_await poll.async_wait(use_tuple);
+    }
+    h.client.stop();
+    while (outcomes.size() < 4) {
+      poll.expires_after(5ms);
+      co_await poll.async_wait(use_tuple);
+    }
+  });
+  BOOST_TEST(outcomes.size() == 4u);
+  for (ErrorKind kind : outcomes) BOOST_TEST((kind == ErrorKind::cancelled));
+  BOOST_TEST(h.client.stats().body_bytes_held == 0u);
+  BOOST_TEST(h.client.stats().body_budget_waiting == 0u);
+}
+
 BOOST_AUTO_TEST_CASE(per_host_connection_cap_is_respected) {
   Config config = quick_config();
   config.max_in_flight = 50;

@@ -4,7 +4,9 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <boost/json/parse.hpp>
 #include <boost/test/unit_test.hpp>
+#include <cstdio>
 
 #include "kettle/obs/log.hpp"
 #include <cmath>
@@ -143,6 +145,27 @@ BOOST_AUTO_TEST_CASE(kettle_catalog_exports_build_info_and_process_metrics) {
   BOOST_TEST(text.find("# TYPE process_cpu_seconds_total counter") != std::string::npos);
 }
 
+BOOST_AUTO_TEST_CASE(counters_with_known_labels_start_at_zero) {
+  std::string text = registry().render();
+  for (const char* sample :
+       {"kettle_builds_collected_total{stage=\"stream\"} 0\n", "kettle_junit_files_total{stage=\"collect\"} 0\n",
+        "kettle_collect_errors_total{stage=\"collect\",what=\"listing\"} 0\n",
+        "kettle_collect_errors_total{stage=\"stream\",what=\"junit\"} 0\n",
+        "kettle_pubsub_messages_acked_total{outcome=\"missing_finished\"} 0\n", "kettle_rows_emitted_total 0\n"})
+    BOOST_TEST(text.find(sample) != std::string::npos, sample);
+  BOOST_TEST(!metrics().bigquery_load_jobs.has({"p:d.t", "failed"}));
+  metrics().declare_table("p:d.t");
+  text = registry().render();
+  for (const char* sample :
+       {"kettle_bigquery_rows_inserted_total{table=\"p:d.t\"} 0\n",
+        "kettle_bigquery_rows_loaded_total{table=\"p:d.t\"} 0\n",
+        "kettle_bigquery_rows_failed_total{table=\"p:d.t\",reason=\"rejected\"} 0\n",
+        "kettle_bigquery_load_jobs_total{table=\"p:d.t\",outcome=\"failed\"} 0\n"})
+    BOOST_TEST(text.find(sample) != std::string::npos, sample);
+  // The freshness gauge is not a counter: it waits for tables.get.
+  BOOST_TEST(!metrics().bigquery_last_insert.has({"p:d.t"}));
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 BOOST_AUTO_TEST_SUITE(obs_log)
@@ -217,6 +240,125 @@ BOOST_AUTO_TEST_CASE(redact_secrets_keeps_ordinary_text) {
         "-----BEGIN", "-----BEGIN PRIVATE", ""}) {
     BOOST_TEST(redact_secrets(text) == text);
   }
+}
+
+namespace {
+
+LogRecord record_of(Severity severity, std::string message,
+                    std::vector<std::pair<std::string, std::string>> labels = {}) {
+  LogRecord r;
+  r.severity = severity;
+  r.time = std::chrono::system_clock::time_point(std::chrono::milliseconds(1732442400123));  // 2024-11-24T10:00:00.123Z
+  r.message = std::move(message);
+  r.labels = std::move(labels);
+  return r;
+}
+
+boost::json::object json_of(const std::string& line) {
+  BOOST_TEST_REQUIRE(!line.empty());
+  BOOST_TEST(line.back() == '\n');
+  // One line: the only newline is the last byte, and no other control byte.
+  for (std::size_t i = 0; i + 1 < line.size(); ++i)
+    BOOST_TEST_REQUIRE(static_cast<unsigned char>(line[i]) >= 0x20, "control byte at " << i);
+  return boost::json::parse(line).as_object();
+}
+
+// What `write` logs to stderr, with stderr redirected to a file meanwhile.
+template <class Write>
+std::string captured_stderr(Write write) {
+  std::FILE* file = std::tmpfile();
+  BOOST_TEST_REQUIRE(file != nullptr);
+  int saved = ::dup(STDERR_FILENO);
+  ::dup2(::fileno(file), STDERR_FILENO);
+  write();
+  ::dup2(saved, STDERR_FILENO);
+  ::close(saved);
+  std::string out;
+  std::rewind(file);
+  char buf[4096];
+  for (std::size_t n; (n = std::fread(buf, 1, sizeof buf, file)) > 0;) out.append(buf, n);
+  std::fclose(file);
+  return out;
+}
+
+}  // namespace
+
+BOOST_AUTO_TEST_CASE(json_lines_carry_cloud_logging_fields) {
+  auto line = format_log_line(record_of(Severity::warning, "retrying in 120ms", {{"url", "https://x/y"}, {"api", "gcs"}}),
+                              LogFormat::json);
+  auto json = json_of(line);
+  BOOST_TEST(json.at("severity").as_string() == "WARNING");
+  BOOST_TEST(json.at("message").as_string() == "retrying in 120ms");
+  BOOST_TEST(json.at("time").as_string() == "2024-11-24T10:00:00.123Z");
+  auto& labels = json.at("logging.googleapis.com/labels").as_object();
+  BOOST_TEST(labels.at("url").as_string() == "https://x/y");
+  BOOST_TEST(labels.at("api").as_string() == "gcs");
+  // Fields in a fixed order, labels only when there are some.
+  BOOST_TEST(line.starts_with(R"({"severity":"WARNING","time":"2024-11-24T10:00:00.123Z","message":)"));
+  BOOST_TEST(!json_of(format_log_line(record_of(Severity::info, "x"), LogFormat::json))
+                  .contains("logging.googleapis.com/labels"));
+  const std::pair<Severity, const char*> names[] = {
+      {Severity::debug, "DEBUG"}, {Severity::info, "INFO"}, {Severity::warning, "WARNING"}, {Severity::error, "ERROR"}};
+  for (auto [severity, name] : names)
+    BOOST_TEST(json_of(format_log_line(record_of(severity, "m"), LogFormat::json)).at("severity").as_string() == name);
+}
+
+BOOST_AUTO_TEST_CASE(json_lines_escape_control_characters_and_bad_utf8) {
+  const std::string hostile = std::string("a\nE1124 forged\r\t\x1b[31m\0z", 22) + "caf\xc3\xa9 \xff\xc3";
+  auto json = json_of(format_log_line(record_of(Severity::info, hostile, {{"url", "gs://b/\n\x01"}}), LogFormat::json));
+  // Control characters come back as they were; bytes that are not UTF-8 as U+FFFD.
+  BOOST_TEST(json.at("message").as_string() ==
+             std::string("a\nE1124 forged\r\t\x1b[31m\0z", 22) + "caf\xc3\xa9 \xef\xbf\xbd\xef\xbf\xbd");
+  BOOST_TEST(json.at("logging.googleapis.com/labels").at("url").as_string() == "gs://b/\n\x01");
+  // Overlong forms and surrogates are not UTF-8 either.
+  auto odd = json_of(format_log_line(record_of(Severity::info, "\xc0\xaf \xed\xa0\x80"), LogFormat::json));
+  const std::string fffd = "\xef\xbf\xbd";
+  BOOST_TEST(odd.at("message").as_string() == fffd + fffd + " " + fffd + fffd + fffd);
+}
+
+BOOST_AUTO_TEST_CASE(text_lines_stay_glog_style_on_one_line) {
+  auto line = format_log_line(record_of(Severity::error, "cannot read a\nI1124 forged", {{"table", "t"}}),
+                              LogFormat::text);
+  BOOST_TEST(line.size() > 20);
+  BOOST_TEST(line[0] == 'E');
+  BOOST_TEST(line.substr(5, 15).size() == 15);
+  BOOST_TEST(line.substr(20) == "cannot read a\\nI1124 forged\n");  // labels are for JSON readers
+}
+
+BOOST_AUTO_TEST_CASE(secrets_never_reach_a_line) {
+  const std::string token = "ya29.a0AfH6SMBx-yz_0123456789";
+  for (auto format : {LogFormat::text, LogFormat::json}) {
+    auto line = format_log_line(
+        record_of(Severity::error, "refused " + token + " and " + kJwt, {{"url", "https://x/?access_token=abcdef"}}),
+        format);
+    BOOST_TEST(line.find(token) == std::string::npos);
+    BOOST_TEST(line.find(kJwt.substr(0, 40)) == std::string::npos);
+    BOOST_TEST(line.find("abcdef") == std::string::npos);
+    BOOST_TEST(line.find("[redacted token]") != std::string::npos);
+  }
+}
+
+BOOST_AUTO_TEST_CASE(klog_writes_labels_in_the_chosen_format) {
+  BOOST_TEST((parse_log_format("json") == LogFormat::json));
+  BOOST_TEST((parse_log_format("text") == LogFormat::text));
+  BOOST_TEST(!parse_log_format("JSON").has_value());
+  auto out = captured_stderr([] {
+    set_log_format(LogFormat::json);
+    KLOG(info) << label("table", "p:d.day") << label("stage", "stream") << "inserted " << 3 << " rows";
+    KLOG(debug) << "not verbose: not written";
+    set_log_format(LogFormat::text);
+    KLOG(warning) << label("table", "p:d.day") << "plain " << std::string("text");
+  });
+  auto newline = out.find('\n');
+  BOOST_TEST_REQUIRE(newline != std::string::npos);
+  auto json = json_of(out.substr(0, newline + 1));
+  BOOST_TEST(json.at("message").as_string() == "inserted 3 rows");
+  BOOST_TEST(json.at("severity").as_string() == "INFO");
+  BOOST_TEST(json.at("logging.googleapis.com/labels").at("table").as_string() == "p:d.day");
+  BOOST_TEST(json.at("logging.googleapis.com/labels").at("stage").as_string() == "stream");
+  std::string text = out.substr(newline + 1);
+  BOOST_TEST(text[0] == 'W');
+  BOOST_TEST(text.ends_with("] plain text\n"));
 }
 
 BOOST_AUTO_TEST_SUITE_END()

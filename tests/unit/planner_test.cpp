@@ -1,4 +1,5 @@
 // make-db's pure decisions (SPEC §2, D9-D11, D18) and the batched DB writer.
+#include <sqlite3.h>
 #include <unistd.h>
 
 #include <boost/test/unit_test.hpp>
@@ -224,6 +225,58 @@ BOOST_AUTO_TEST_CASE(batched_writes_commit_and_call_back) {
     return true;
   });
   BOOST_TEST(missing == 99);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_barrier_in_a_failing_batch_fires_after_the_failure_is_set) {
+  fs::path dir = fs::temp_directory_path() / ("kettle-writer-fail-" + std::to_string(::getpid()));
+  fs::create_directories(dir);
+  const std::string db_path = (dir / "build.db").string();
+  { kettle::store::Database db(db_path); }
+  // A write that fails inside the transaction, as a full disk makes one fail.
+  sqlite3* lock = nullptr;
+  BOOST_REQUIRE(sqlite3_open(db_path.c_str(), &lock) == SQLITE_OK);
+  BOOST_REQUIRE(sqlite3_exec(lock,
+                             "create trigger refuse before insert on build when new.gcs_path = 'gs://b/logs/j/bad' "
+                             "begin select raise(abort, 'refused'); end",
+                             nullptr, nullptr, nullptr) == SQLITE_OK);
+  // Hold the database exclusively, so the writer cannot start before both
+  // entries are queued: they form one batch.
+  BOOST_REQUIRE(sqlite3_exec(lock, "PRAGMA locking_mode=EXCLUSIVE; BEGIN EXCLUSIVE", nullptr, nullptr, nullptr) ==
+                SQLITE_OK);
+  DbWriter writer(db_path, 10, "writer-test");
+  std::atomic<bool> failure_seen{false};
+  std::promise<void> barrier;
+  writer.write(BuildWrite{"gs://b/logs/j/bad", std::nullopt, "{\"timestamp\": 1}"});
+  writer.after_commit([&] {
+    failure_seen = static_cast<bool>(writer.failure());
+    barrier.set_value();
+  });
+  sqlite3_exec(lock, "COMMIT", nullptr, nullptr, nullptr);
+  sqlite3_close(lock);
+  BOOST_TEST((barrier.get_future().wait_for(std::chrono::seconds(60)) == std::future_status::ready));
+  BOOST_TEST(failure_seen.load());
+  BOOST_CHECK_THROW(writer.finish(), kettle::store::StoreError);
+  fs::remove_all(dir);
+}
+
+BOOST_AUTO_TEST_CASE(a_listing_state_commits_with_or_after_the_builds_before_it) {
+  char tmpl[] = "/tmp/kettle-writer-XXXXXX";
+  fs::path dir = mkdtemp(tmpl);
+  std::string db_path = (dir / "build.db").string();
+  const kettle::store::ListingCursor row{"gs://b/logs/j/", "1318681111894691840", 1, 2, 1, {}};
+  std::atomic<bool> state_seen_with_build{false};
+  {
+    DbWriter writer(db_path, 1, "writer-test");  // a transaction per write
+    writer.write(BuildWrite{"gs://b/logs/j/1318681111894691840", "{\"timestamp\": 1}", "{\"timestamp\": 2}"});
+    writer.write(ListingWrite{row});
+    writer.after_commit([&] {
+      kettle::store::Database db(db_path);
+      state_seen_with_build = db.listing_cursor(row.prefix) && db.is_present("gs://b/logs/j/1318681111894691840", 3);
+    });
+    writer.finish();
+  }
+  BOOST_TEST(state_seen_with_build.load());
   fs::remove_all(dir);
 }
 

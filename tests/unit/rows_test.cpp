@@ -48,6 +48,24 @@ BuildInput input_of(const json::object& c) {
   return in;
 }
 
+// A row, and its line read back as an object for field checks.
+struct RowResult {
+  std::optional<json::object> row;  // nullopt: no row
+  std::string line;
+  std::string error;
+};
+
+RowResult row_of(const BuildInput& in) {
+  RowLine r = build_row(in, spec_buckets());
+  RowResult out{std::nullopt, r.line, r.error};
+  if (r.ok()) {
+    auto parsed = parse_json(r.line);
+    BOOST_REQUIRE_MESSAGE(parsed && parsed->is_object(), "not a JSON object: " << r.line);
+    out.row = parsed->get_object();
+  }
+  return out;
+}
+
 const json::array& row_vectors() {
   static const json::value vectors = *parse_json(read_spec_file("rows.json"));
   return vectors.get_array();
@@ -68,7 +86,7 @@ json::object row_for(const std::string& path, const std::string& started, const 
   if (!started.empty()) in.started_json = started;
   if (!finished.empty()) in.finished_json = finished;
   in.junit = std::move(junit);
-  RowResult r = build_row(in, spec_buckets());
+  RowResult r = row_of(in);
   BOOST_REQUIRE_MESSAGE(r.row, "no row: " << r.error);
   return *r.row;
 }
@@ -96,10 +114,10 @@ BOOST_AUTO_TEST_CASE(every_vector_with_a_row_matches_the_reference) {
     const auto& c = v.get_object();
     if (c.contains("raises")) continue;
     BOOST_TEST_CONTEXT("vector: " << c.at("name").get_string()) {
-      const RowResult r = build_row(input_of(c), spec_buckets());
+      const RowResult r = row_of(input_of(c));
       BOOST_REQUIRE_MESSAGE(r.row, r.error);
       BOOST_TEST(json::value(*r.row) == c.at("row"), "got " << json::serialize(*r.row));
-      BOOST_TEST(to_json_line(*r.row) == c.at("ndjson").get_string().c_str());
+      BOOST_TEST(r.line == c.at("ndjson").get_string().c_str());
       ++compared;
     }
   }
@@ -107,13 +125,13 @@ BOOST_AUTO_TEST_CASE(every_vector_with_a_row_matches_the_reference) {
 }
 
 BOOST_AUTO_TEST_CASE(unknown_bucket_has_no_row_and_says_why) {
-  const RowResult r = build_row(input_of(vector_named("unknown bucket")), spec_buckets());
+  const RowResult r = row_of(input_of(vector_named("unknown bucket")));
   BOOST_TEST(!r.row);
   BOOST_TEST(r.error.find("gs://unknown-bucket/foo/123") != std::string::npos, r.error);
 }
 
 BOOST_AUTO_TEST_CASE(started_missing_timestamp_keeps_the_row) {
-  const RowResult r = build_row(input_of(vector_named("started missing timestamp")), spec_buckets());
+  const RowResult r = row_of(input_of(vector_named("started missing timestamp")));
   BOOST_REQUIRE(r.row);
   BOOST_TEST(!r.row->contains("started"));
   BOOST_TEST(!r.row->contains("elapsed"));
@@ -122,7 +140,7 @@ BOOST_AUTO_TEST_CASE(started_missing_timestamp_keeps_the_row) {
 }
 
 BOOST_AUTO_TEST_CASE(started_timestamp_float_string_is_truncated) {
-  const RowResult r = build_row(input_of(vector_named("started timestamp not int")), spec_buckets());
+  const RowResult r = row_of(input_of(vector_named("started timestamp not int")));
   BOOST_REQUIRE(r.row);
   BOOST_TEST(r.row->at("started") == 12);
   BOOST_TEST(r.row->at("finished") == 2);
@@ -130,7 +148,7 @@ BOOST_AUTO_TEST_CASE(started_timestamp_float_string_is_truncated) {
 }
 
 BOOST_AUTO_TEST_CASE(metadata_with_finished_missing_is_kept) {
-  const RowResult r = build_row(input_of(vector_named("metadata with finished missing")), spec_buckets());
+  const RowResult r = row_of(input_of(vector_named("metadata with finished missing")));
   BOOST_REQUIRE(r.row);
   BOOST_TEST(r.row->at("started") == 1);
   BOOST_TEST(json::value(r.row->at("metadata")) == json::parse(R"([{"key": "a", "value": "b"}])"));
@@ -360,9 +378,50 @@ BOOST_AUTO_TEST_CASE(malformed_junit_contributes_nothing_but_keeps_the_row) {
   BOOST_TEST(json::value(row.at("test")) == json::parse(R"([{"name": "ok", "time": 0.0}])"));
 }
 
+BOOST_AUTO_TEST_CASE(a_malformed_file_between_good_ones_takes_back_only_its_own_tests) {
+  const std::string good = R"(<testsuite><testcase name="a" time="1"/><testcase name="f"><failure>x</failure></testcase></testsuite>)";
+  const std::string bad = R"(<testsuite><testcase name="b"><failure>y</failure></testcase><testcase name="c">)";
+  const std::string last = R"(<testsuite><testcase name="d" time="0.5"/></testsuite>)";
+  const auto r = row_of([&] {
+    BuildInput in;
+    in.path = kCiPath;
+    in.junit = {{"1.xml", good}, {"2.xml", bad}, {"3.xml", last}};
+    return in;
+  }());
+  BOOST_REQUIRE(r.row);
+  BOOST_TEST(json::value(r.row->at("test")) ==
+             json::parse(R"([{"name": "a", "time": 1.0}, {"name": "f", "time": 0.0, "failed": true, "failure_text": "x"},)"
+                         R"( {"name": "d", "time": 0.5}])"));
+  BOOST_TEST(r.row->at("tests_run") == 3);
+  BOOST_TEST(r.row->at("tests_failed") == 1);
+  BOOST_TEST(r.line.find(R"("test": [{"name": "a", "time": 1.0}, {"failed": true, "failure_text": "x", "name": "f", )"
+                         R"("time": 0.0}, {"name": "d", "time": 0.5}], "tests_failed": 1, "tests_run": 3})") !=
+                 std::string::npos,
+             r.line);
+}
+
+BOOST_AUTO_TEST_CASE(one_builder_gives_each_row_only_its_own_tests) {
+  RowBuilder builder(spec_buckets());
+  builder.start(kCiPath);
+  builder.add_junit("1.xml", R"(<testsuite><testcase name="first"/></testsuite>)");
+  const RowLine first = builder.finish(std::nullopt, R"({"timestamp": 2})");
+  builder.start(std::string(kCiPath) + "0");
+  const RowLine second = builder.finish(std::nullopt, R"({"timestamp": 3})");
+  BOOST_REQUIRE(first.ok());
+  BOOST_REQUIRE(second.ok());
+  BOOST_TEST(first.line.find(R"("test": [{"name": "first", "time": 0.0}], "tests_failed": 0, "tests_run": 1)") !=
+             std::string::npos);
+  BOOST_TEST(second.line.find(R"("test": [], "tests_failed": 0, "tests_run": 0)") != std::string::npos);
+  builder.start("gs://elsewhere/job/1");
+  builder.add_junit("1.xml", "<testsuite><testcase name=\"x\"/></testsuite>");
+  const RowLine none = builder.finish(std::nullopt, R"({"timestamp": 3})");
+  BOOST_TEST(!none.ok());
+  BOOST_TEST(none.error.find("gs://elsewhere/job/1") != std::string::npos);
+}
+
 BOOST_AUTO_TEST_CASE(json_line_has_sorted_keys_and_python_separators) {
   json::object row{{"z", 1}, {"a", json::array{1.0, "\u00e9"}}, {"m", json::object{{"y", 1}, {"x", 2}}}};
-  BOOST_TEST(to_json_line(row) == R"({"a": [1.0, "\u00e9"], "m": {"x": 2, "y": 1}, "z": 1})");
+  BOOST_TEST(pyjson::dumps(row, /*sort_keys=*/true) == R"({"a": [1.0, "\u00e9"], "m": {"x": 2, "y": 1}, "z": 1})");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -278,8 +278,12 @@ BOOST_AUTO_TEST_CASE(creates_exactly_the_reference_schema_in_wal_mode) {
     RawDb ref(tmp.file("ref.db"));
     for (const char* sql : kReferenceSchema) ref.exec(sql);
   }
-  const std::string master = "select type, name, tbl_name, sql from sqlite_master order by name";
+  // The reference's tables exactly; make-db's listing state in a table of its own.
+  const std::string master =
+      "select type, name, tbl_name, sql from sqlite_master where tbl_name != 'listing_cursor' order by name";
   BOOST_TEST(RawDb(tmp.file("ours.db")).query(master) == RawDb(tmp.file("ref.db")).query(master));
+  BOOST_TEST(RawDb(tmp.file("ours.db")).query("select name from sqlite_master where type = 'table' and name = "
+                                               "'listing_cursor'").size() == 1u);
   Database db(tmp.file("ours.db"), /*create=*/false);
   RawDb raw(tmp.file("ours.db"));
   BOOST_TEST(raw.query("PRAGMA journal_mode").at(0).at(0) == "wal");
@@ -524,6 +528,27 @@ BOOST_AUTO_TEST_CASE(present_paths_under_a_prefix_follow_the_same_rule) {
   for (const auto& p : seen) BOOST_TEST(db.is_present(p, kNow));
 }
 
+BOOST_AUTO_TEST_CASE(finished_builds_under_a_prefix_since_a_time) {
+  TempDir tmp;
+  Database db(tmp.file("build.db"));
+  auto none = kettle::rows::FinishedTime{};
+  db.upsert_build("gs://pr/logs/pull/1/j/recent", started(kNow - 100), finished(kNow), int64_t{kNow});
+  db.upsert_build("gs://pr/logs/pull/1/j/old", started(kNow - 9 * kDay), finished(kNow - 8 * kDay),
+                  int64_t{kNow - 8 * kDay});
+  db.upsert_build("gs://pr/logs/pull/1/j/running", started(kNow), std::nullopt, none);
+  db.upsert_build("gs://pr/logs/pull/1/j/old-started", started(kNow - 9 * kDay), std::nullopt, none);
+  db.upsert_build("gs://elsewhere/j/recent", started(kNow), finished(kNow), int64_t{kNow});
+  // A reference row with a TEXT finished_time sorts after every number: always in.
+  RawDb(tmp.file("build.db"))
+      .exec("insert into build values ('gs://pr/logs/pull/2/j/text', '{}', '{\"timestamp\": \"1\"}', '1')");
+  std::vector<std::string> seen;
+  db.for_each_finished_under("gs://pr/logs", static_cast<double>(kNow - kDay),
+                             [&](std::string_view p) { seen.emplace_back(p); });
+  std::sort(seen.begin(), seen.end());
+  BOOST_TEST(seen == (std::vector<std::string>{"gs://pr/logs/pull/1/j/recent", "gs://pr/logs/pull/2/j/text"}),
+             boost::test_tools::per_element());
+}
+
 BOOST_AUTO_TEST_CASE(is_present_follows_spec_2_3) {
   TempDir tmp;
   Database db(tmp.file("build.db"));
@@ -679,6 +704,39 @@ BOOST_AUTO_TEST_CASE(unemitted_builds_come_in_finished_time_order_within_the_win
   BOOST_TEST(calls == 2);
 }
 
+BOOST_AUTO_TEST_CASE(one_scan_of_several_windows_marks_which_windows_want_each_build) {
+  TempDir tmp;
+  Database db(tmp.file("build.db"));
+  const auto wide = IncrementalTable::for_days(30.0);
+  const auto narrow = IncrementalTable::for_days(1.0);
+  const int64_t a = add_finished(db, "gs://b/j/a", 100);
+  add_finished(db, "gs://b/j/b", 200);
+  const int64_t c = add_finished(db, "gs://b/j/c", 200);  // a tie: rowid order
+  add_finished(db, "gs://b/j/d", 300);
+  add_finished(db, "gs://b/j/e", 120);  // before the narrow window
+  db.insert_emitted(wide, {a, c});
+  db.insert_emitted(narrow, {c});
+  std::vector<std::pair<std::string, uint32_t>> seen;
+  db.for_each_unemitted_in({{wide, 50.0}, {narrow, 150.0}}, [&](StoredBuild&& b, uint32_t wanted) {
+    seen.emplace_back(b.path, wanted);
+    return true;
+  });
+  // a: only the wide window (the narrow one starts later); c: in both tables already.
+  const std::vector<std::pair<std::string, uint32_t>> expected{
+      {"gs://b/j/e", 1}, {"gs://b/j/b", 3}, {"gs://b/j/d", 3}};
+  BOOST_TEST((seen == expected));
+  seen.clear();
+  db.for_each_unemitted_in({{narrow, 150.0}, {wide, std::nullopt}}, [&](StoredBuild&& b, uint32_t wanted) {
+    seen.emplace_back(b.path, wanted);
+    return true;
+  });
+  const std::vector<std::pair<std::string, uint32_t>> swapped{
+      {"gs://b/j/e", 2}, {"gs://b/j/b", 3}, {"gs://b/j/d", 3}};
+  BOOST_TEST((seen == swapped));
+  BOOST_CHECK_THROW(db.for_each_unemitted_in({{wide, 1.0}, {wide, 2.0}}, [](StoredBuild&&, uint32_t) { return true; }),
+                    std::invalid_argument);
+}
+
 BOOST_AUTO_TEST_CASE(callbacks_may_query_files_while_streaming) {
   TempDir tmp;
   Database db(tmp.file("build.db"));
@@ -821,6 +879,57 @@ BOOST_AUTO_TEST_CASE(fifty_thousand_builds_stream_in_order) {
   BOOST_TEST(count == n);
   BOOST_TEST(ordered);
   BOOST_TEST(previous == 1'000 + n - 1);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// ---------------------------------------------------------------- listing state
+
+BOOST_AUTO_TEST_SUITE(listing_state)
+
+BOOST_AUTO_TEST_CASE(rows_round_trip_and_replace) {
+  TempDir tmp;
+  using kettle::store::ListingCursor;
+  const ListingCursor job{"gs://b/logs/job/", "1318681111894691840", kNow, 2500, 3,
+                          {"1318681111894691000", "1318681111894691001"}};
+  const ListingCursor other{"gs://b/logs/job-2/", "", 0, 7, 7, {}};
+  const ListingCursor pr_dir{"gs://b/pr-logs/directory/", "", kNow, 10, 10, {}};
+  {
+    Database db(tmp.file("build.db"));
+    BOOST_TEST(!db.listing_cursor(job.prefix));
+    db.put_listing_cursor(job);
+    db.put_listing_cursor(other);
+    db.put_listing_cursor(pr_dir);
+  }
+  Database db(tmp.file("build.db"), /*create=*/false);
+  BOOST_TEST((db.listing_cursor(job.prefix) == job));
+  BOOST_TEST((db.listing_cursor(other.prefix) == other));
+  ListingCursor moved = job;
+  moved.cursor = "1318681111894691999";
+  moved.kept.clear();
+  db.put_listing_cursor(moved);
+  BOOST_TEST((db.listing_cursor(job.prefix) == moved));
+  // Rows strictly below a prefix, in order: "job-2/" sorts before "job/".
+  std::vector<std::string> below;
+  db.for_each_listing_cursor_under("gs://b/logs/", [&](const ListingCursor& r) { below.push_back(r.prefix); });
+  BOOST_TEST(below == (std::vector<std::string>{"gs://b/logs/job-2/", "gs://b/logs/job/"}),
+             boost::test_tools::per_element());
+  below.clear();
+  db.for_each_listing_cursor_under(pr_dir.prefix, [&](const ListingCursor& r) { below.push_back(r.prefix); });
+  BOOST_TEST(below.empty());
+}
+
+BOOST_AUTO_TEST_CASE(a_reference_database_gains_the_table_and_keeps_its_own) {
+  TempDir tmp;
+  {
+    RawDb ref(tmp.file("ref.db"));
+    for (const char* sql : kReferenceSchema) ref.exec(sql);
+    ref.exec("insert into build values ('gs://b/logs/j/1', '{}', null, null)");
+  }
+  { Database db(tmp.file("ref.db"), /*create=*/false); }
+  RawDb raw(tmp.file("ref.db"));
+  BOOST_TEST(raw.query("select count(*) from listing_cursor").at(0).at(0) == "0");
+  BOOST_TEST(raw.query("select gcs_path from build").at(0).at(0) == "gs://b/logs/j/1");
 }
 
 BOOST_AUTO_TEST_SUITE_END()

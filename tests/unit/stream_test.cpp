@@ -3,6 +3,7 @@
 #include <boost/test/unit_test.hpp>
 
 #include "kettle/stream/classify.hpp"
+#include "kettle/stream/freshness.hpp"
 
 using namespace kettle::stream;
 
@@ -102,6 +103,31 @@ BOOST_AUTO_TEST_CASE(starting_inside_the_stop_hour_runs_until_it_comes_again) {
   BOOST_TEST(!stop());
   hour = 1;
   BOOST_TEST(stop());
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+BOOST_AUTO_TEST_SUITE(stream_freshness)
+
+BOOST_AUTO_TEST_CASE(the_gauge_starts_at_the_tables_last_modification) {
+  kettle::bigquery::TableInfo info;
+  info.last_modified_ms = 1'700'000'000'500;
+  const kettle::net::Result<std::optional<kettle::bigquery::TableInfo>> found = std::optional(info);
+  BOOST_TEST(seeded_freshness(std::nullopt, found) == 1'700'000'000.5);
+  // An insert since the start is newer: it stays.
+  BOOST_TEST(seeded_freshness(1'800'000'000.0, found) == 1'800'000'000.0);
+  BOOST_TEST(seeded_freshness(1'600'000'000.0, found) == 1'700'000'000.5);
+}
+
+BOOST_AUTO_TEST_CASE(a_missing_or_unreadable_table_is_never_fresh) {
+  const kettle::net::Result<std::optional<kettle::bigquery::TableInfo>> missing = std::nullopt;
+  BOOST_TEST(seeded_freshness(std::nullopt, missing) == 0);
+  kettle::net::Error error;
+  error.kind = kettle::net::ErrorKind::timeout;
+  const kettle::net::Result<std::optional<kettle::bigquery::TableInfo>> failed = error;
+  BOOST_TEST(seeded_freshness(std::nullopt, failed) == 0);
+  // A value already known is kept.
+  BOOST_TEST(seeded_freshness(1'700'000'000.0, failed) == 1'700'000'000.0);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

@@ -2,6 +2,7 @@
 // validation: a bad value is a cli::UsageError (exit 2) wherever it appears.
 #pragma once
 
+#include <chrono>
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -15,18 +16,28 @@ namespace kettle::app {
 // /healthz are served by default.
 enum class Lifetime { one_shot, long_running };
 
-// --db, -v, --metrics-addr, --health-addr, --stall-timeout, --shutdown-timeout.
+// --db, -v, --metrics-addr, --health-addr, --stall-timeout, --shutdown-timeout, --log-format.
 void add_core_flags(cli::Parser& parser, Lifetime lifetime);
 // --threads (HTTP requests in flight), --request-timeout, --max-attempts.
 void add_http_flags(cli::Parser& parser);
+// --full-listing, --full-listing-every DURATION (make-db, update).
+void add_listing_flags(cli::Parser& parser);
+// --full-listing-every in seconds (0: every listing in full), nullopt when not given.
+std::optional<int64_t> full_listing_every(const cli::Args& args);
 // --schema FILE (default: the schema built into kettle).
 void add_schema_flag(cli::Parser& parser);
+// --min-free SIZE: free space the database's file system needs before collecting.
+void add_min_free_flag(cli::Parser& parser);
 
 // The core's options from those groups (the ones the command declared).
 CoreOptions core_options(const cli::Args& args, Lifetime lifetime);
 
 // --buildlimit, else env BUILD_LIMIT, else 0 (no limit).
 int64_t build_limit(const cli::Args& args);
+// --min-free, else store::kDefaultMinFree (0 = no check).
+uint64_t min_free(const cli::Args& args);
+// A retention period (--junit-older-than, --retain-junit): whole seconds, positive.
+std::optional<std::chrono::seconds> retention(const cli::Args& args, const char* flag);
 // --stop_at, an hour of the day.
 std::optional<int> stop_hour(const cli::Args& args);
 // An environment variable, or `fallback` when unset or empty.

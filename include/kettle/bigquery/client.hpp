@@ -32,10 +32,12 @@ struct ClientConfig {
   // bad record (up to max_bad_records of them).
   std::size_t response_body_limit = std::size_t{32} << 20;
   // Upload chunk size, rounded down to a multiple of 256 KiB (the protocol's
-  // unit); the file is read one chunk at a time.
+  // unit); the file is read one chunk at a time, through io_uring when the
+  // probe allows it (io::backend_for("upload_read")), else with pread.
   std::size_t upload_chunk_bytes = std::size_t{8} << 20;
-  // Where chunks are read from disk; unset: on the network thread. A blocking
-  // read there would stall every other request (8 MiB from a cold disk).
+  // Where pread runs when io_uring is unavailable; unset: on the network
+  // thread. A blocking read there would stall every other request (8 MiB
+  // from a cold disk).
   std::optional<boost::asio::any_io_executor> file_executor{};
   // The answer to the last chunk comes once the job exists, which may take a while.
   net::Duration upload_chunk_headers_timeout = std::chrono::seconds(120);

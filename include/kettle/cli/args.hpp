@@ -3,6 +3,7 @@
 #pragma once
 
 #include <chrono>
+#include <cstdint>
 #include <map>
 #include <optional>
 #include <stdexcept>
@@ -28,6 +29,7 @@ class Args {
   std::optional<double> get_double(const std::string& name) const;    // UsageError when not a number
   std::optional<long long> get_int(const std::string& name) const;    // UsageError when not an integer
   std::optional<std::chrono::milliseconds> get_duration(const std::string& name) const;  // see parse_duration
+  std::optional<uint64_t> get_size(const std::string& name) const;                       // see parse_size
   const std::vector<std::string>& positionals() const { return positionals_; }
 
  private:
@@ -36,9 +38,15 @@ class Args {
   std::vector<std::string> positionals_;
 };
 
-// A duration as Go and Prow write them: "20s", "15m", "1h30m", "500ms"; a bare
-// number is seconds. Nullopt when malformed or negative.
+// A duration as Go and Prow write them: "20s", "15m", "1h30m", "500ms", plus
+// days ("90d", "1d12h"), as retention periods are counted; a bare number is
+// seconds. Nullopt when malformed, negative or over 1e9 seconds (31 years).
 std::optional<std::chrono::milliseconds> parse_duration(const std::string& text);
+
+// A size in bytes: "2GiB", "500MiB", "64KiB", "1.5TiB" (powers of 1024; also
+// Kubernetes' "Gi"), "2GB", "500MB" (powers of 1000; also "G", "M", "k"), or
+// bare bytes ("4096", "4096B"). Nullopt when malformed, negative or over 2^62.
+std::optional<uint64_t> parse_size(const std::string& text);
 
 class Parser {
  public:

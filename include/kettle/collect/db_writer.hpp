@@ -31,6 +31,12 @@ struct JunitWrite {
   uint64_t xml_bytes = 0;                // as downloaded, before stripping
 };
 
+// make-db's listing state of one prefix; queued after the prefix's builds, so
+// it is committed with them or after them, never before.
+struct ListingWrite {
+  store::ListingCursor row;
+};
+
 struct WriterStats {
   uint64_t builds_written = 0;  // upserts that changed the database
   uint64_t builds_unchanged = 0;
@@ -53,6 +59,7 @@ class DbWriter {
   // (committed); for stream acknowledgements. Thread-safe.
   void write(BuildWrite build, std::function<void()> on_committed = {});
   void write(JunitWrite junit, std::function<void()> on_committed = {});
+  void write(ListingWrite listing);
   // Runs `fn` after everything queued before is committed (on the writer
   // thread), or at once when the writer has failed (check failure()).
   void after_commit(std::function<void()> fn);
@@ -65,7 +72,7 @@ class DbWriter {
   size_t queued() const;
 
  private:
-  using Item = std::variant<BuildWrite, JunitWrite, std::monostate>;
+  using Item = std::variant<BuildWrite, JunitWrite, ListingWrite, std::monostate>;
   struct Entry {
     Item item;
     std::function<void()> on_committed;

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "kettle/app/core.hpp"
+#include "kettle/collect/listing_plan.hpp"
 
 namespace kettle::collect {
 
@@ -15,6 +16,8 @@ struct MakeDbOptions {
   bool junit = false;       // also download JUnit for builds missing it
   bool skip_gcs = false;    // skip build collection (JUnit pass only)
   int64_t build_limit = 0;  // builds per job, 0 = unlimited (D18)
+  bool full_listing = false;  // list every prefix in full (no listing from a cursor)
+  ListingConfig listing;      // incremental listing: safety net, recent ids
   size_t commit_every = 200;
   std::function<int64_t()> now;  // seconds since the epoch; the clock by default
 };
@@ -27,6 +30,7 @@ struct MakeDbResult {
   uint64_t junit_files = 0;
   uint64_t errors = 0;           // builds or listings given up after retries
   uint64_t listings_read = 0;    // listings that answered
+  uint64_t listings_from_cursor = 0;  // of which started at a cursor (incremental)
   uint64_t listings_absent = 0;  // listings answered 4xx: bucket or prefix absent (SPEC §2), a warning
   uint64_t listing_errors = 0;   // listings failed after retries: what exists is unknown
   uint64_t task_failures = 0;    // collection tasks that died (an exception)

@@ -7,6 +7,8 @@
 #include <string>
 #include <string_view>
 
+#include "kettle/io/uring_probe.hpp"
+
 namespace kettle::emit {
 
 // An output failure, naming the file and the OS error.
@@ -27,12 +29,8 @@ class OutputSink {
   virtual uint64_t bytes_written() const = 0;
 };
 
-enum class FileBackend { io_uring, posix };
-const char* to_string(FileBackend backend);
-
-// Whether io_uring can be used here (probed once: container seccomp profiles
-// often forbid it). KETTLE_NO_IO_URING=1 forces the fallback.
-FileBackend probe_file_backend();
+// io_uring or plain writes: io::backend_for("ndjson_write") decides.
+using FileBackend = io::Backend;
 
 std::unique_ptr<OutputSink> open_stdout_sink();
 // Writes `path` + ".tmp" and renames it to `path` on finish(). The temp file

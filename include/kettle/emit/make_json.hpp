@@ -35,4 +35,23 @@ struct MakeJsonResult {
 // stop the command (nothing is marked emitted then).
 MakeJsonResult run_make_json(const MakeJsonOptions& options);
 
+// One output of a scan: what MakeJsonOptions says of one output.
+struct MakeJsonOutput {
+  std::optional<double> days;         // window and table build_emitted_<days>
+  bool reset_emitted = false;
+  std::optional<std::string> output;  // nullopt: standard output
+  bool gzip = false;
+};
+
+// Several make-json runs in one pass over the DB: each build is read and its
+// row built once, then written to every output whose window holds it and
+// whose table does not. Each output, its file and its table end exactly as a
+// run of make-json with that output's options would leave them, run at the
+// same `now` (outputs with reset_emitted drop their tables first). `options`
+// gives the DB, buckets, workers, row limit, stop and clock; its per-output
+// fields (days, reset_emitted, output, gzip, paths, assert_oldest) are not
+// used. The outputs' tables must differ. Results are in the order of
+// `outputs`. A failure marks nothing in any table.
+std::vector<MakeJsonResult> run_make_json(const MakeJsonOptions& options, const std::vector<MakeJsonOutput>& outputs);
+
 }  // namespace kettle::emit

@@ -20,10 +20,12 @@ namespace kettle::emit {
 struct BuildWork {
   store::StoredBuild build;
   std::vector<store::StoredFile> files;  // zlib JUnit blobs, in path order
+  uint32_t outputs = 1;                  // the producer's mark, handed back in BuiltRow
 };
 
 struct BuiltRow {
   int64_t build_id = 0;
+  uint32_t outputs = 1;  // BuildWork::outputs
   std::string path;
   std::string line;   // the NDJSON line without newline; empty when error is set
   std::string error;  // why the build has no row
@@ -50,8 +52,5 @@ BuildWork read_build_work(store::Database& db, store::StoredBuild&& build);
 // the one read loop behind make-json and the stream's inserts.
 void feed_unemitted(store::Database& db, const store::IncrementalTable& table,
                     std::optional<double> min_finished_time, const BuildSink& sink);
-
-// One build's row (what a worker does): decompress JUnit, build, serialize.
-BuiltRow build_one(BuildWork&& work, const config::Buckets& buckets);
 
 }  // namespace kettle::emit

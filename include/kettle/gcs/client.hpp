@@ -81,9 +81,18 @@ class Client {
   boost::asio::awaitable<net::Result<void>> list(const std::string& bucket, const std::string& prefix,
                                                  const std::string& delimiter,
                                                  std::function<bool(ListPage&&)> on_page);
+  // The same from the first name >= start_offset (GCS startOffset; "" = all):
+  // with a delimiter, the prefixes of those names.
+  boost::asio::awaitable<net::Result<void>> list(const std::string& bucket, const std::string& prefix,
+                                                 const std::string& delimiter, const std::string& start_offset,
+                                                 std::function<bool(ListPage&&)> on_page);
   // All prefixes directly under bucket/prefix (delimiter '/').
   boost::asio::awaitable<net::Result<std::vector<std::string>>> list_dirs(const std::string& bucket,
                                                                           const std::string& prefix);
+  // Those of them at or after start_offset (GCS startOffset; "" = all).
+  boost::asio::awaitable<net::Result<std::vector<std::string>>> list_dirs(const std::string& bucket,
+                                                                          const std::string& prefix,
+                                                                          const std::string& start_offset);
 
   // An object's bytes; nullopt when GCS says it is absent (404, or another
   // final 4xx such as 403). Transient failures that outlast retries are Errors.

@@ -35,6 +35,12 @@ struct Config {
                                                      // requests queue for a slot)
   Duration idle_timeout = std::chrono::seconds(50);  // idle connections older than this are closed
                                                      // (Google front ends drop them after ~60 s)
+  // Response body bytes all attempts together hold in memory (received and
+  // gzip-decoded, until the request returns). Attempts wait for room rather
+  // than fail; one response may pass it alone when every other download
+  // waits (net::BodyBudget), so memory stays within about this plus the
+  // largest response's own limit (512 MiB for a GCS object).
+  std::size_t body_budget = std::size_t{256} << 20;
   // Extra PEM trust anchors besides the system store (which honours SSL_CERT_FILE).
   std::string ca_file{};
   std::string user_agent = "kettle/0.1";

@@ -27,6 +27,8 @@ struct Stats {
   std::atomic<std::int64_t> in_flight{0};            // attempts holding an in-flight slot now
   std::atomic<std::uint64_t> connections_opened{0};
   std::atomic<std::uint64_t> connections_reused{0};  // attempts served by a pooled connection
+  std::atomic<std::uint64_t> body_bytes_held{0};     // against Config::body_budget, now
+  std::atomic<std::uint64_t> body_budget_waiting{0};  // attempts waiting for room in it, now
 };
 
 // One per io_context, used from that context's single thread. Must outlive

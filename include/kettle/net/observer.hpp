@@ -2,6 +2,7 @@
 // or tests can follow the transport without net/ depending on them.
 #pragma once
 
+#include <cstddef>
 #include <optional>
 #include <string_view>
 
@@ -33,6 +34,11 @@ class Observer {
 
   // A failed attempt will be followed by another after `delay`.
   virtual void retry_scheduled(std::string_view /*api*/, Duration /*delay*/) {}
+
+  // The response bytes held against Config::body_budget changed: `in_use`
+  // of `limit` bytes, `waiting` attempts waiting for room.
+  virtual void body_budget_changed(std::size_t /*in_use*/, std::size_t /*limit*/,
+                                   std::size_t /*waiting*/) {}
 };
 
 }  // namespace kettle::net

@@ -20,6 +20,8 @@ struct KettleMetrics {
   Family<Counter>& http_retries;        // {api}
   Family<Histogram>& http_duration;     // {api}
   Family<Gauge>& http_in_flight;        // {api}
+  Family<Gauge>& http_body_budget;      // {state}: in_use, limit
+  Family<Gauge>& http_body_budget_waiting;
   Family<Counter>& pubsub_pulled;
   Family<Counter>& pubsub_acked;        // {outcome}
   Family<Counter>& pubsub_nacked;       // left for redelivery
@@ -29,16 +31,30 @@ struct KettleMetrics {
   Family<Counter>& bigquery_rows_loaded;    // {table}
   Family<Gauge>& bigquery_last_insert;      // {table}
   Family<Gauge>& db_size;
+  Family<Gauge>& db_filesystem_free;   // statvfs of the DB's filesystem
+  Family<Gauge>& db_filesystem_size;
+  Family<Gauge>& collection_paused;    // 1 while update skips collection for lack of disk space
+  Family<Counter>& pruned_builds;      // builds whose JUnit retention dropped
+  Family<Counter>& pruned_junit_bytes;
+  Family<Gauge>& db_freelist_bytes;    // free pages in the file after the last prune
   Family<Gauge>& stage_last_progress;  // {stage}
   Family<Gauge>& stage_busy;           // {stage}
   Family<Gauge>& build_info;           // {version}
+  Family<Gauge>& io_backend;           // {path, backend}: 1 once the path chose its backend
+
+  // Exports at 0 the counters of a table (rows inserted, failed, loaded;
+  // load jobs by outcome) so that rate() and increase() see its first
+  // event. Counters whose labels are known in advance (stages, outcomes)
+  // are exported at 0 from the start.
+  void declare_table(const std::string& table);
 };
 
 // The process's registry and kettle's metrics in it.
 Registry& registry();
 KettleMetrics& metrics();
 
-// Reports the size of this SQLite database (with its WAL) at each scrape.
+// Reports, at each scrape, the size of this SQLite database (with its WAL)
+// and the free and total bytes of the filesystem it is on.
 void watch_database_size(std::string db_path);
 
 // The version kettle was built as (meson's project version).

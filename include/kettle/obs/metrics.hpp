@@ -70,6 +70,7 @@ class FamilyBase {
   // Appends the samples of one child with the given label set.
   virtual void render_child(std::string& out, const std::string& labels, const void* child) const = 0;
   void* find_or_add(std::vector<std::string> values, const std::function<std::shared_ptr<void>()>& make);
+  bool contains(const std::vector<std::string>& values) const;
 
  private:
   std::string name_, help_, type_;
@@ -92,6 +93,10 @@ class Family : public FamilyBase {
     return *static_cast<Metric*>(find_or_add(std::move(v), [this] { return std::shared_ptr<void>(make_()); }));
   }
   Metric& get() { return with({}); }  // for families without labels
+  // Whether the child for these label values exists (is exported).
+  bool has(std::initializer_list<std::string_view> values) const {
+    return contains(std::vector<std::string>(values.begin(), values.end()));
+  }
 
  protected:
   void render_child(std::string& out, const std::string& labels, const void* child) const override;

@@ -16,6 +16,7 @@
 #include <vector>
 
 #include "kettle/rows/build_json.hpp"
+#include "kettle/store/listing_cursor.hpp"
 
 namespace kettle::store {
 
@@ -23,6 +24,14 @@ namespace kettle::store {
 class StoreError : public std::runtime_error {
  public:
   using std::runtime_error::runtime_error;
+};
+
+// SQLITE_FULL: the file system (or a size limit) has no room left. The
+// transaction that hit it is rolled back, so nothing is half-written; a later
+// run can retry once space is freed.
+class DiskFullError : public StoreError {
+ public:
+  using StoreError::StoreError;
 };
 
 // The name of an emitted-builds table. Only the generated forms exist, so no
@@ -47,6 +56,13 @@ struct StoredBuild {
   std::optional<std::string> finished_json;
 };
 
+// One window of an emission scan (SPEC §3.2): the builds finished at or
+// after min_finished_time (0 when nullopt) that `table` does not hold yet.
+struct EmitWindow {
+  IncrementalTable table;
+  std::optional<double> min_finished_time;
+};
+
 struct StoredFile {
   std::string path;
   std::string zlib_data;
@@ -56,6 +72,8 @@ class Database {
  public:
   // Opens (creating when allowed) and ensures the schema. Throws StoreError
   // for a missing file when !create, a corrupt file, or a non-database.
+  // A new file gets auto_vacuum=INCREMENTAL, so pruning can return its space
+  // (store/prune.hpp).
   explicit Database(const std::string& path, bool create = true);
   ~Database();
   Database(const Database&) = delete;
@@ -77,6 +95,11 @@ class Database {
   // is_present, in one streaming query over the primary key (PR pass, SPEC §2.1).
   void for_each_present_under(std::string_view prefix, int64_t now_seconds,
                               const std::function<void(std::string_view path)>& fn);
+  // The same, limited to builds with finished.json and a finished_time of at
+  // least `finished_since`, read through the finished_time index: as many
+  // rows as finished since then, whatever the history.
+  void for_each_finished_under(std::string_view prefix, double finished_since,
+                               const std::function<void(std::string_view path)>& fn);
   // SPEC §4 upsert. Returns true when a row was written (then marked JUnit-missing).
   bool upsert_build(std::string_view path, const std::optional<std::string>& started_json,
                     const std::optional<std::string>& finished_json, const rows::FinishedTime& finished_time);
@@ -92,6 +115,13 @@ class Database {
   // the callback may read (for_each_file_of) but should not write the build table.
   void for_each_unemitted(const IncrementalTable& table, std::optional<double> min_finished_time,
                           const std::function<bool(StoredBuild&&)>& fn);
+  // The builds that at least one of `windows` (at most 32, distinct tables)
+  // wants, in one streaming query, in the order for_each_unemitted gives each
+  // window (finished_time, then rowid); `wanted` has bit i set when
+  // windows[i] wants the build. Same callback rules as for_each_unemitted.
+  static constexpr size_t kMaxEmitWindows = 32;
+  void for_each_unemitted_in(const std::vector<EmitWindow>& windows,
+                             const std::function<bool(StoredBuild&&, uint32_t wanted)>& fn);
   // Exactly these paths (those not in `table`), in finished_time order.
   void for_each_build_in(const IncrementalTable& table, const std::vector<std::string>& paths,
                          const std::function<bool(StoredBuild&&)>& fn);
@@ -106,9 +136,18 @@ class Database {
   // in one transaction (its own, unless the caller has one open).
   int64_t insert_emitted(const IncrementalTable& table, const std::vector<int64_t>& ids);
 
+  // --- listing state (make-db's incremental listing, table listing_cursor) ---
+  // One prefix's row, by primary key.
+  std::optional<ListingCursor> listing_cursor(std::string_view prefix);
+  // The rows of the prefixes strictly below `under`, in prefix order (one streaming query).
+  void for_each_listing_cursor_under(std::string_view under, const std::function<void(const ListingCursor&)>& fn);
+  void put_listing_cursor(const ListingCursor& row);
+
   sqlite3* handle() { return db_; }
 
  private:
+  void use_incremental_vacuum_if_new();
+  void ensure_listing_cursor_table();
   void ensure_incremental(const IncrementalTable& table);
   bool table_exists(const IncrementalTable& table);
   void close();

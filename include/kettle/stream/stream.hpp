@@ -3,6 +3,7 @@
 #pragma once
 
 #include <boost/asio/awaitable.hpp>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -19,6 +20,7 @@ struct StreamOptions {
   std::vector<std::string> tables;         // NAME:DAYS
   std::optional<int> stop_at;              // local hour
   std::string stop_file = "stop";          // its existence ends the loop
+  std::function<bool()> end_early;         // polled each iteration; true ends the loop (update's disk pause)
   int ack_extension_seconds = 180;
   int retry_delay_seconds = 10;            // redelivery delay of messages whose build failed
   // Keep pulling while messages come, this long (the reference: 7 s); short,

@@ -10,6 +10,8 @@
 
 #include "kettle/app/core.hpp"
 #include "kettle/collect/make_db.hpp"
+#include "kettle/store/headroom.hpp"
+#include "kettle/update/collection_pause.hpp"
 
 namespace kettle::update {
 
@@ -28,6 +30,13 @@ struct UpdateOptions {
   int stop_at = 1;                        // the stream phase ends when this hour begins
   int max_bad_records = 1000;
   std::chrono::seconds idle{600};         // pause between cycles when there is nothing to stream
+  // --retain-junit: each cycle first drops the JUnit of builds that finished
+  // longer ago (store/prune.hpp); nullopt = keep everything.
+  std::optional<std::chrono::seconds> retain_junit;
+  // --min-free: collection and loads need this much free on the database's
+  // file system; below it they pause and the stream goes on.
+  uint64_t min_free = store::kDefaultMinFree;
+  PauseConfig pause{};
 };
 
 // Sets TZ to kStopAtTimeZone unless TZ is set; returns the zone in use.
