@@ -37,7 +37,7 @@ for target in "${targets[@]}"; do
   fi
   # -timeout: one input taking 10 s is a finding (hostile input must cost
   # bounded time); -rss_limit_mb: so is 2 GB of memory.
-  "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 \
+  "$exe" -max_total_time="$seconds" -timeout=10 -rss_limit_mb=2048 -print_final_stats=1 -error_exitcode=1 \
     -artifact_prefix="$dir/" "${flags[@]}" \
     "$dir/corpus" "tests/fuzz/corpus/$target" "tests/fuzz/regressions/$target" >"$dir/log" 2>&1
   rc=$?

@@ -200,8 +200,10 @@ std::optional<std::string> emulator_base_url(std::string_view env_value) {
                               : std::string(env_value);
   auto url = Url::parse(candidate);
   if (!url) return std::nullopt;
-  std::string path = url->target == "/" ? "" : url->target;
-  return url->origin() + path;
+  // Again after parsing: "h/p/#x" is "h/p/" without its fragment.
+  std::string_view target = url->target;
+  while (target.ends_with('/')) target.remove_suffix(1);
+  return url->origin() + std::string(target);
 }
 
 std::optional<std::string> emulator_base_url_from_env(const char* variable) {

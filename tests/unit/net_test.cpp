@@ -569,6 +569,9 @@ BOOST_AUTO_TEST_CASE(emulator_variables_become_http_base_urls) {
   BOOST_TEST(emulator_base_url("http://fake-gcs:4443").value() == "http://fake-gcs:4443");
   BOOST_TEST(emulator_base_url(" http://Fake-GCS:4443/ ").value() == "http://fake-gcs:4443");
   BOOST_TEST(emulator_base_url("http://h:1/prefix/").value() == "http://h:1/prefix");
+  // No trailing '/' left once the fragment goes: a base is its own base.
+  BOOST_TEST(emulator_base_url("http://h:1/prefix//#x/").value() == "http://h:1/prefix");
+  BOOST_TEST(emulator_base_url("http://h:1/#x").value() == "http://h:1");
   BOOST_TEST(emulator_base_url("127.0.0.1:8085").value() == "http://127.0.0.1:8085");
   BOOST_TEST(!emulator_base_url("user:pw@h:1").has_value());
   BOOST_TEST(!emulator_base_url("h:1:2").has_value());
