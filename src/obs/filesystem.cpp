@@ -12,7 +12,8 @@ std::optional<FilesystemSpace> filesystem_space(const std::string& file_path) {
   struct statvfs st {};
   if (::statvfs(dir.c_str(), &st) != 0) return std::nullopt;
   const uint64_t unit = st.f_frsize ? st.f_frsize : st.f_bsize;
-  return FilesystemSpace{static_cast<uint64_t>(st.f_bavail) * unit, static_cast<uint64_t>(st.f_blocks) * unit};
+  return FilesystemSpace{static_cast<uint64_t>(st.f_bavail) * unit,
+                         static_cast<uint64_t>(st.f_blocks) * unit};
 }
 
 }  // namespace kettle::obs

@@ -21,14 +21,17 @@ std::string human_bytes(uint64_t bytes) {
   return buf;
 }
 
-Headroom evaluate_headroom(const std::string& db_path, std::optional<obs::FilesystemSpace> space, uint64_t min_free) {
+Headroom evaluate_headroom(const std::string& db_path, std::optional<obs::FilesystemSpace> space,
+                           uint64_t min_free) {
   Headroom h;
   h.space = space;
   if (min_free == 0 || !space || space->free_bytes >= min_free) return h;
   h.ok = false;
   h.message = "only " + human_bytes(space->free_bytes) + " of " + human_bytes(space->size_bytes) +
-              " is free on the file system holding " + db_path + ", less than --min-free " + human_bytes(min_free) +
-              ": free space (e.g. 'kettle prune --junit-older-than 90d', or a larger volume), or lower --min-free";
+              " is free on the file system holding " + db_path + ", less than --min-free " +
+              human_bytes(min_free) +
+              ": free space (e.g. 'kettle prune --junit-older-than 90d', or a larger volume), or "
+              "lower --min-free";
   return h;
 }
 

@@ -24,7 +24,8 @@ constexpr double kSecondsPerDay = 24 * 60 * 60;
 constexpr const char* kWindowPrefix = "build_emitted_";
 
 int64_t system_now() {
-  return std::chrono::duration_cast<std::chrono::seconds>(std::chrono::system_clock::now().time_since_epoch())
+  return std::chrono::duration_cast<std::chrono::seconds>(
+             std::chrono::system_clock::now().time_since_epoch())
       .count();
 }
 
@@ -65,29 +66,35 @@ std::string utc_time(int64_t epoch) {
 // The batch loop of one prune, on its own connection.
 class Pruner {
  public:
-  Pruner(Database& db, const PruneOptions& opt, int64_t cutoff) : db_(db), opt_(opt), cutoff_(cutoff) {
+  Pruner(Database& db, const PruneOptions& opt, int64_t cutoff)
+      : db_(db), opt_(opt), cutoff_(cutoff) {
     sqlite3* h = db_.handle();
     const std::string& path = db_.path();
     // Debian's SQLite zeroes every freed page (secure_delete), which would
     // write each deleted byte again; JUnit is not secret.
     exec(path, h, "PRAGMA secure_delete=FAST");
     exec(path, h, "create table if not exists build_junit_pruned(build_id integer primary key)");
-    const bool all_table = query_int(path, h, "select count(*) from sqlite_master where type='table' and "
-                                              "name='build_emitted'") > 0;
+    const bool all_table = query_int(path, h,
+                                     "select count(*) from sqlite_master where type='table' and "
+                                     "name='build_emitted'") > 0;
     // Nothing is recorded as emitted yet, so nothing may go.
     nothing_eligible_ = opt.require_all_table && !all_table;
     // Keyset paging over the finished_time index: each transaction starts
     // where the last one ended, so a prune reads the old range once.
     candidates_ = detail::prepare(
         path, h,
-        std::string("select b.rowid, b.gcs_path, b.finished_time from build b "
-                    "where b.finished_time < ?1 and b.finished_time >= ?2 and (b.finished_time > ?2 or b.rowid > ?3) "
-                    "and not exists (select 1 from build_junit_pruned p where p.build_id = b.rowid) ") +
-            (all_table ? "and exists (select 1 from build_emitted e where e.build_id = b.rowid) " : "") +
+        std::string(
+            "select b.rowid, b.gcs_path, b.finished_time from build b "
+            "where b.finished_time < ?1 and b.finished_time >= ?2 and (b.finished_time > ?2 or "
+            "b.rowid > ?3) "
+            "and not exists (select 1 from build_junit_pruned p where p.build_id = b.rowid) ") +
+            (all_table ? "and exists (select 1 from build_emitted e where e.build_id = b.rowid) "
+                       : "") +
             "order by b.finished_time, b.rowid limit ?4");
     // [<build>/, <build>0): everything under the build directory ('0' follows '/').
-    file_bytes_ = detail::prepare(path, h, "select count(*), coalesce(sum(length(data)), 0) from file "
-                                           "where path >= ?1 and path < ?2");
+    file_bytes_ = detail::prepare(path, h,
+                                  "select count(*), coalesce(sum(length(data)), 0) from file "
+                                  "where path >= ?1 and path < ?2");
     delete_files_ = detail::prepare(path, h, "delete from file where path >= ?1 and path < ?2");
     clear_mark_ = detail::prepare(path, h, "delete from build_junit_missing where build_id = ?1");
     record_ = detail::prepare(path, h, "insert or ignore into build_junit_pruned values(?1)");
@@ -114,7 +121,8 @@ class Pruner {
   // busy handler get it.
   void pause_after(std::chrono::steady_clock::time_point start) const {
     auto held = std::chrono::steady_clock::now() - start;
-    std::this_thread::sleep_for(std::max<std::chrono::steady_clock::duration>(held, opt_.limits.pause_min));
+    std::this_thread::sleep_for(
+        std::max<std::chrono::steady_clock::duration>(held, opt_.limits.pause_min));
   }
 
  private:
@@ -140,9 +148,10 @@ class Pruner {
         sqlite3_bind_int64(q, 4, static_cast<sqlite3_int64>(opt_.limits.builds_per_transaction));
         while (step(path, h, q)) {
           auto* text = static_cast<const char*>(sqlite3_column_blob(q, 1));
-          batch.push_back({sqlite3_column_int64(q, 0),
-                           std::string(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(q, 1))),
-                           sqlite3_column_double(q, 2)});
+          batch.push_back(
+              {sqlite3_column_int64(q, 0),
+               std::string(text ? text : "", static_cast<size_t>(sqlite3_column_bytes(q, 1))),
+               sqlite3_column_double(q, 2)});
         }
         sqlite3_reset(q);
       }
@@ -201,7 +210,8 @@ class Pruner {
 
 // PRAGMA incremental_vacuum in steps, each its own short transaction.
 void vacuum(Database& db, const PruneOptions& opt, Pruner& pacing, PruneResult& result) {
-  const std::string sql = "PRAGMA incremental_vacuum(" + std::to_string(opt.limits.vacuum_pages_per_step) + ")";
+  const std::string sql =
+      "PRAGMA incremental_vacuum(" + std::to_string(opt.limits.vacuum_pages_per_step) + ")";
   while (query_int(db.path(), db.handle(), "PRAGMA freelist_count") > 0) {
     if (pacing.stop_requested()) {
       result.interrupted = true;
@@ -216,9 +226,10 @@ void vacuum(Database& db, const PruneOptions& opt, Pruner& pacing, PruneResult& 
 }  // namespace
 
 std::vector<WindowTable> window_tables(Database& db) {
-  StmtPtr q = detail::prepare(db.path(), db.handle(),
-                              "select name from sqlite_master where type='table' and substr(name, 1, 14) = ?1 "
-                              "order by name");
+  StmtPtr q = detail::prepare(
+      db.path(), db.handle(),
+      "select name from sqlite_master where type='table' and substr(name, 1, 14) = ?1 "
+      "order by name");
   sqlite3_bind_text(q.get(), 1, kWindowPrefix, -1, SQLITE_STATIC);
   std::vector<WindowTable> out;
   while (step(db.path(), db.handle(), q.get())) {
@@ -226,9 +237,10 @@ std::vector<WindowTable> window_tables(Database& db) {
     std::string name = text ? text : "";
     auto days = window_days(name.substr(std::string(kWindowPrefix).size()));
     if (!days) {
-      throw CutoffError("table " + name + " in " + db.path() +
-                        " looks like a make-json --days window, but its window cannot be read; pruning would "
-                        "risk rows it emits. Drop the table if nothing uses it.");
+      throw CutoffError(
+          "table " + name + " in " + db.path() +
+          " looks like a make-json --days window, but its window cannot be read; pruning would "
+          "risk rows it emits. Drop the table if nothing uses it.");
     }
     out.push_back({name, *days});
   }
@@ -239,8 +251,8 @@ void check_cutoff(Database& db, std::chrono::seconds older_than) {
   for (const auto& w : window_tables(db)) {
     if (static_cast<double>(older_than.count()) <= w.days * kSecondsPerDay) {
       throw CutoffError("the retention period (" + format_period(older_than) +
-                        ") must be longer than every make-json --days window in use, and table " + w.name +
-                        " in " + db.path() + " holds a " + format_days(w.days) +
+                        ") must be longer than every make-json --days window in use, and table " +
+                        w.name + " in " + db.path() + " holds a " + format_days(w.days) +
                         "-day window: use more than " + format_days(w.days) + "d");
     }
   }
@@ -282,17 +294,21 @@ std::string format_period(std::chrono::seconds period) {
 }
 
 std::string describe(const PruneResult& r) {
-  std::string text = "pruned the JUnit of " + std::to_string(r.builds) + " builds finished before " +
-                     utc_time(r.cutoff) + ": " + std::to_string(r.files) + " files, " + human_bytes(r.junit_bytes) +
+  std::string text = "pruned the JUnit of " + std::to_string(r.builds) +
+                     " builds finished before " + utc_time(r.cutoff) + ": " +
+                     std::to_string(r.files) + " files, " + human_bytes(r.junit_bytes) +
                      " stored, " + std::to_string(r.marks_cleared) + " missing-JUnit marks cleared";
   const uint64_t freelist_bytes = r.freelist_pages * r.page_size;
   if (r.incremental_vacuum) {
-    text += "; database file " + human_bytes(r.file_bytes_before) + " -> " + human_bytes(r.file_bytes_after);
+    text += "; database file " + human_bytes(r.file_bytes_before) + " -> " +
+            human_bytes(r.file_bytes_after);
   } else {
-    text += "; database file " + human_bytes(r.file_bytes_after) + " (auto_vacuum off: freed pages are reused, the file "
+    text += "; database file " + human_bytes(r.file_bytes_after) +
+            " (auto_vacuum off: freed pages are reused, the file "
             "does not shrink)";
   }
-  text += ", " + std::to_string(r.freelist_pages) + " free pages (" + human_bytes(freelist_bytes) + ") for reuse";
+  text += ", " + std::to_string(r.freelist_pages) + " free pages (" + human_bytes(freelist_bytes) +
+          ") for reuse";
   if (r.interrupted) text += " (interrupted: the next prune goes on)";
   return text;
 }

@@ -2,13 +2,15 @@
 
 namespace kettle::store::detail {
 
-void throw_error(const std::string& path, const std::string& what, int code, const std::string& message) {
+void throw_error(const std::string& path, const std::string& what, int code,
+                 const std::string& message) {
   std::string text = "database " + path + ": " + what + ": " + message;
   if ((code & 0xff) == SQLITE_FULL) {
     // The statement's transaction is rolled back: nothing half-written.
-    throw DiskFullError(text + " (the file system holding " + path +
-                        " is full; the unfinished transaction was rolled back, so nothing is half-written: free "
-                        "space, e.g. 'kettle prune --junit-older-than DURATION' or a larger volume, then retry)");
+    throw DiskFullError(
+        text + " (the file system holding " + path +
+        " is full; the unfinished transaction was rolled back, so nothing is half-written: free "
+        "space, e.g. 'kettle prune --junit-older-than DURATION' or a larger volume, then retry)");
   }
   throw StoreError(text);
 }

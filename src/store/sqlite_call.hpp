@@ -18,7 +18,8 @@ struct Finalize {
 using StmtPtr = std::unique_ptr<sqlite3_stmt, Finalize>;
 
 // Throws the error `code` (a result code, extended or not) means.
-[[noreturn]] void throw_error(const std::string& path, const std::string& what, int code, const std::string& message);
+[[noreturn]] void throw_error(const std::string& path, const std::string& what, int code,
+                              const std::string& message);
 
 // Steps once: true on a row, false when done; any error throws naming the statement.
 bool step(const std::string& path, sqlite3* db, sqlite3_stmt* s);

@@ -13,8 +13,8 @@ asio::awaitable<store::PruneResult> run_prune(app::Core& core, std::chrono::seco
   opt.require_all_table = require_all_table;
   opt.should_stop = [&core] { return core.stopping(); };
   const std::string db_path = core.db_path();
-  KLOG(info) << "pruning the JUnit of builds that finished more than " << store::format_period(older_than)
-             << " ago in " << db_path;
+  KLOG(info) << "pruning the JUnit of builds that finished more than "
+             << store::format_period(older_than) << " ago in " << db_path;
   // A named closure: g++ 12 destroys a temporary in a co_await expression twice.
   auto prune = [db_path, opt] { return store::prune_junit(db_path, opt); };
   store::PruneResult result = co_await core.offload(prune);

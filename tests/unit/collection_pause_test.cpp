@@ -1,8 +1,8 @@
 // update's collection pause (update/collection_pause.hpp): when a cycle
 // collects, and when a paused stream phase ends so that collection resumes.
-#include <boost/test/unit_test.hpp>
-
 #include "kettle/update/collection_pause.hpp"
+
+#include <boost/test/unit_test.hpp>
 
 using kettle::store::Headroom;
 using kettle::update::CollectionPause;
@@ -42,7 +42,8 @@ BOOST_AUTO_TEST_CASE(low_headroom_pauses_until_space_is_freed) {
   BOOST_TEST(!pause.should_resume(low(), t0 + 10s));
   BOOST_TEST(!pause.due(t0 + 15s));
   BOOST_TEST(pause.due(t0 + 20s));
-  BOOST_TEST(pause.should_resume(ok(), t0 + 20s));  // the stream phase ends; the next cycle collects
+  BOOST_TEST(
+      pause.should_resume(ok(), t0 + 20s));  // the stream phase ends; the next cycle collects
   BOOST_TEST(pause.allow(ok(), t0 + 21s));
   BOOST_TEST(!pause.paused());
 }

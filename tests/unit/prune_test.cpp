@@ -1,5 +1,7 @@
 // Retention (store/prune.hpp), the disk headroom decision (store/headroom.hpp)
 // and SQLITE_FULL as DiskFullError.
+#include "kettle/store/prune.hpp"
+
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -10,7 +12,6 @@
 
 #include "kettle/store/database.hpp"
 #include "kettle/store/headroom.hpp"
-#include "kettle/store/prune.hpp"
 
 namespace fs = std::filesystem;
 using kettle::store::CutoffError;
@@ -40,7 +41,8 @@ struct TempDir {
 // One integer from a query on `db`.
 long long query_int(sqlite3* db, const std::string& sql) {
   sqlite3_stmt* s = nullptr;
-  BOOST_REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK, sqlite3_errmsg(db));
+  BOOST_REQUIRE_MESSAGE(sqlite3_prepare_v2(db, sql.c_str(), -1, &s, nullptr) == SQLITE_OK,
+                        sqlite3_errmsg(db));
   long long v = sqlite3_step(s) == SQLITE_ROW ? sqlite3_column_int64(s, 0) : -1;
   sqlite3_finalize(s);
   return v;
@@ -49,7 +51,8 @@ long long query_int(sqlite3* db, const std::string& sql) {
 std::string integrity(sqlite3* db) {
   sqlite3_stmt* s = nullptr;
   sqlite3_prepare_v2(db, "PRAGMA integrity_check", -1, &s, nullptr);
-  std::string out = sqlite3_step(s) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(s, 0)) : "";
+  std::string out =
+      sqlite3_step(s) == SQLITE_ROW ? reinterpret_cast<const char*>(sqlite3_column_text(s, 0)) : "";
   sqlite3_finalize(s);
   return out;
 }
@@ -63,14 +66,17 @@ void exec(sqlite3* db, const std::string& sql) {
 }
 
 // A finished build with `files` JUnit files of `bytes` bytes each; returns its id.
-int64_t add_build(Database& db, const std::string& path, int64_t finished, int files = 1, size_t bytes = 64) {
+int64_t add_build(Database& db, const std::string& path, int64_t finished, int files = 1,
+                  size_t bytes = 64) {
   db.upsert_build(path, "{\"timestamp\": " + std::to_string(finished - 100) + "}",
-                  "{\"timestamp\": " + std::to_string(finished) + "}", kettle::rows::FinishedTime{finished});
+                  "{\"timestamp\": " + std::to_string(finished) + "}",
+                  kettle::rows::FinishedTime{finished});
   const int64_t id = db.find_build(path)->id;
   for (int i = 0; i < files; ++i) {
     // Data that does not compress away, like zlib output.
     std::string data(bytes, '\0');
-    for (size_t k = 0; k < bytes; ++k) data[k] = static_cast<char>((k * 2654435761u + id * 97 + i) >> 7);
+    for (size_t k = 0; k < bytes; ++k)
+      data[k] = static_cast<char>((k * 2654435761u + id * 97 + i) >> 7);
     db.put_file(path + "/artifacts/junit_" + std::to_string(i) + ".xml", data);
   }
   db.clear_junit_missing(id);
@@ -111,7 +117,8 @@ BOOST_AUTO_TEST_CASE(a_new_database_uses_incremental_auto_vacuum_an_existing_one
   {
     sqlite3* raw = nullptr;
     BOOST_REQUIRE(sqlite3_open(tmp.file("old.db").c_str(), &raw) == SQLITE_OK);
-    exec(raw, "create table build(gcs_path primary key, started_json, finished_json, finished_time)");
+    exec(raw,
+         "create table build(gcs_path primary key, started_json, finished_json, finished_time)");
     sqlite3_close(raw);
   }
   Database db(tmp.file("old.db"), /*create=*/false);
@@ -127,7 +134,8 @@ BOOST_AUTO_TEST_CASE(drops_the_junit_of_builds_older_than_the_cutoff_and_keeps_t
   const int64_t young = add_build(db, "gs://b/logs/j/3", kNow - 9 * kDay);
   const int64_t fresh = add_build(db, "gs://b/logs/j/4", kNow - kDay / 2);
   // An old build whose JUnit was never fetched: its mark goes, or it would be fetched again.
-  db.upsert_build("gs://b/logs/j/5", std::nullopt, "{\"timestamp\": 1}", kettle::rows::FinishedTime{kNow - 30 * kDay});
+  db.upsert_build("gs://b/logs/j/5", std::nullopt, "{\"timestamp\": 1}",
+                  kettle::rows::FinishedTime{kNow - 30 * kDay});
   // Build 1's files, and a build whose path extends it ("10": not its files, SPEC D7).
   const int64_t ten = add_build(db, "gs://b/logs/j/10", kNow - kDay);
   record_emitted(db, 1.0, {fresh});
@@ -151,9 +159,11 @@ BOOST_AUTO_TEST_CASE(drops_the_junit_of_builds_older_than_the_cutoff_and_keeps_t
   BOOST_TEST(query_int(db.handle(), "select count(*) from build") == 6);
   BOOST_TEST(query_int(db.handle(), "select count(*) from build_junit_missing") == 0);
   BOOST_TEST(query_int(db.handle(), "select count(*) from build_junit_pruned where build_id in (" +
-                                        std::to_string(old1) + "," + std::to_string(old2) + ")") == 2);
+                                        std::to_string(old1) + "," + std::to_string(old2) + ")") ==
+             2);
   BOOST_TEST(query_int(db.handle(), "select count(*) from build_junit_pruned where build_id in (" +
-                                        std::to_string(young) + "," + std::to_string(fresh) + ")") == 0);
+                                        std::to_string(young) + "," + std::to_string(fresh) +
+                                        ")") == 0);
 
   // Nothing left to do: a second prune drops nothing.
   PruneResult again = prune_junit(path, older_than_days(10));
@@ -219,9 +229,12 @@ BOOST_AUTO_TEST_CASE(builds_without_a_numeric_finished_time_are_kept) {
   Database db(path);
   add_build(db, "gs://b/logs/j/text", kNow - 20 * kDay);
   add_build(db, "gs://b/logs/j/running", kNow - 20 * kDay);
-  // The reference stored finished_time as text (windows select it always), or NULL (never finished).
-  exec(db.handle(), "update build set finished_time = '1600000000' where gcs_path = 'gs://b/logs/j/text'");
-  exec(db.handle(), "update build set finished_time = NULL where gcs_path = 'gs://b/logs/j/running'");
+  // The reference stored finished_time as text (windows select it always), or NULL (never
+  // finished).
+  exec(db.handle(),
+       "update build set finished_time = '1600000000' where gcs_path = 'gs://b/logs/j/text'");
+  exec(db.handle(),
+       "update build set finished_time = NULL where gcs_path = 'gs://b/logs/j/running'");
   BOOST_TEST(prune_junit(path, older_than_days(3)).builds == 0u);
   BOOST_TEST(files_of(db, "gs://b/logs/j/text").size() == 1u);
   BOOST_TEST(files_of(db, "gs://b/logs/j/running").size() == 1u);
@@ -231,7 +244,8 @@ BOOST_AUTO_TEST_CASE(short_transactions_resume_where_they_ended_and_late_builds_
   TempDir tmp;
   const std::string path = tmp.file("build.db");
   Database db(path);
-  for (int i = 0; i < 25; ++i) add_build(db, "gs://b/logs/j/" + std::to_string(i), kNow - (40 - i % 5) * kDay);
+  for (int i = 0; i < 25; ++i)
+    add_build(db, "gs://b/logs/j/" + std::to_string(i), kNow - (40 - i % 5) * kDay);
   PruneOptions opt = older_than_days(10);
   opt.limits.builds_per_transaction = 4;
   // A stop requested after the second transaction.
@@ -247,7 +261,8 @@ BOOST_AUTO_TEST_CASE(short_transactions_resume_where_they_ended_and_late_builds_
   BOOST_TEST(rest.builds == 17u);
   BOOST_TEST(rest.transactions == 6u);  // 5 with builds, 1 that finds none
   BOOST_TEST(query_int(db.handle(), "select count(*) from file") == 0);
-  // A build collected late with an old finished time (a new buckets.yaml entry) is pruned next time.
+  // A build collected late with an old finished time (a new buckets.yaml entry) is pruned next
+  // time.
   add_build(db, "gs://b/logs/late/1", kNow - 100 * kDay);
   BOOST_TEST(prune_junit(path, opt).builds == 1u);
   BOOST_TEST(query_int(db.handle(), "select count(*) from file") == 0);
@@ -259,7 +274,9 @@ BOOST_AUTO_TEST_CASE(incremental_vacuum_shrinks_a_new_database) {
   {
     Database db(path);
     db.begin();
-    for (int i = 0; i < 200; ++i) add_build(db, "gs://b/logs/j/" + std::to_string(i), kNow - (i < 150 ? 60 : 1) * kDay, 1, 20'000);
+    for (int i = 0; i < 200; ++i)
+      add_build(db, "gs://b/logs/j/" + std::to_string(i), kNow - (i < 150 ? 60 : 1) * kDay, 1,
+                20'000);
     db.commit();
     exec(db.handle(), "PRAGMA wal_checkpoint(TRUNCATE)");
   }
@@ -284,14 +301,16 @@ BOOST_AUTO_TEST_CASE(without_auto_vacuum_freed_pages_are_reused) {
     // A database as the reference creates it: auto_vacuum off.
     sqlite3* raw = nullptr;
     BOOST_REQUIRE(sqlite3_open(path.c_str(), &raw) == SQLITE_OK);
-    exec(raw, "create table build(gcs_path primary key, started_json, finished_json, finished_time)");
+    exec(raw,
+         "create table build(gcs_path primary key, started_json, finished_json, finished_time)");
     sqlite3_close(raw);
   }
   uint64_t pages_before = 0;
   {
     Database db(path, false);
     db.begin();
-    for (int i = 0; i < 100; ++i) add_build(db, "gs://b/logs/j/" + std::to_string(i), kNow - 60 * kDay, 1, 20'000);
+    for (int i = 0; i < 100; ++i)
+      add_build(db, "gs://b/logs/j/" + std::to_string(i), kNow - 60 * kDay, 1, 20'000);
     db.commit();
     pages_before = static_cast<uint64_t>(query_int(db.handle(), "PRAGMA page_count"));
   }
@@ -303,9 +322,11 @@ BOOST_AUTO_TEST_CASE(without_auto_vacuum_freed_pages_are_reused) {
   // New JUnit of the same size fills the freelist instead of growing the file.
   Database db(path, false);
   db.begin();
-  for (int i = 0; i < 100; ++i) add_build(db, "gs://b/logs/k/" + std::to_string(i), kNow - kDay, 1, 20'000);
+  for (int i = 0; i < 100; ++i)
+    add_build(db, "gs://b/logs/k/" + std::to_string(i), kNow - kDay, 1, 20'000);
   db.commit();
-  BOOST_TEST(static_cast<uint64_t>(query_int(db.handle(), "PRAGMA page_count")) <= r.pages_after + 10);
+  BOOST_TEST(static_cast<uint64_t>(query_int(db.handle(), "PRAGMA page_count")) <=
+             r.pages_after + 10);
 }
 
 BOOST_AUTO_TEST_CASE(a_full_database_is_a_disk_full_error_and_nothing_is_half_written) {
@@ -318,7 +339,8 @@ BOOST_AUTO_TEST_CASE(a_full_database_is_a_disk_full_error_and_nothing_is_half_wr
   exec(db.handle(), "PRAGMA max_page_count=" + std::to_string(pages + 2));
   db.begin();
   try {
-    for (int i = 0; i < 50; ++i) add_build(db, "gs://b/logs/j/big" + std::to_string(i), kNow, 1, 50'000);
+    for (int i = 0; i < 50; ++i)
+      add_build(db, "gs://b/logs/j/big" + std::to_string(i), kNow, 1, 50'000);
     BOOST_FAIL("no SQLITE_FULL");
   } catch (const DiskFullError& e) {
     BOOST_TEST(std::string(e.what()).find("is full") != std::string::npos, e.what());

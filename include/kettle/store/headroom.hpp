@@ -23,7 +23,8 @@ struct Headroom {
 };
 
 // The decision, from a measurement (pure).
-Headroom evaluate_headroom(const std::string& db_path, std::optional<obs::FilesystemSpace> space, uint64_t min_free);
+Headroom evaluate_headroom(const std::string& db_path, std::optional<obs::FilesystemSpace> space,
+                           uint64_t min_free);
 // Measures the file system holding db_path now.
 Headroom check_headroom(const std::string& db_path, uint64_t min_free);
 

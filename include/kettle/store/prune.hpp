@@ -60,18 +60,18 @@ struct PruneOptions {
 };
 
 struct PruneResult {
-  int64_t cutoff = 0;              // builds that finished before this (epoch seconds) were pruned
-  uint64_t builds = 0;             // builds pruned now (JUnit dropped, marks cleared)
-  uint64_t files = 0;              // file rows deleted
-  uint64_t junit_bytes = 0;        // their stored (zlib) bytes
-  uint64_t marks_cleared = 0;      // build_junit_missing marks removed
+  int64_t cutoff = 0;          // builds that finished before this (epoch seconds) were pruned
+  uint64_t builds = 0;         // builds pruned now (JUnit dropped, marks cleared)
+  uint64_t files = 0;          // file rows deleted
+  uint64_t junit_bytes = 0;    // their stored (zlib) bytes
+  uint64_t marks_cleared = 0;  // build_junit_missing marks removed
   uint64_t transactions = 0;
-  bool incremental_vacuum = false; // auto_vacuum=INCREMENTAL: pages returned to the file system
+  bool incremental_vacuum = false;  // auto_vacuum=INCREMENTAL: pages returned to the file system
   uint64_t page_size = 0;
   uint64_t pages_before = 0, pages_after = 0;
-  uint64_t freelist_pages = 0;     // free pages left in the file, reused by later writes
+  uint64_t freelist_pages = 0;  // free pages left in the file, reused by later writes
   uint64_t file_bytes_before = 0, file_bytes_after = 0;  // the database file (without its WAL)
-  bool interrupted = false;        // stopped by should_stop; the next prune goes on
+  bool interrupted = false;  // stopped by should_stop; the next prune goes on
 };
 
 // A --days window in use: the table build_emitted_<D> and its D.

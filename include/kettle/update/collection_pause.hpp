@@ -18,7 +18,7 @@
 namespace kettle::update {
 
 struct PauseConfig {
-  std::chrono::seconds recheck{10};     // headroom measured this often during a paused stream phase
+  std::chrono::seconds recheck{10};  // headroom measured this often during a paused stream phase
   std::chrono::seconds after_full{300};  // no new collection for this long after SQLITE_FULL
 };
 

@@ -12,7 +12,8 @@ namespace kettle::update {
 
 // Throws store::CutoffError (a retention period not longer than a window in
 // use) and store::StoreError. `require_all_table`: see store::PruneOptions.
-boost::asio::awaitable<store::PruneResult> run_prune(app::Core& core, std::chrono::seconds older_than,
+boost::asio::awaitable<store::PruneResult> run_prune(app::Core& core,
+                                                     std::chrono::seconds older_than,
                                                      bool require_all_table = false);
 
 }  // namespace kettle::update
