@@ -790,6 +790,30 @@ BOOST_AUTO_TEST_CASE(semaphore_bounds_and_serves_in_order) {
   BOOST_TEST(semaphore.available() == 1u);
 }
 
+// A waiter handed a permit still counts as waiting until it resumes: the
+// client keeps idle connections for it rather than closing them under it.
+BOOST_AUTO_TEST_CASE(semaphore_counts_a_granted_waiter_until_it_resumes) {
+  asio::io_context ioc;
+  AsyncSemaphore semaphore(ioc.get_executor(), 1);
+  auto held = semaphore.try_acquire();
+  bool resumed = false;
+  auto waiter = [&]() -> asio::awaitable<void> {
+    auto permit = co_await semaphore.acquire();
+    resumed = static_cast<bool>(permit);
+  };
+  asio::co_spawn(ioc, waiter(), asio::detached);
+  ioc.poll();
+  BOOST_TEST(semaphore.waiting() == 1u);
+  held.release();  // granted now, resumed only when the io_context runs
+  BOOST_TEST(!resumed);
+  BOOST_TEST(semaphore.waiting() == 1u);
+  BOOST_TEST(semaphore.available() == 0u);
+  ioc.run_for(10s);
+  BOOST_TEST(resumed);
+  BOOST_TEST(semaphore.waiting() == 0u);
+  BOOST_TEST(semaphore.available() == 1u);
+}
+
 BOOST_AUTO_TEST_SUITE_END()
 
 // ---------------------------------------------------------------------------
