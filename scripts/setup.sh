@@ -12,6 +12,7 @@ packages=(
   kubectl     # `kubectl kustomize` renders deploy/prod and deploy/staging (deploy/check.sh)
   time        # GNU time: peak RSS in the benchmarks (bench/)
   faketime    # bench/retention.sh runs kettle on simulated days
+  clang libclang-rt-14-dev lld llvm
 )
 
 missing=()

@@ -2,9 +2,11 @@
 # Builds kettle and runs every test (unit + integration), then the image smoke
 # test (the Dockerfile's build stage, deploy/build-stage.sh, into build-image/,
 # and the image's `kettle update --once` on the fake cloud; counted as one
-# test; KETTLE_IMAGE_SMOKE=0 skips it), and a smoke test of the io_uring
-# network backend (one more; KETTLE_NET_URING_SMOKE=0 skips it). Ends with the
-# runner's summary and a line "N passed, N failed".
+# test; KETTLE_IMAGE_SMOKE=0 skips it), a smoke test of the io_uring
+# network backend (one more; KETTLE_NET_URING_SMOKE=0 skips it), then the
+# sanitizer step (scripts/sanitize.sh: unit tests under ASan+UBSan, fuzz
+# replays, and each fuzz target for KETTLE_FUZZ_SECONDS; KETTLE_SANITIZE=0
+# skips it). Ends with the runner's summary and a line "N passed, N failed".
 set -uo pipefail
 cd "$(dirname "$0")/.."
 build=${KETTLE_BUILD_DIR:-build}
@@ -71,6 +73,20 @@ net_uring_smoke() {
   fi
 }
 [[ ${KETTLE_NET_URING_SMOKE:-1} == 0 ]] || net_uring_smoke
+
+if [[ ${KETTLE_SANITIZE:-1} != 0 ]]; then
+  echo "== sanitizers (scripts/sanitize.sh)"
+  start=$SECONDS
+  san_log=$(mktemp)
+  bash scripts/sanitize.sh 2>&1 | tee "$san_log"
+  [[ ${PIPESTATUS[0]} -eq 0 ]] || { [[ $rc -ne 0 ]] || rc=1; }
+  counts=$(awk '/^sanitizers: [0-9]+ passed, [0-9]+ failed/ {print $2, $4}' "$san_log" | tail -1)
+  rm -f "$san_log"
+  read -r san_passed san_failed <<<"${counts:-0 1}"
+  passed=$((passed + san_passed))
+  failed=$((failed + san_failed))
+  echo "sanitizers: $san_passed passed, $san_failed failed ($((SECONDS - start))s)"
+fi
 
 echo "$passed passed, $failed failed"
 exit "$rc"

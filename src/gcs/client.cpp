@@ -154,16 +154,13 @@ class ListingState {
     }
   }
 
-  // Keeps `name` unless it is not valid UTF-8 (then a warning, for the first few).
-  void add_name(const json::string& name, std::vector<std::string>& to) {
-    const std::string_view text(name.data(), name.size());
-    if (is_valid_utf8(text)) {
-      to.emplace_back(text);
-      return;
-    }
-    if (++invalid_names_ <= config_.max_logged_invalid_names) {
-      KLOG(warning) << "listing " << where_
-                    << ": skipped a name that is not valid UTF-8: " << obs::printable(text);
+  // Warns of names a page left out for not being UTF-8 (the first few by name).
+  void skipped(const std::vector<std::string>& invalid_names) {
+    for (const auto& name : invalid_names) {
+      if (++invalid_names_ <= config_.max_logged_invalid_names) {
+        KLOG(warning) << "listing " << where_
+                      << ": skipped a name that is not valid UTF-8: " << obs::printable(name);
+      }
     }
   }
 
@@ -211,33 +208,39 @@ class ListingState {
   std::unordered_set<size_t> tokens_seen_;
 };
 
-// Reads one listing page; the page token (empty when it was the last page) goes to `token`.
-std::optional<std::string> parse_list_page(std::string& body, ListPage& page, std::string& token,
-                                           ListingState& state) {
+// Keeps `name` in `to` when it is valid UTF-8, else in `invalid`.
+void add_name(const json::string& name, std::vector<std::string>& to,
+              std::vector<std::string>& invalid) {
+  const std::string_view text(name.data(), name.size());
+  (is_valid_utf8(text) ? to : invalid).emplace_back(text);
+}
+
+}  // namespace
+
+std::optional<ParsedListPage> parse_list_page(std::string body) {
   mark_lone_surrogates(body);
   json::parse_options options;
   // Checked name by name instead: one bad name must not hide its page.
   options.allow_invalid_utf8 = true;
   json::error_code ec;
   json::value doc = json::parse(body, ec, json::storage_ptr(), options);
-  if (ec || !doc.is_object()) return "listing is not a JSON object";
+  if (ec || !doc.is_object()) return std::nullopt;
   const auto& obj = doc.get_object();
+  ParsedListPage out;
   if (auto* prefixes = obj.if_contains("prefixes"); prefixes && prefixes->is_array()) {
     for (const auto& p : prefixes->get_array())
-      if (p.is_string()) state.add_name(p.get_string(), page.prefixes);
+      if (p.is_string()) add_name(p.get_string(), out.page.prefixes, out.invalid_names);
   }
   if (auto* items = obj.if_contains("items"); items && items->is_array()) {
     for (const auto& item : items->get_array()) {
       const auto* name = item.is_object() ? item.get_object().if_contains("name") : nullptr;
-      if (name && name->is_string()) state.add_name(name->get_string(), page.names);
+      if (name && name->is_string()) add_name(name->get_string(), out.page.names, out.invalid_names);
     }
   }
-  token.clear();
-  if (auto* next = obj.if_contains("nextPageToken"); next && next->is_string()) token = next->get_string();
-  return std::nullopt;
+  if (auto* next = obj.if_contains("nextPageToken"); next && next->is_string())
+    out.next_page_token = next->get_string();
+  return out;
 }
-
-}  // namespace
 
 boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket, const std::string& prefix,
                                                        const std::string& delimiter,
@@ -269,10 +272,12 @@ boost::asio::awaitable<net::Result<void>> Client::list(const std::string& bucket
     if (resp->status != 200) {
       co_return bad_response(url, resp->status, "listing answered HTTP " + std::to_string(resp->status));
     }
-    ListPage page;
-    if (auto err = parse_list_page(resp->body, page, token, state)) co_return bad_response(url, 0, *err);
-    if (auto stop = state.after_page(page, token)) co_return *stop;
-    if (!on_page(std::move(page))) break;
+    auto parsed = parse_list_page(std::move(resp->body));
+    if (!parsed) co_return bad_response(url, 0, "listing is not a JSON object");
+    state.skipped(parsed->invalid_names);
+    token = std::move(parsed->next_page_token);
+    if (auto stop = state.after_page(parsed->page, token)) co_return *stop;
+    if (!on_page(std::move(parsed->page))) break;
   } while (!token.empty());
   co_return net::Result<void>{};
 }

@@ -56,7 +56,10 @@ asio::awaitable<AsyncSemaphore::Permit> AsyncSemaphore::acquire() {
     waiters_.erase(position);
     throw;
   }
-  if (waiter.granted) co_return Permit{this};  // release_one() already unlinked us
+  if (waiter.granted) {  // release_one() already unlinked us
+    --handing_over_;
+    co_return Permit{this};
+  }
   waiters_.erase(position);                    // cancelled while waiting
   co_return Permit{};
 }
@@ -69,6 +72,7 @@ void AsyncSemaphore::release_one() {
   Waiter* next = waiters_.front();
   waiters_.pop_front();
   next->granted = true;  // the permit passes straight to the waiter
+  ++handing_over_;
   next->timer.cancel();
 }
 

@@ -20,6 +20,7 @@
 #include <variant>
 
 #include "kettle/obs/log.hpp"
+#include "response_parser.hpp"
 
 namespace kettle::net::detail {
 
@@ -106,7 +107,7 @@ Error transport_error(const error_code& ec, const Phase& phase, const Url& url) 
 // As above; a body over the limit also names the limit and the size the
 // server announced, so a log line says how large the object was.
 Error transport_error(const error_code& ec, const Phase& phase, const Url& url,
-                      const http::response_parser<http::string_body>& parser,
+                      const ResponseParser& parser,
                       std::size_t body_limit) {
   Error error = transport_error(ec, phase, url);
   if (ec == http::error::body_limit) {
@@ -271,14 +272,6 @@ std::size_t resident_bytes(const std::string& body, bool known_length) {
   return known_length ? body.size() : body.capacity();
 }
 
-Response to_response(http::response<http::string_body>&& msg) {
-  Response out;
-  out.status = static_cast<int>(msg.result_int());
-  for (const auto& field : msg) out.headers.add(field.name_string(), field.value());
-  out.body = std::move(msg.body());
-  return out;
-}
-
 // One request and its response on an open stream (plain or TLS).
 template <class Stream>
 asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer,
@@ -303,13 +296,9 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
   }
 
   // A fresh parser per response; 1xx interim responses are skipped.
-  std::optional<http::response_parser<http::string_body>> parser;
+  std::optional<ResponseParser> parser;
   while (true) {
-    parser.emplace();
-    parser->body_limit(limits.body_limit);
-    parser->header_limit(
-        static_cast<std::uint32_t>(std::min<std::size_t>(limits.header_limit, UINT32_MAX)));
-    if (msg.method() == http::verb::head) parser->skip(true);
+    start_response(parser, limits, msg.method() == http::verb::head);
     Phase header_phase("response headers", limits.timeouts.headers, deadline);
     tcp.expires_at(header_phase.deadline);
     auto [ec, n] = co_await http::async_read_header(stream, buffer, *parser, use_tuple);
@@ -319,8 +308,7 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
       result.nothing_received = !parser->got_some();
       co_return result;
     }
-    int status = static_cast<int>(parser->get().result_int());
-    if (status < 100 || status >= 200 || status == 101) break;
+    if (!is_interim_status(static_cast<int>(parser->get().result_int()))) break;
   }
 
   std::optional<std::uint64_t> length;
@@ -346,9 +334,8 @@ asio::awaitable<Exchange> exchange_on(Stream& stream, beast::flat_buffer& buffer
     }
   }
   tcp.expires_never();
-  bool keep_alive = parser->get().keep_alive() && !parser->need_eof();
-  result.reusable = keep_alive && buffer.size() == 0;
-  result.response = to_response(parser->release());
+  result.reusable = keeps_alive(*parser) && buffer.size() == 0;
+  result.response = take_response(*parser);
   co_return result;
 }
 

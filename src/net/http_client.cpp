@@ -157,6 +157,21 @@ class AttemptReport {
 
 }  // namespace
 
+// Counts an attempt from its slot until it takes or opens a connection.
+class StartingAttempt {
+ public:
+  explicit StartingAttempt(std::size_t& count) : count_(&count) { ++*count_; }
+  StartingAttempt(const StartingAttempt&) = delete;
+  StartingAttempt& operator=(const StartingAttempt&) = delete;
+  ~StartingAttempt() { done(); }
+  void done() {
+    if (count_ != nullptr) --*std::exchange(count_, nullptr);
+  }
+
+ private:
+  std::size_t* count_;
+};
+
 // Connections to one scheme+host+port.
 struct HostPool {
   HostPool(const asio::any_io_executor& executor, std::size_t max_connections)
@@ -188,7 +203,8 @@ struct HttpClient::Impl {
                                             const detail::Limits& limits);
   asio::awaitable<Result<Response>> exchange_on(HostPool& pool, const Request& request,
                                                 const Url& url, const detail::Limits& limits,
-                                                BodyBudget::Lease& lease);
+                                                BodyBudget::Lease& lease,
+                                                StartingAttempt& starting);
   asio::awaitable<void> wait_for_stop();
   asio::awaitable<void> wait_for_drain();
   asio::awaitable<void> wait_to_abandon(bool interruptible);
@@ -214,6 +230,9 @@ struct HttpClient::Impl {
   asio::steady_timer drain_signal;  // never expires; shutdown() cancels every wait on it
   std::atomic<bool> stopped{false};
   std::atomic<bool> draining{false};
+  // Attempts granted a slot that have not yet taken a connection: they may
+  // still be on their way to the idle pool, so put_back() must not trim it.
+  std::size_t attempts_starting = 0;
 };
 
 Error HttpClient::Impl::refused(const std::string& url, std::string_view why) const {
@@ -273,7 +292,7 @@ void HttpClient::Impl::put_back(HostPool& pool, std::unique_ptr<Connection> conn
     // Trim to the cap (oldest first) only when nobody queues for a slot: queued
     // requests are about to take these connections, and closing them would
     // cost new handshakes in every burst.
-    if (in_flight.waiting() == 0 && pool.permits.waiting() == 0 &&
+    if (in_flight.waiting() == 0 && pool.permits.waiting() == 0 && attempts_starting == 0 &&
         pool.idle.size() > config.max_idle_per_host) {
       pool.idle.erase(pool.idle.begin(),
                       pool.idle.end() - static_cast<std::ptrdiff_t>(config.max_idle_per_host));
@@ -293,6 +312,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
                                                             const detail::Limits& limits) {
   auto slot = co_await acquire_unless_draining(in_flight);
   if (!slot) co_return refused(request.url, "attempt not started");
+  StartingAttempt starting(attempts_starting);
   AttemptReport report(stats, *observer, request.api);
   // Holds the response's bytes against the body budget until the attempt
   // returns them to its request.
@@ -302,7 +322,7 @@ asio::awaitable<Result<Response>> HttpClient::Impl::attempt(const Request& reque
   auto connection_permit = co_await acquire_unless_draining(pool.permits);
   if (!connection_permit) co_return refused(request.url, "attempt not started");
   report.on_wire();
-  auto result = co_await exchange_on(pool, request, url, limits, lease);
+  auto result = co_await exchange_on(pool, request, url, limits, lease, starting);
   // An abandoned attempt says nothing about the server: the report's
   // destructor calls it cancelled, whatever error the cut produced.
   bool abandoned = stopped || (request.options.interruptible && draining);
@@ -314,11 +334,13 @@ asio::awaitable<Result<Response>> HttpClient::Impl::exchange_on(HostPool& pool,
                                                                 const Request& request,
                                                                 const Url& url,
                                                                 const detail::Limits& limits,
-                                                                BodyBudget::Lease& lease) {
+                                                                BodyBudget::Lease& lease,
+                                                                StartingAttempt& starting) {
   auto deadline = Clock::now() + limits.timeouts.total;
   bool fresh_only = false;
   while (true) {
     std::unique_ptr<Connection> connection = fresh_only ? nullptr : take_idle(pool);
+    starting.done();
     if (connection) {
       ++stats.connections_reused;
     } else {

@@ -68,6 +68,11 @@ bool plain_host_name(std::string_view name) {
 }  // namespace
 
 std::optional<Url> Url::parse(std::string_view text) {
+  // Only scheme://authority names a server ("http:/x" does not). Checked
+  // before Boost.URL sees the text: 1.81 fails an assertion on "http:?" and
+  // "http:#" (no authority, an empty path, then a query or fragment).
+  if (auto colon = text.find(':'); colon == std::string_view::npos || text.substr(colon + 1, 2) != "//")
+    return std::nullopt;
   // RFC 3986 grammar: no spaces, controls or non-ASCII bytes anywhere, no '['
   // outside an IP literal, digits only after the port colon, valid %XX escapes.
   auto parsed = boost::urls::parse_uri(text);
@@ -85,7 +90,6 @@ std::optional<Url> Url::parse(std::string_view text) {
     default:
       return std::nullopt;
   }
-  if (!uri.has_authority()) return std::nullopt;  // "http:/x" names no server
   if (uri.has_userinfo()) return std::nullopt;    // credentials would end up in logs
 
   switch (uri.host_type()) {
@@ -196,8 +200,10 @@ std::optional<std::string> emulator_base_url(std::string_view env_value) {
                               : std::string(env_value);
   auto url = Url::parse(candidate);
   if (!url) return std::nullopt;
-  std::string path = url->target == "/" ? "" : url->target;
-  return url->origin() + path;
+  // Again after parsing: "h/p/#x" is "h/p/" without its fragment.
+  std::string_view target = url->target;
+  while (target.ends_with('/')) target.remove_suffix(1);
+  return url->origin() + std::string(target);
 }
 
 std::optional<std::string> emulator_base_url_from_env(const char* variable) {

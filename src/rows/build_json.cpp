@@ -1,11 +1,13 @@
 // started.json / finished.json handling (SPEC §4, D4, D13).
 #include "kettle/rows/build_json.hpp"
 
+#include <array>
 #include <boost/json/basic_parser_impl.hpp>
 #include <boost/json/value_stack.hpp>
 #include <charconv>
 #include <cmath>
 #include <exception>
+#include <limits>
 
 #include "kettle/junit/parser.hpp"
 #include "kettle/rows/pyjson.hpp"
@@ -35,6 +37,10 @@ class PreciseHandler {
   static constexpr size_t max_key_size = static_cast<size_t>(-1);
 
   json::value release() { return stack_.release(); }
+
+  // The next number the parser reports stands for `value` (a non-finite
+  // literal, fed to the parser as "0").
+  void replace_next_number(double value) { replacement_ = value; }
 
   bool on_document_begin(json::error_code&) {
     stack_.reset();
@@ -73,15 +79,21 @@ class PreciseHandler {
   }
   bool on_int64(int64_t i, json::string_view, json::error_code&) {
     number_.clear();
+    if (push_replacement()) return true;
     stack_.push_int64(i);
     return true;
   }
   bool on_uint64(uint64_t u, json::string_view, json::error_code&) {
     number_.clear();
+    if (push_replacement()) return true;
     stack_.push_uint64(u);
     return true;
   }
   bool on_double(double d, json::string_view s, json::error_code&) {
+    if (push_replacement()) {
+      number_.clear();
+      return true;
+    }
     number_.append(s.data(), s.size());
     double exact = 0.0;
     const auto res = std::from_chars(number_.data(), number_.data() + number_.size(), exact);
@@ -103,9 +115,82 @@ class PreciseHandler {
   bool on_comment(json::string_view, json::error_code&) { return true; }
 
  private:
+  bool push_replacement() {
+    if (!replacement_) return false;
+    stack_.push_double(*replacement_);
+    replacement_.reset();
+    return true;
+  }
+
   json::value_stack stack_;
   std::string number_;  // the text of a number split across parser calls
+  std::optional<double> replacement_;
 };
+
+// Python's json.loads reads these literals too, and json.dumps writes them
+// for floats beyond the double range ("1e400" reads as inf): a DB text (ours
+// or the reference's) may hold them.
+struct NonFinite {
+  std::string_view literal;
+  double value;
+};
+constexpr std::array<NonFinite, 3> kNonFinite{{
+    {"-Infinity", -std::numeric_limits<double>::infinity()},
+    {"Infinity", std::numeric_limits<double>::infinity()},
+    {"NaN", std::numeric_limits<double>::quiet_NaN()},
+}};
+
+// The non-finite literal starting at text[i], outside a string, or null. It
+// must start a value (after '[', ',', ':' or at the start): "1NaN" stays
+// malformed.
+const NonFinite* non_finite_at(std::string_view text, size_t i) {
+  const char c = text[i];
+  if (c != '-' && c != 'I' && c != 'N') return nullptr;
+  size_t before = i;
+  while (before > 0 && (text[before - 1] == ' ' || text[before - 1] == '\t' ||
+                        text[before - 1] == '\n' || text[before - 1] == '\r'))
+    --before;
+  if (before > 0 && text[before - 1] != '[' && text[before - 1] != ',' && text[before - 1] != ':')
+    return nullptr;
+  for (const auto& candidate : kNonFinite)
+    if (text.substr(i).starts_with(candidate.literal)) return &candidate;
+  return nullptr;
+}
+
+// Runs `text` through the parser, each non-finite literal as a "0" the
+// handler replaces. True when it is one complete JSON value.
+bool parse_text(json::basic_parser<PreciseHandler>& parser, std::string_view text) {
+  json::error_code ec;
+  auto write = [&](std::string_view piece, bool more) {
+    const size_t used = parser.write_some(more, piece.data(), piece.size(), ec);
+    return !ec && used == piece.size();
+  };
+  size_t from = 0;
+  bool in_string = false;
+  for (size_t i = 0; i < text.size(); ++i) {
+    const char c = text[i];
+    if (in_string) {
+      if (c == '\\') {
+        ++i;
+      } else if (c == '"') {
+        in_string = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string = true;
+      continue;
+    }
+    const NonFinite* literal = non_finite_at(text, i);
+    if (literal == nullptr) continue;
+    if (!write(text.substr(from, i - from), true)) return false;
+    parser.handler().replace_next_number(literal->value);
+    if (!write("0", true)) return false;
+    i += literal->literal.size() - 1;
+    from = i + 1;
+  }
+  return write(text.substr(from), false) && parser.done();
+}
 
 std::string_view trim_ascii_space(std::string_view s) {
   constexpr std::string_view kSpace = " \t\n\r\f\v";
@@ -183,9 +268,7 @@ std::optional<json::value> parse_json(std::string_view text) {
     json::parse_options options;
     options.max_depth = kMaxDepth;
     json::basic_parser<PreciseHandler> parser(options);
-    json::error_code ec;
-    const size_t used = parser.write_some(false, clean.data(), clean.size(), ec);
-    if (ec || used != clean.size() || !parser.done()) return std::nullopt;
+    if (!parse_text(parser, clean)) return std::nullopt;
     return parser.handler().release();
   } catch (const std::exception&) {
     return std::nullopt;  // allocation failure or similar: treat as unreadable

@@ -207,7 +207,7 @@ void append_string(std::string& out, std::string_view utf8) {
 }
 
 void append_double(std::string& out, double d) {
-  // Not expected (callers filter), but if given, write what Python writes.
+  // What Python writes: a number beyond the double range reads as inf.
   if (std::isnan(d)) {
     out += "NaN";
   } else if (std::isinf(d)) {

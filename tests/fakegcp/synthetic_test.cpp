@@ -346,7 +346,8 @@ BOOST_AUTO_TEST_CASE(production_size_in_bounded_memory) {
   // The model costs memory per job, never per build.
   std::size_t grown = rss_kib() - std::min(rss_kib(), rss_before);
   BOOST_TEST_MESSAGE("RSS grew by " << grown << " KiB for a 2,000,000-build model");
-  BOOST_CHECK_LT(grown, 32u * 1024);
+  // ASan holds up to 256 MB of freed memory in quarantine.
+  BOOST_CHECK_LT(grown, (KETTLE_SANITIZED ? 320u : 32u) * 1024);
 }
 
 BOOST_AUTO_TEST_CASE(served_over_http_with_stats_and_advance) {

@@ -4,7 +4,6 @@
 
 #include <unistd.h>
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -41,8 +40,6 @@ using namespace kettle::test_support;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // Quick polling so load tests finish fast.
 ClientConfig quick_config() {

@@ -318,6 +318,29 @@ BOOST_AUTO_TEST_CASE(warnings_for_bad_names_are_bounded_per_listing) {
 
 BOOST_AUTO_TEST_SUITE_END()
 
+BOOST_AUTO_TEST_SUITE(gcs_list_page)
+
+BOOST_AUTO_TEST_CASE(a_page_gives_names_prefixes_token_and_the_names_left_out) {
+  const auto parsed = parse_list_page(
+      "{\"items\":[{\"name\":\"a/1\"},{\"size\":\"3\"},\"x\",{\"name\":7},{\"name\":\"b-\xff\"}],"
+      "\"prefixes\":[\"a/\",null,\"c-\\udc00/\"],\"nextPageToken\":\"tok\"}");
+  BOOST_REQUIRE(parsed);
+  BOOST_TEST(parsed->page.names == std::vector<std::string>{"a/1"}, boost::test_tools::per_element());
+  BOOST_TEST(parsed->page.prefixes == std::vector<std::string>{"a/"}, boost::test_tools::per_element());
+  BOOST_TEST(parsed->next_page_token == "tok");
+  const std::vector<std::string> invalid{"c-\xed\xb0\x80/", "b-\xff"};
+  BOOST_TEST(parsed->invalid_names == invalid, boost::test_tools::per_element());
+
+  const auto last = parse_list_page("{\"kind\":\"storage#objects\",\"nextPageToken\":5}");
+  BOOST_REQUIRE(last);
+  BOOST_TEST(last->next_page_token.empty());
+  BOOST_TEST(last->page.names.empty());
+  for (const char* bad : {"", "[]", "null", "{\"items\":[}", "{} {}"})
+    BOOST_TEST(!parse_list_page(bad).has_value(), "accepted: " << bad);
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
 BOOST_AUTO_TEST_SUITE(gcs_read)
 
 BOOST_AUTO_TEST_CASE(an_object_over_its_own_limit_is_too_large_and_not_retried) {

@@ -1,7 +1,6 @@
 // pubsub/: subscription paths, base64, request bodies, pull parsing, ack
 // batching, and the REST client against a scripted HTTP server on 127.0.0.1.
 
-#include <boost/asio/as_tuple.hpp>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
@@ -34,8 +33,6 @@ using namespace kettle::test_support;
 using namespace std::chrono_literals;
 
 namespace {
-
-constexpr auto use_tuple = asio::as_tuple(asio::use_awaitable);
 
 // A Credentials that always hands out the same token.
 class FixedToken final : public auth::Credentials {

@@ -30,8 +30,8 @@ namespace {
 
 // The reference's schema exactly as model.py executes it.
 const char* const kReferenceSchema[] = {
-    "create table if not exists build(gcs_path primary key, started_json, finished_json, "
-    "finished_time)",
+    ("create table if not exists build(gcs_path primary key, started_json, finished_json, "
+     "finished_time)"),
     "create table if not exists file(path string primary key, data)",
     "create table if not exists build_junit_missing(build_id integer primary key)",
     "create index if not exists build_finished_time_idx on build(finished_time)",

@@ -30,6 +30,19 @@ struct ListPage {
   std::vector<std::string> names;     // object names
 };
 
+// One listing page as the JSON API answers it: what Client::list reads from
+// each answer, without I/O.
+struct ParsedListPage {
+  ListPage page;                           // names (and prefixes) that are valid UTF-8, in order
+  std::string next_page_token;             // empty on the last page
+  std::vector<std::string> invalid_names;  // names left out for not being UTF-8, raw
+};
+// nullopt when `body` is not a JSON object. A name that is not valid UTF-8
+// (raw bytes, or an escaped lone surrogate such as "\ud800", which Boost.JSON
+// would refuse the whole page for) is left out of `page`, not the page. Fields
+// of other types are ignored. Takes the body by value: it is rewritten in place.
+std::optional<ParsedListPage> parse_list_page(std::string body);
+
 struct ClientConfig {
   std::string base_url = "https://storage.googleapis.com";
   size_t page_size = 1000;                          // maxResults per listing page

@@ -39,7 +39,8 @@ class AsyncSemaphore {
   Permit try_acquire();
 
   std::size_t available() const { return available_; }
-  std::size_t waiting() const { return waiters_.size(); }
+  // Waiters, counting those granted a permit that have not resumed yet.
+  std::size_t waiting() const { return waiters_.size() + handing_over_; }
 
  private:
   struct Waiter;
@@ -48,6 +49,7 @@ class AsyncSemaphore {
   boost::asio::any_io_executor executor_;
   std::size_t available_;
   std::list<Waiter*> waiters_;  // each lives in its waiting coroutine's frame
+  std::size_t handing_over_ = 0;
 };
 
 }  // namespace kettle::net

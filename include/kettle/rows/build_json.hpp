@@ -14,8 +14,10 @@ namespace kettle::rows {
 
 // JSON text to a value the way Python's json.loads reads it: floats correctly
 // rounded (as the reference's repr round-trips them), the last of duplicate keys
-// wins, invalid UTF-8 becomes U+FFFD. nullopt when malformed. Integers beyond
-// 64 bits become doubles (Python would keep them exact).
+// wins, invalid UTF-8 becomes U+FFFD, the literals NaN, Infinity and
+// -Infinity are read (json.dumps writes them, e.g. for "1e400", read as inf).
+// nullopt when malformed. Integers beyond 64 bits become doubles (Python would
+// keep them exact).
 std::optional<boost::json::value> parse_json(std::string_view text);
 
 // started.json / finished.json bytes or DB text as an object: a UTF-8 BOM is

@@ -14,7 +14,8 @@ std::string dumps(const boost::json::value& v, bool sort_keys);
 
 // A JSON string literal with quotes; invalid UTF-8 becomes \ufffd.
 void append_string(std::string& out, std::string_view utf8);
-// Python float repr: shortest round-trip digits; "nan"/"inf" never occur (callers filter).
+// Python float repr: shortest round-trip digits; NaN, Infinity and -Infinity as
+// json.dumps writes them (parse_json reads them back).
 void append_double(std::string& out, double d);
 
 }  // namespace kettle::rows::pyjson
