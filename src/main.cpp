@@ -92,6 +92,7 @@ int make_db(const std::vector<std::string>& words) {
       .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)");
   kettle::app::add_listing_flags(p);
   kettle::app::add_min_free_flag(p);
+  kettle::app::add_junit_hold_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
@@ -174,11 +175,13 @@ int stream(const std::vector<std::string>& words) {
       .option("tables", "NAME:DAYS", "tables to insert into, with their window in days", true)
       .option("stop_at", "H", "stop when this local hour (0-23) begins")
       .option("buckets", "FILE", "buckets.yaml (default buckets.yaml)");
+  kettle::app::add_junit_hold_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
   auto core_options = kettle::app::core_options(*args, Lifetime::long_running);
   kettle::stream::StreamOptions opt;
+  if (auto hold = kettle::app::junit_hold(*args)) opt.junit_hold.hold = *hold;
   opt.poll = args->get_or("poll", "");
   opt.dataset = args->get_or("dataset", "");
   opt.tables = args->all("tables");
@@ -218,6 +221,7 @@ int update(const std::vector<std::string>& words) {
   kettle::update::UpdateOptions opt;
   opt.retain_junit = kettle::app::retention(*args, "retain-junit");
   opt.min_free = kettle::app::min_free(*args);
+  opt.junit_hold = kettle::app::junit_hold(*args);
   opt.collect.buckets_path = args->get_or("buckets", "buckets.yaml");
   opt.collect.build_limit = kettle::app::build_limit(*args);
   opt.collect.full_listing = args->has("full-listing");

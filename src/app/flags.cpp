@@ -53,6 +53,12 @@ void add_min_free_flag(cli::Parser& p) {
            "0 = no check)");
 }
 
+void add_junit_hold_flag(cli::Parser& p) {
+  p.option("junit-hold", "DURATION",
+           "a finished build's row waits this long for its JUnit when the download fails, then goes without "
+           "tests (default 30m; 0 = no wait)");
+}
+
 namespace {
 
 std::chrono::milliseconds positive_duration(const cli::Args& args, const char* flag, std::chrono::milliseconds fallback) {
@@ -132,6 +138,8 @@ std::optional<std::chrono::seconds> retention(const cli::Args& args, const char*
   if (seconds.count() <= 0) throw UsageError(std::string("--") + flag + " must be at least 1s (e.g. 90d)");
   return seconds;
 }
+
+std::optional<std::chrono::milliseconds> junit_hold(const cli::Args& args) { return args.get_duration("junit-hold"); }
 
 std::optional<int> stop_hour(const cli::Args& args) {
   auto h = args.get_int("stop_at");

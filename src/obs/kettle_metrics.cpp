@@ -46,6 +46,11 @@ KettleMetrics::KettleMetrics(Registry& r)
                              {"outcome"})),
       pubsub_nacked(r.counter("kettle_pubsub_messages_nacked_total",
                               "Pub/Sub messages left for redelivery because their build could not be collected.")),
+      junit_held_builds(r.gauge("kettle_junit_held_builds",
+                                "Finished builds whose stream row waits for their JUnit (at most --junit-hold).")),
+      junit_hold_expired(r.counter("kettle_junit_hold_expired_total",
+                                   "Finished builds whose stream row went without tests: their JUnit was still "
+                                   "missing after --junit-hold.")),
       bigquery_rows_inserted(r.counter("kettle_bigquery_rows_inserted_total",
                                        "Rows BigQuery accepted through insertAll, per table.", {"table"})),
       bigquery_rows_failed(r.counter("kettle_bigquery_rows_failed_total",
@@ -86,6 +91,8 @@ KettleMetrics::KettleMetrics(Registry& r)
   pruned_junit_bytes.get();
   pubsub_pulled.get();
   pubsub_nacked.get();
+  junit_held_builds.get();
+  junit_hold_expired.get();
   // Every label value these counters take, so increase() counts from the
   // first event instead of missing it.
   for (const char* stage : {"collect", "stream"}) {

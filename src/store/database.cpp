@@ -163,6 +163,7 @@ struct Database::Statements {
   StmtPtr put_file;
   StmtPtr junit_missing_page;
   StmtPtr clear_junit_missing;
+  StmtPtr is_junit_missing;
   StmtPtr drop_orphan_marks;
   StmtPtr files_of;
   StmtPtr table_exists;
@@ -290,6 +291,7 @@ Database::Database(const std::string& path, bool create) : path_(path) {
                 "= j.build_id "
                 "where j.build_id > ? order by j.build_id limit ?"));
     s.clear_junit_missing.reset(prepare("delete from build_junit_missing where build_id=?"));
+    s.is_junit_missing.reset(prepare("select 1 from build_junit_missing where build_id=?"));
     s.drop_orphan_marks.reset(
         prepare("delete from build_junit_missing where build_id not in (select rowid from build)"));
     s.files_of.reset(
@@ -467,6 +469,12 @@ void Database::clear_junit_missing(int64_t build_id) {
   Use q(db_, stmts_->clear_junit_missing.get());
   sqlite3_bind_int64(q.get(), 1, build_id);
   step(path_, db_, q.get());
+}
+
+bool Database::junit_missing(int64_t build_id) {
+  Use q(db_, stmts_->is_junit_missing.get());
+  sqlite3_bind_int64(q.get(), 1, build_id);
+  return step(path_, db_, q.get());
 }
 
 // ---------------------------------------------------------------- emission

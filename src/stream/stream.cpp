@@ -27,6 +27,7 @@
 #include "kettle/store/database.hpp"
 #include "kettle/stream/classify.hpp"
 #include "kettle/stream/freshness.hpp"
+#include "kettle/stream/junit_hold.hpp"
 #include "kettle/stream/ledger.hpp"
 
 namespace kettle::stream {
@@ -55,7 +56,7 @@ class Streamer {
            std::vector<Table> tables)
       : core_(core), opt_(opt), buckets_(buckets), sub_(std::move(sub)), tables_(std::move(tables)),
         gcs_(core.gcs()), ps_(core.pubsub()), bq_(core.bigquery()), reader_(core.db_path()),
-        writer_(core.db_path(), 200, "stream") {}
+        writer_(core.db_path(), 200, "stream"), junit_hold_(opt.junit_hold) {}
 
   awaitable<int> run() {
     std::optional<StopAtHour> stop_hour;
@@ -134,6 +135,8 @@ class Streamer {
   awaitable<void> iteration() {
     auto messages = co_await pull_burst();
     if (messages.empty()) {
+      // Rows waiting for their JUnit: retry it now, not when another build arrives.
+      if (junit_hold_.held(JunitHold::Clock::now()) > 0) co_await download_junit();
       co_await emit_all();  // also retries rows that were pending
       co_return;
     }
@@ -250,6 +253,33 @@ class Streamer {
       if (core_.stopping()) break;  // the rows stay unemitted: the next run inserts them
       co_await emit_table(t);
     }
+    const auto held = junit_hold_.held(JunitHold::Clock::now());
+    obs::metrics().junit_held_builds.get().set(static_cast<double>(held));
+  }
+
+  // Whether the row of `work`'s build goes in this round: not while its JUnit
+  // is missing (a download failed), up to the hold; then without tests. The
+  // mark is read in the snapshot the files were read in (the scan's query is
+  // open), so a row never goes with half of what a later commit stored.
+  bool release_row(const emit::BuildWork& work) {
+    const bool missing = reader_.junit_missing(work.build.id);
+    const auto verdict = junit_hold_.decide(work.build.id, missing, JunitHold::Clock::now());
+    switch (verdict) {
+      case HoldVerdict::emit:
+        return true;
+      case HoldVerdict::hold:
+        return false;
+      case HoldVerdict::late:
+      case HoldVerdict::no_room:
+        obs::metrics().junit_hold_expired.get().inc();
+        KLOG(warning) << obs::label("stage", "stream") << obs::label("url", work.build.path) << "JUnit of "
+                      << obs::printable(work.build.path)
+                      << (verdict == HoldVerdict::late ? " still missing after the --junit-hold wait"
+                                                       : " missing and too many builds wait for theirs")
+                      << ": its row goes without tests";
+        return true;
+    }
+    return true;
   }
 
   // Rows of up to rows_per_insert_round builds not yet emitted into `t`,
@@ -262,6 +292,7 @@ class Streamer {
       size_t taken = 0;
       emit::feed_unemitted(reader_, t.emitted, min_finished, [&](emit::BuildWork&& work) {
         if (emits_.skip_row(work.build.id)) return true;  // already logged: not again every iteration
+        if (!release_row(work)) return true;               // waits for its JUnit: a later round
         return sink(std::move(work)) && ++taken < opt_.rows_per_insert_round;
       });
     };
@@ -342,6 +373,7 @@ class Streamer {
   collect::DbWriter writer_;
   AckBook acks_;    // acknowledgements and the D15 second-delivery counts
   EmitBook emits_;  // builds whose row cannot be made (e.g. under no bucket)
+  JunitHold junit_hold_;  // rows waiting for their build's JUnit
 };
 
 }  // namespace

@@ -188,6 +188,7 @@ asio::awaitable<int> stream_until_stop_hour(app::Core& core, const UpdateOptions
   s.tables = opt.prod ? std::vector<std::string>{"all:30", "day:1", "week:7"} : std::vector<std::string>{"staging:0"};
   s.stop_at = opt.stop_at;
   s.end_early = std::move(end_early);
+  if (opt.junit_hold) s.junit_hold.hold = *opt.junit_hold;
   co_return co_await stream::run_stream(core, s);
 }
 

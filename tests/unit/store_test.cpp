@@ -477,7 +477,9 @@ BOOST_AUTO_TEST_CASE(upsert_writes_only_changes) {
   BOOST_TEST(db.upsert_build(p, started(100), std::nullopt, kettle::rows::FinishedTime{}));
   int64_t first = db.find_build(p)->id;
   BOOST_TEST(junit_missing(db) == (std::vector<std::pair<int64_t, std::string>>{{first, p}}));
+  BOOST_TEST(db.junit_missing(first));
   db.clear_junit_missing(first);
+  BOOST_TEST(!db.junit_missing(first));
 
   // Identical, NULL finished included: nothing is written, nothing is marked.
   BOOST_TEST(!db.upsert_build(p, started(100), std::nullopt, kettle::rows::FinishedTime{}));

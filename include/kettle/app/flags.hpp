@@ -28,6 +28,8 @@ std::optional<int64_t> full_listing_every(const cli::Args& args);
 void add_schema_flag(cli::Parser& parser);
 // --min-free SIZE: free space the database's file system needs before collecting.
 void add_min_free_flag(cli::Parser& parser);
+// --junit-hold DURATION (stream, update): how long a finished build's row waits for its JUnit.
+void add_junit_hold_flag(cli::Parser& parser);
 
 // The core's options from those groups (the ones the command declared).
 CoreOptions core_options(const cli::Args& args, Lifetime lifetime);
@@ -38,6 +40,8 @@ int64_t build_limit(const cli::Args& args);
 uint64_t min_free(const cli::Args& args);
 // A retention period (--junit-older-than, --retain-junit): whole seconds, positive.
 std::optional<std::chrono::seconds> retention(const cli::Args& args, const char* flag);
+// --junit-hold, nullopt when not given (the default is stream::JunitHoldConfig's).
+std::optional<std::chrono::milliseconds> junit_hold(const cli::Args& args);
 // --stop_at, an hour of the day.
 std::optional<int> stop_hour(const cli::Args& args);
 // An environment variable, or `fallback` when unset or empty.

@@ -108,6 +108,8 @@ class Database {
   // Read in pages with no query open during the callback, so it may write and commit.
   void for_each_junit_missing(const std::function<bool(int64_t id, const std::string& path)>& fn);
   void clear_junit_missing(int64_t build_id);
+  // Whether the build is marked as missing JUnit (one primary-key lookup).
+  bool junit_missing(int64_t build_id);
 
   // --- emission (SPEC §3.2) ---
   // Builds not in `table` with finished_time >= min_finished_time (0 when nullopt),

@@ -10,6 +10,7 @@
 
 #include "kettle/app/core.hpp"
 #include "kettle/net/retry.hpp"
+#include "kettle/stream/junit_hold.hpp"
 
 namespace kettle::stream {
 
@@ -27,6 +28,9 @@ struct StreamOptions {
   // so a build reaches BigQuery within seconds under a steady flow.
   int pull_burst_seconds = 1;
   size_t rows_per_insert_round = 2000;     // rows built and sent at once per table
+  // How long a finished build's row waits for its JUnit (--junit-hold), and
+  // the memory that takes; defaults and reasons in junit_hold.hpp.
+  JunitHoldConfig junit_hold;
 };
 
 // Retries while streaming: short budgets, because an unacknowledged message

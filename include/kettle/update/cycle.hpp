@@ -37,6 +37,9 @@ struct UpdateOptions {
   // file system; below it they pause and the stream goes on.
   uint64_t min_free = store::kDefaultMinFree;
   PauseConfig pause{};
+  // --junit-hold: how long a stream row waits for its build's JUnit;
+  // nullopt = the stream's default (stream/junit_hold.hpp).
+  std::optional<std::chrono::milliseconds> junit_hold;
 };
 
 // Sets TZ to kStopAtTimeZone unless TZ is set; returns the zone in use.
