@@ -92,7 +92,6 @@ int make_db(const std::vector<std::string>& words) {
       .flag("skip-gcs", "skip build collection (with --junit: only download JUnit)");
   kettle::app::add_listing_flags(p);
   kettle::app::add_min_free_flag(p);
-  kettle::app::add_junit_hold_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
@@ -214,6 +213,7 @@ int update(const std::vector<std::string>& words) {
               "see 'kettle prune --help')");
   kettle::app::add_listing_flags(p);
   kettle::app::add_min_free_flag(p);
+  kettle::app::add_junit_hold_flag(p);
   auto args = p.parse(words);
   if (!args) return 0;
   // The shared flags first: their errors read the same in every command.
