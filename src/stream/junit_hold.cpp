@@ -43,7 +43,8 @@ std::size_t JunitHold::held(Clock::time_point now) const {
 }
 
 void JunitHold::forget_old(Clock::time_point now) {
-  while (!by_age_.empty() && now - by_age_.front().first_missing >= config_.hold + config_.remember_late)
+  while (!by_age_.empty() &&
+         now - by_age_.front().first_missing >= config_.hold + config_.remember_late)
     forget(by_age_.begin());
 }
 

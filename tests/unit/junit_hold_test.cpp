@@ -81,7 +81,8 @@ BOOST_AUTO_TEST_CASE(builds_sent_late_are_forgotten_after_a_while) {
 
 BOOST_AUTO_TEST_CASE(memory_is_bounded_and_the_cap_delays_no_row) {
   JunitHold h(config(30min, 3));
-  for (int id = 1; id <= 3; ++id) BOOST_TEST((h.decide(id, true, t0 + id * 1s) == HoldVerdict::hold));
+  for (int id = 1; id <= 3; ++id)
+    BOOST_TEST((h.decide(id, true, t0 + id * 1s) == HoldVerdict::hold));
   // Full of builds still waiting: a newcomer does not wait, and nobody is pushed back.
   BOOST_TEST((h.decide(4, true, t0 + 10s) == HoldVerdict::no_room));
   BOOST_TEST(h.remembered() == 3u);

@@ -61,7 +61,9 @@ class JunitHold {
     Clock::time_point first_missing;
     bool sent_late = false;
   };
-  bool past_hold(const Entry& e, Clock::time_point now) const { return now - e.first_missing >= config_.hold; }
+  bool past_hold(const Entry& e, Clock::time_point now) const {
+    return now - e.first_missing >= config_.hold;
+  }
   void forget_old(Clock::time_point now);
   void forget(std::list<Entry>::iterator it);
 
