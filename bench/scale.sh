@@ -12,9 +12,10 @@
 # 2% of them numbered 1..N, the rest with Prow's 19-digit ids; 100
 # sequential jobs with latest-build.txt in kubernetes-jenkins) with
 # 1,500,000 builds, and 1,000 PR jobs with 500,000 PR builds, each found
-# through its pointer in pr-logs/directory/: 2,000,000 builds. A size scales
-# the history (builds and pointers); the jobs stay, so a larger size is the
-# same CI system after a longer time.
+# through its pointer in pr-logs/directory/: 2,000,000 builds over 180 days.
+# A size scales the history's length (days, and so builds and pointers) at
+# one pace; the jobs stay, so a larger size is the same CI system after a
+# longer time, with as many builds running at once.
 #
 # Per size, on a fresh fake and an empty database:
 #   1. make-db --junit                 the first full collection
@@ -37,7 +38,7 @@ work=${SCALE_WORK:-$root/bench/out/scale}
 mkdir -p "$work"
 
 # The model at 100%.
-ci_jobs=2900 ci_builds=1450000 short=0.02
+ci_jobs=2900 ci_builds=1450000 short=0.02 history_days=180
 seq_jobs=100 seq_builds=50000
 pr_jobs=1000 pr_builds=500000 repos=50
 project=scale dataset=k8s
@@ -63,10 +64,11 @@ trap cleanup EXIT
 start_fake() {  # start_fake DIR PERCENT
   local dir=$1 p=$2
   cleanup
-  local ci seq pr
-  ci="jobs=$ci_jobs,builds=$(scaled $ci_builds "$p" $ci_jobs),short=$short"
+  local ci seq pr days
+  days=$(awk -v d=$history_days -v p="$p" 'BEGIN { print d * p / 100 }')
+  ci="jobs=$ci_jobs,builds=$(scaled $ci_builds "$p" $ci_jobs),short=$short,days=$days"
   ci="$ci,pr_jobs=$pr_jobs,pr=$(scaled $pr_builds "$p" $pr_jobs),repos=$repos"
-  seq="jobs=$seq_jobs,builds=$(scaled $seq_builds "$p" $seq_jobs),sequential=1,short=0,seed=2"
+  seq="jobs=$seq_jobs,builds=$(scaled $seq_builds "$p" $seq_jobs),sequential=1,short=0,seed=2,days=$days"
   "$fakegcp" --synthetic "kubernetes-ci-logs=$ci" --synthetic "kubernetes-jenkins=$seq" \
     --port 0 --dataset "$project:$dataset" --bq-job-delay-ms 50 >"$dir/fake.out" 2>"$dir/fake.err" &
   fake_pid=$!
