@@ -25,9 +25,13 @@ work=${KETTLE_FUZZ_WORK:-$(mktemp -d -t kettle-fuzz.XXXXXX)}
 # UBSan findings must stop the run, or libFuzzer never sees them.
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
-# fuzz_one TARGET: fuzzes one target; its report goes to $work/TARGET/report,
-# its status to $work/TARGET/status (ok or FAIL).
+# fuzz_one TARGET: fuzzes one target, then prints its report (also kept in
+# $work/TARGET/report); its status goes to $work/TARGET/status (ok or FAIL).
 fuzz_one() {
+  fuzz_target "$1"
+  cat "$work/$1/report"
+}
+fuzz_target() {
   local target=$1 exe=$build/tests/fuzz/fuzz_$1 dir=$work/$1 start=$SECONDS
   mkdir -p "$dir/corpus"
   if [[ ! -x $exe ]]; then
@@ -73,7 +77,7 @@ wait
 
 passed=0 failed=0
 for target in "${targets[@]}"; do
-  cat "$work/$target/report" 2>/dev/null || echo "fuzz_$target: FAIL, no report"
+  [[ -s $work/$target/report ]] || echo "fuzz_$target: FAIL, no report"
   if [[ $(cat "$work/$target/status" 2>/dev/null) == ok ]]; then
     passed=$((passed + 1))
   else
