@@ -12,7 +12,8 @@ packages=(
   kubectl     # `kubectl kustomize` renders deploy/prod and deploy/staging (deploy/check.sh)
   time        # GNU time: peak RSS in the benchmarks (bench/)
   faketime    # bench/retention.sh runs kettle on simulated days
-  clang libclang-rt-14-dev lld llvm
+  clang libclang-rt-14-dev lld llvm  # the sanitizer build and the fuzz targets (scripts/sanitize.sh)
+  ccache      # meson compiles through it: the image and io_uring smoke builds reuse the first build's objects
 )
 
 missing=()
