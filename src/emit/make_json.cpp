@@ -139,6 +139,25 @@ std::vector<MakeJsonResult> emit_rows(const MakeJsonOptions& opt, store::Databas
   return results;
 }
 
+// Whether the scan writes the row of `b` now (LoadHoldConfig): not while its
+// JUnit is missing and it finished recently; past that, without tests and
+// with a warning. The mark is read in the scan's snapshot (its query is open).
+bool release_row(store::Database& db, const store::StoredBuild& b, int64_t now, const LoadHoldConfig& config) {
+  switch (load_hold_verdict(db.junit_missing(b.id), b.finished_time, now, config)) {
+    case LoadVerdict::emit:
+      return true;
+    case LoadVerdict::hold:
+      return false;
+    case LoadVerdict::late:
+      obs::metrics().junit_hold_expired.get().inc();
+      KLOG(warning) << obs::label("stage", "emit") << obs::label("url", b.path) << "JUnit of "
+                    << obs::printable(b.path) << " still missing " << config.bound.count()
+                    << " s after the build finished: its row goes without tests";
+      return true;
+  }
+  return true;
+}
+
 }  // namespace
 
 MakeJsonResult run_make_json(const MakeJsonOptions& opt) {
@@ -204,14 +223,27 @@ std::vector<MakeJsonResult> run_make_json(const MakeJsonOptions& opt, const std:
   std::vector<OutputState> outs;
   for (size_t i = 0; i < outputs.size(); ++i)
     outs.push_back({windows[i].table, open_output(outputs[i].output, outputs[i].gzip), {}, {}});
+  std::vector<uint64_t> held(outs.size(), 0);
+  uint64_t held_builds = 0;
   auto produce = [&](const BuildSink& sink) {
     db.for_each_unemitted_in(windows, [&](store::StoredBuild&& b, uint32_t wanted) {
+      if (opt.junit_hold && !release_row(db, b, now, *opt.junit_hold)) {
+        for_each_output(wanted, outs.size(), [&](size_t i) { ++held[i]; });
+        ++held_builds;
+        return !(opt.should_stop && opt.should_stop());
+      }
       BuildWork work = read_build_work(db, std::move(b));
       work.outputs = wanted;
       return sink(std::move(work));
     });
   };
-  return emit_rows(opt, db, buckets, outs, produce);
+  auto results = emit_rows(opt, db, buckets, outs, produce);
+  for (size_t i = 0; i < results.size(); ++i) results[i].held = held[i];
+  if (opt.junit_hold) {
+    KLOG(info) << obs::label("stage", "emit") << held_builds
+               << " finished builds held back for their JUnit (retried by the stream and the next cycle)";
+  }
+  return results;
 }
 
 }  // namespace kettle::emit

@@ -49,8 +49,8 @@ KettleMetrics::KettleMetrics(Registry& r)
       junit_held_builds(r.gauge("kettle_junit_held_builds",
                                 "Finished builds whose stream row waits for their JUnit (at most --junit-hold).")),
       junit_hold_expired(r.counter("kettle_junit_hold_expired_total",
-                                   "Finished builds whose stream row went without tests: their JUnit was still "
-                                   "missing after --junit-hold.")),
+                                   "Finished builds whose row went without tests: their JUnit was still missing "
+                                   "after --junit-hold (stream) or two days after they finished (update's load).")),
       bigquery_rows_inserted(r.counter("kettle_bigquery_rows_inserted_total",
                                        "Rows BigQuery accepted through insertAll, per table.", {"table"})),
       bigquery_rows_failed(r.counter("kettle_bigquery_rows_failed_total",

@@ -94,6 +94,8 @@ StoredBuild read_build(sqlite3_stmt* s) {
   b.path = column_bytes(s, 1);
   b.started_json = column_optional_text(s, 2);
   b.finished_json = column_optional_text(s, 3);
+  // A number, or text that starts with one (old reference rows); NULL: none.
+  if (sqlite3_column_type(s, 4) != SQLITE_NULL) b.finished_time = sqlite3_column_double(s, 4);
   return b;
 }
 
@@ -274,7 +276,7 @@ Database::Database(const std::string& path, bool create) : path_(path) {
     ensure_listing_cursor_table();
     auto& s = *stmts_;
     s.find_build.reset(
-        prepare("select rowid, gcs_path, started_json, finished_json from build where gcs_path=?"));
+        prepare("select rowid, gcs_path, started_json, finished_json, finished_time from build where gcs_path=?"));
     // json_valid guards json_extract, which raises an SQL error on malformed text.
     s.is_present.reset(prepare(
         "select finished_json is not null, "
@@ -519,7 +521,7 @@ void Database::for_each_unemitted_in(const std::vector<EmitWindow>& windows,
     wanted += ", " + test;
     any += (i ? " or " : "") + test;
   }
-  StmtPtr q(prepare("select rowid, gcs_path, started_json, finished_json" + wanted +
+  StmtPtr q(prepare("select rowid, gcs_path, started_json, finished_json, finished_time" + wanted +
                     " from build where finished_time >= ?1 and (" + any + ") order by finished_time, rowid"));
   double widest = windows[0].min_finished_time.value_or(0);
   for (size_t i = 0; i < windows.size(); ++i) {
@@ -531,7 +533,7 @@ void Database::for_each_unemitted_in(const std::vector<EmitWindow>& windows,
   while (step(path_, db_, q.get())) {
     uint32_t mask = 0;
     for (size_t i = 0; i < windows.size(); ++i) {
-      if (sqlite3_column_int(q.get(), static_cast<int>(i + 4)) != 0) mask |= uint32_t{1} << i;
+      if (sqlite3_column_int(q.get(), static_cast<int>(i + 5)) != 0) mask |= uint32_t{1} << i;
     }
     if (!fn(read_build(q.get()), mask)) return;
   }
@@ -554,7 +556,7 @@ void Database::for_each_build_in(const IncrementalTable& table,
     }
   }
   StmtPtr q(
-      prepare("select rowid, gcs_path, started_json, finished_json from build "
+      prepare("select rowid, gcs_path, started_json, finished_json, finished_time from build "
               "where gcs_path in (select path from temp.kettle_wanted_path) "
               "and rowid not in (select build_id from " +
               quoted(table) + ") order by finished_time"));

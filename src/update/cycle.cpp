@@ -74,6 +74,7 @@ emit::MakeJsonOptions make_json_options(app::Core& core, const UpdateOptions& op
 // load job per table.
 asio::awaitable<bool> load_steps(app::Core& core, const UpdateOptions& opt, std::vector<LoadStep> steps) {
   emit::MakeJsonOptions mj = make_json_options(core, opt, std::nullopt);
+  mj.junit_hold = emit::LoadHoldConfig{};  // rows wait for JUnit that the stream or next cycle retries
   std::vector<emit::MakeJsonOutput> outputs;
   for (const LoadStep& step : steps) {
     const auto file = std::filesystem::path(opt.work_dir) / ("build_" + step.table + ".json.gz");

@@ -4,6 +4,7 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include <algorithm>
 #include <boost/json.hpp>
 #include <boost/test/unit_test.hpp>
 #include <filesystem>
@@ -476,6 +477,74 @@ BOOST_FIXTURE_TEST_CASE(a_stop_marks_in_every_output_what_it_wrote, Fixture) {
   auto day = options();
   day.days = 1;
   BOOST_TEST(emitted_paths(day).size() == 10u);  // the rest comes next time
+}
+
+BOOST_AUTO_TEST_SUITE_END()
+
+// update's load (MakeJsonOptions::junit_hold): rows of builds whose JUnit is
+// missing wait, unmarked, while recent; older ones go without tests.
+BOOST_AUTO_TEST_SUITE(make_json_junit_hold)
+
+BOOST_FIXTURE_TEST_CASE(recent_builds_missing_junit_are_held_unmarked_and_old_ones_emitted, Fixture) {
+  const std::string ci = "gs://kubernetes-ci-logs/logs/job-h/";
+  add_build(ci + "1", 3600);            // JUnit stored: emitted
+  add_build(ci + "2", 3600, false);     // missing, an hour old: held
+  add_build(ci + "3", 3 * kDay, false); // missing, three days old: late, without tests
+  add_build(ci + "4", 2 * kDay - 1);    // missing, just within two days: held
+  // upsert_build marks every new build missing; build 1's JUnit is stored.
+  writer->clear_junit_missing(writer->find_build(ci + "1")->id);
+  const fs::path week = dir / "build_week.json.gz";
+  const fs::path all = dir / "build_all.json.gz";
+  const std::vector<MakeJsonOutput> outs{{7.0, false, week.string(), true}, {30.0, false, all.string(), true}};
+
+  auto o = options();
+  o.junit_hold = kettle::emit::LoadHoldConfig{};
+  auto results = run_make_json(o, outs);
+  BOOST_REQUIRE(results.size() == 2u);
+  for (const auto& r : results) {
+    BOOST_TEST(r.rows == 2u);
+    BOOST_TEST(r.held == 2u);
+  }
+  auto paths_of = [](const fs::path& gz) {
+    std::vector<std::string> paths;
+    std::istringstream in(gunzip(kettle::test_support::read_file(gz)));
+    for (std::string line; std::getline(in, line);)
+      paths.emplace_back(json::parse(line).at("path").as_string());
+    return paths;
+  };
+  const std::vector<std::string> first{ci + "3", ci + "1"};  // finished-time order
+  BOOST_TEST(paths_of(week) == first, boost::test_tools::per_element());
+  BOOST_TEST(paths_of(all) == first, boost::test_tools::per_element());
+  const auto ids = [&](std::initializer_list<int> ns) {
+    std::vector<std::string> v;
+    for (int n : ns) v.push_back(std::to_string(writer->find_build(ci + std::to_string(n))->id) + ":0");
+    std::sort(v.begin(), v.end());
+    return v;
+  };
+  BOOST_TEST(emitted_table(db_path, "build_emitted_30") == ids({1, 3}), boost::test_tools::per_element());
+
+  // Build 2's JUnit arrives: the next load emits it, with its tests; 4 still waits.
+  writer->put_file(ci + "2/artifacts/junit_01.xml", kettle::store::zlib_compress(kJunit));
+  writer->clear_junit_missing(writer->find_build(ci + "2")->id);
+  results = run_make_json(o, outs);
+  BOOST_TEST(results[1].rows == 1u);
+  BOOST_TEST(results[1].held == 1u);
+  std::istringstream in(gunzip(kettle::test_support::read_file(all)));
+  std::string line;
+  BOOST_REQUIRE(std::getline(in, line));
+  const auto row = json::parse(line).as_object();
+  BOOST_TEST(row.at("path").as_string() == ci + "2");
+  BOOST_TEST(row.at("tests_run").as_int64() == 2);
+  BOOST_TEST(!std::getline(in, line));
+}
+
+BOOST_FIXTURE_TEST_CASE(without_the_option_every_row_goes_as_make_json_emits_it, Fixture) {
+  const std::string ci = "gs://kubernetes-ci-logs/logs/job-h/";
+  add_build(ci + "1", 3600, false);  // marked missing, as every build of a DB made without --junit
+  const std::vector<MakeJsonOutput> outs{{30.0, false, out_path, false}};
+  auto results = run_make_json(options(), outs);
+  BOOST_TEST(results[0].rows == 1u);
+  BOOST_TEST(results[0].held == 0u);
 }
 
 BOOST_AUTO_TEST_SUITE_END()

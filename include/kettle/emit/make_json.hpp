@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "kettle/emit/load_hold.hpp"
+
 namespace kettle::emit {
 
 struct MakeJsonOptions {
@@ -22,12 +24,17 @@ struct MakeJsonOptions {
   size_t max_row_bytes = 100'000'000;   // larger rows are skipped (SPEC §3.2)
   std::function<bool()> should_stop;    // polled between builds (SIGTERM)
   std::function<int64_t()> now;         // seconds since the epoch; the clock by default
+  // `update`'s load (the scan of several outputs only): rows of builds whose
+  // JUnit is missing are left out, unmarked, while load_hold.hpp says hold.
+  // nullopt, as in make-json: every row, exactly as the reference emits it.
+  std::optional<LoadHoldConfig> junit_hold;
 };
 
 struct MakeJsonResult {
   int exit_code = 0;
   uint64_t rows = 0;          // lines written
   uint64_t skipped = 0;       // builds without a row (errors, too large)
+  uint64_t held = 0;          // builds left out to wait for their JUnit (MakeJsonOptions::junit_hold)
   std::optional<int64_t> gen; // generation recorded, when rows were emitted
 };
 
@@ -50,7 +57,7 @@ struct MakeJsonOutput {
 // same `now` (outputs with reset_emitted drop their tables first). `options`
 // gives the DB, buckets, workers, row limit, stop and clock; its per-output
 // fields (days, reset_emitted, output, gzip, paths, assert_oldest) are not
-// used. The outputs' tables must differ. Results are in the order of
+// used; its junit_hold leaves out the rows of builds waiting for their JUnit. The outputs' tables must differ. Results are in the order of
 // `outputs`. A failure marks nothing in any table.
 std::vector<MakeJsonResult> run_make_json(const MakeJsonOptions& options, const std::vector<MakeJsonOutput>& outputs);
 

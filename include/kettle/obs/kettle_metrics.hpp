@@ -26,7 +26,7 @@ struct KettleMetrics {
   Family<Counter>& pubsub_acked;        // {outcome}
   Family<Counter>& pubsub_nacked;       // left for redelivery
   Family<Gauge>& junit_held_builds;     // stream rows waiting for their build's JUnit
-  Family<Counter>& junit_hold_expired;  // stream rows sent without tests after the wait
+  Family<Counter>& junit_hold_expired;  // rows sent or loaded without tests after the wait
   Family<Counter>& bigquery_rows_inserted;  // {table}
   Family<Counter>& bigquery_rows_failed;    // {table, reason}
   Family<Counter>& bigquery_load_jobs;      // {table, outcome}

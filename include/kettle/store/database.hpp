@@ -54,6 +54,7 @@ struct StoredBuild {
   std::string path;
   std::optional<std::string> started_json;
   std::optional<std::string> finished_json;
+  std::optional<double> finished_time;  // seconds since the epoch; nullopt when unknown
 };
 
 // One window of an emission scan (SPEC §3.2): the builds finished at or
