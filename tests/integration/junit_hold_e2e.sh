@@ -100,4 +100,24 @@ check "kettle_junit_hold_expired_total counts it" 1 "$(metric kettle_junit_hold_
 curl -sf -X POST "$base/_fake/faults" --data '[]' >/dev/null
 stop_stream; check "stream with a short hold exits 0" 0 $?
 
+# 3. update's load: the row of a build whose JUnit collection failed is not
+# loaded while the others are; the next cycle loads it with its tests, once.
+update_once() {  # update_once LOG
+  DEPLOYMENT=prod "$kettle" update --once --db update.db --buckets buckets.yaml --dataset p:k8s \
+    --schema schema.json --metrics-addr 127.0.0.1:0 --health-addr 127.0.0.1:0 2>"$1"
+}
+upload_build 510
+upload_build 511
+fail_junit_of 510
+update_once update1.log; check "update --once with a failing JUnit exits 0" 0 $?
+check "511 is loaded with its tests" "2 2" "$(tests_of day 511) $(tests_of all 511)"
+has_row all 510; check "510 is not loaded while its JUnit is missing" 1 $?
+grep -q "1 finished builds held back for their JUnit" update1.log; check "the load says it held one build" 0 $?
+curl -sf -X POST "$base/_fake/faults" --data '[]' >/dev/null
+update_once update2.log; check "the next update --once exits 0" 0 $?
+check "510 is loaded with its tests, once per table" "2 2" "$(tests_of day 510) $(tests_of all 510)"
+check "511 is not loaded again" "2" "$(tests_of all 511)"
+grep -q "0 finished builds held back for their JUnit" update2.log; check "the next load holds nothing" 0 $?
+check "no row went without tests" 0 "$(grep -c 'still missing' update1.log update2.log | awk -F: '{s += $2} END {print s}')"
+
 finish "JUnit hold end-to-end"
