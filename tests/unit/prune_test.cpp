@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "kettle/store/database.hpp"
+#include "temp_dir.hpp"
 #include "kettle/store/headroom.hpp"
 
 namespace fs = std::filesystem;
@@ -28,15 +29,7 @@ namespace {
 constexpr int64_t kNow = 1'700'000'000;
 constexpr int64_t kDay = 86'400;
 
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    char tmpl[] = "/tmp/kettle-prune-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using kettle::test::TempDir;
 
 // One integer from a query on `db`.
 long long query_int(sqlite3* db, const std::string& sql) {

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "kettle/store/database.hpp"
+#include "temp_dir.hpp"
 #include "kettle/store/zlib_codec.hpp"
 
 namespace fs = std::filesystem;
@@ -40,16 +41,7 @@ const char* const kReferenceSchema[] = {
 constexpr int64_t kNow = 1'700'000'000;
 constexpr int64_t kDay = 86'400;
 
-// A scratch directory under /tmp, removed afterwards.
-struct TempDir {
-  fs::path dir;
-  TempDir() {
-    char tmpl[] = "/tmp/kettle-store-XXXXXX";
-    dir = mkdtemp(tmpl);
-  }
-  ~TempDir() { fs::remove_all(dir); }
-  std::string file(const std::string& name) const { return (dir / name).string(); }
-};
+using kettle::test::TempDir;
 
 // Plain sqlite3 calls, as the Python reference (or any other tool) would make them.
 struct RawDb {
